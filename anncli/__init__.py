@@ -1,0 +1,13 @@
+"""anncli: machine-learning interatomic potentials from artificial neural networks.
+
+The package is a Python API first; the ``anncli`` command is a thin layer over it.
+Data flows one way: structure files (``anncli.io``) -> fingerprints
+(``anncli.descriptors``) -> training-set HDF5 (``anncli.io.trainset``) -> networks
+(``anncli.network``, ``anncli.training``) -> potential (``anncli.potential``).
+"""
+
+__version__ = "0.1.0"
+
+from anncli.structure import Structure  # noqa: E402
+
+__all__ = ["Structure", "__version__"]
