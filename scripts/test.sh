@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# One command: create the environment with the test dependencies and run the test suite.
+#   bash scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh test
+exec .venv/bin/python -m pytest -q "$@"
