@@ -1,0 +1,342 @@
+"""``anncli generate``: reference structures -> fingerprints -> one HDF5 training-set file.
+
+Data flow: structure files (:mod:`anncli.io`) are read and checked one by one, gathered
+into batches of a few ten thousand atoms, featurised in one parallel kernel call per batch
+and species (:mod:`anncli.descriptors`), and appended to the training-set file
+(:mod:`anncli.io.trainset`).  Memory is bounded by the batch size, not by the number of
+structures.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from anncli.exceptions import ConfigError, DataError
+from anncli.structure import Structure
+
+logger = logging.getLogger(__name__)
+
+BATCH_ATOMS = 32768  # atoms featurised per kernel call
+
+
+@dataclass
+class GenerateResult:
+    """What :func:`run` did.
+
+    Attributes
+    ----------
+    output : Path
+        The training-set file written.
+    n_structures, n_atoms : int
+        Structures and atoms written.
+    dropped : list of (str, str)
+        (structure label, reason) of every structure left out.
+    seconds : float
+        Wall time of the run.
+    summary : str
+        The energy-distribution and neighbour report printed at the end.
+    """
+
+    output: Path
+    n_structures: int
+    n_atoms: int
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    summary: str = ""
+
+
+def build_setups(descriptors: dict, species: list[str]) -> dict:
+    """Descriptor setup objects of every species from the ``descriptors`` input section.
+
+    Parameters
+    ----------
+    descriptors : dict
+        ``{"default": {...}, "<symbol>": {...}}`` as in the generate input (plain dicts or
+        pydantic models); a species' own entry replaces the default.
+    species : list of str
+        All species (the keys of ``reference_energies``); the default environment.
+    """
+    from anncli.descriptors import descriptor_from_dict
+
+    setups = {}
+    for sym in species:
+        entry = descriptors.get(sym, descriptors.get("default"))
+        key = sym if sym in descriptors else "default"
+        if entry is None:
+            raise ConfigError(f"descriptors: no setup for species {sym} and no 'default' setup")
+        params = entry.model_dump(by_alias=True, exclude_none=True) if hasattr(entry, "model_dump") else dict(entry)
+        params = {k: v for k, v in params.items() if v is not None}
+        params.setdefault("env", list(species))
+        params["central"] = sym
+        try:
+            setup = descriptor_from_dict(_setup_dict(params))
+        except ConfigError as exc:
+            raise ConfigError(f"descriptors.{key} (species {sym}): {exc}") from None
+        setups[sym] = setup
+    return setups
+
+
+def _setup_dict(params: dict) -> dict:
+    """Translate the input-file form of a setup into the descriptor's ``from_dict`` form."""
+    kind = params.pop("type")
+    out = {"kind": kind, "central": params.pop("central"), "env": list(params.pop("env"))}
+    if kind == "chebyshev":
+        radial, angular = params.pop("radial"), params.pop("angular")
+        out.update(
+            radial_cutoff=float(radial["cutoff"]),
+            radial_order=int(radial["order"]),
+            angular_cutoff=float(angular["cutoff"]),
+            angular_order=int(angular["order"]),
+        )
+        if params.get("weights") is not None:
+            out["weights"] = list(params.pop("weights"))
+    else:
+        out["functions"] = [dict(fn) for fn in params.pop("functions")]
+    return out
+
+
+def _cohesive_energy(s: Structure, e_ref: dict[str, float]) -> float:
+    if s.cohesive_energy:  # ænet: a non-zero cohesive-energy line is used as given
+        return float(s.cohesive_energy)
+    return float(s.energy) - sum(e_ref[sym] for sym in s.symbols)
+
+
+class _Batch:
+    """Structures gathered for one kernel call."""
+
+    def __init__(self) -> None:
+        self.structures: list[Structure] = []
+        self.cohesive: list[float] = []
+        self.n_atoms = 0
+
+    def add(self, s: Structure, e_coh: float) -> None:
+        self.structures.append(s)
+        self.cohesive.append(e_coh)
+        self.n_atoms += s.n_atoms
+
+
+def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list) -> float | None:
+    """Check one structure; return its cohesive energy, or None if it is left out."""
+    from anncli.io import check_structure
+
+    check_structure(s)
+    unknown = sorted(set(s.symbols) - set(e_ref))
+    if unknown:
+        raise DataError(
+            f"{s.label}: species {', '.join(unknown)} not covered by any descriptor setup "
+            f"(reference_energies has {', '.join(e_ref)})"
+        )
+    if s.energy is None and not s.cohesive_energy:
+        if cfg.missing_energy == "skip":
+            dropped.append((s.label, "no energy"))
+            return None
+        raise DataError(f"{s.label}: the structure has no energy (set 'missing_energy: skip' to leave such structures out)")
+    e_coh = _cohesive_energy(s, e_ref)
+    if cfg.max_energy_per_atom is not None and e_coh / s.n_atoms > cfg.max_energy_per_atom:
+        dropped.append((s.label, f"energy {e_coh / s.n_atoms:.4f} eV/atom > max_energy_per_atom"))
+        return None
+    if cfg.max_force is not None and s.forces is not None:
+        fmax = float(np.sqrt((s.forces**2).sum(axis=1)).max())
+        if fmax > cfg.max_force:
+            dropped.append((s.label, f"force {fmax:.3f} eV/Å > max_force"))
+            return None
+    return e_coh
+
+
+def _batch_arrays(batch: _Batch, species: list[str]):
+    index = {sym: k for k, sym in enumerate(species)}
+    structs = batch.structures
+    n_atoms = np.array([s.n_atoms for s in structs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64)
+    positions = np.concatenate([s.positions for s in structs])
+    cells = np.zeros((len(structs), 3, 3))
+    pbcs = np.zeros((len(structs), 3), dtype=bool)
+    forces = np.full((offsets[-1], 3), np.nan)
+    for k, s in enumerate(structs):
+        if s.cell is not None:
+            cells[k] = s.cell
+        pbcs[k] = s.pbc
+        if s.forces is not None:
+            forces[offsets[k]:offsets[k + 1]] = s.forces
+    atom_species = np.fromiter((index[x] for s in structs for x in s.symbols), dtype=np.int32, count=offsets[-1])
+    return n_atoms, offsets, positions, cells, pbcs, forces, atom_species
+
+
+def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
+    """Neighbour list and features of one batch; returns the arrays for the writer."""
+    from anncli.descriptors.neighbors import build_neighbor_list
+    from anncli.io import check_min_distance
+
+    n_atoms, offsets, positions, cells, pbcs, forces, atom_species = _batch_arrays(batch, species)
+    cutoff = max(setup.cutoff for setup in setups.values())
+    nl = build_neighbor_list(positions, cells, pbcs, offsets, cutoff)
+    if cfg.min_distance and nl.n_pairs and nl.distances.min() < cfg.min_distance:
+        for s in batch.structures:  # name the structure and the pair
+            check_min_distance(s, cfg.min_distance)
+    present = set(np.unique(atom_species).tolist())
+    features, derivatives = {}, {}
+    for k, sym in enumerate(species):
+        setup = setups[sym]
+        centers = np.flatnonzero(atom_species == k).astype(np.int64)
+        env_of = np.full(len(species), -1, dtype=np.int32)
+        for pos, env_sym in enumerate(setup.env):
+            if env_sym in species:
+                env_of[species.index(env_sym)] = pos
+        if len(centers) and any(env_of[t] < 0 for t in present):
+            _check_env(nl, centers, atom_species, env_of, setup, species, batch, offsets)
+        env_types = env_of[atom_species]
+        counts = stats.update(sym, nl.offsets, nl.distances, centers)
+        if len(centers) and not warned.get(sym) and (counts == 0).any():
+            i = int(centers[np.flatnonzero(counts == 0)[0]])
+            s_idx = int(np.searchsorted(offsets, i, side="right") - 1)
+            logger.warning(
+                "%s: atom %d (%s) has no neighbours within %.3g Å: its features are zero "
+                "(reported once per species)", batch.structures[s_idx].label,
+                i - offsets[s_idx] + 1, sym, setup.cutoff)
+            warned[sym] = True
+        if cfg.derivatives:
+            G, dG = setup.features_and_derivatives(nl, centers, env_types)
+            pair_offsets = np.concatenate([[0], np.cumsum(nl.offsets[centers + 1] - nl.offsets[centers])])
+            neighbors = np.concatenate([nl.index[nl.offsets[c]:nl.offsets[c + 1]] for c in centers]) if len(centers) else np.zeros(0, np.int64)
+            derivatives[sym] = (pair_offsets, neighbors, dG)
+        else:
+            G = setup.features(nl, centers, env_types)
+        features[sym] = (centers, G)
+    structures = {
+        "energy": np.array([np.nan if s.energy is None else s.energy for s in batch.structures]),
+        "cohesive_energy": np.array(batch.cohesive),
+        "n_atoms": n_atoms,
+        "cell": cells,
+        "pbc": pbcs,
+        "source": np.array([s.source for s in batch.structures], dtype=object),
+        "frame": np.array([s.frame for s in batch.structures], dtype=np.int64),
+        "has_forces": np.array([s.forces is not None for s in batch.structures]),
+    }
+    atoms = {"species": atom_species, "positions": positions, "forces": forces}
+    return structures, atoms, features, derivatives
+
+
+def _check_env(nl, centers, atom_species, env_of, setup, species, batch, offsets) -> None:
+    """Raise if a centre has a neighbour (within its setup's cutoff) whose species is not in env."""
+    for c in centers:
+        a, b = nl.offsets[c], nl.offsets[c + 1]
+        bad = (env_of[atom_species[nl.index[a:b]]] < 0) & (nl.distances[a:b] <= setup.cutoff)
+        if bad.any():
+            j = nl.index[a:b][np.flatnonzero(bad)[0]]
+            s_idx = int(np.searchsorted(offsets, c, side="right") - 1)
+            raise DataError(
+                f"{batch.structures[s_idx].label}: a {species[atom_species[j]]} atom is a neighbour of "
+                f"{setup.central} atom {c - offsets[s_idx] + 1}, but {species[atom_species[j]]} is not in "
+                f"the environment list of the {setup.central} descriptor (env: {' '.join(setup.env)})"
+            )
+
+
+def _iter_structures(files: list[Path], cfg):
+    from anncli.io import read_structures
+    from anncli.units import Units
+
+    units = Units(energy=cfg.units.energy, length=cfg.units.length)
+    for path in files:
+        yield from read_structures(path, format=cfg.format, units=units)
+
+
+def run(config, *, config_path: str | Path | None = None, input_text: str | None = None) -> GenerateResult:
+    """Run the generate stage.
+
+    Parameters
+    ----------
+    config : GenerateConfig
+        The validated input (:mod:`anncli.config.generate`); paths already resolved.
+    config_path : path, optional
+        The input file, recorded in the output for provenance.
+    input_text : str, optional
+        The input file's text (read from ``config_path`` if not given).
+
+    Returns
+    -------
+    GenerateResult
+    """
+    import numba
+
+    from anncli.io import expand_sources
+    from anncli.io.trainset import TrainsetWriter
+    from anncli.log import Progress
+    from anncli.workflows.summaries import NeighborStatistics, energy_distribution
+
+    t0 = time.perf_counter()
+    species = list(config.reference_energies)
+    e_ref = {sym: float(v) for sym, v in config.reference_energies.items()}
+    setups = build_setups(dict(config.descriptors), species)
+    base_dir = Path(config_path).parent if config_path else Path.cwd()
+    files = expand_sources(list(config.structures), base_dir)
+    logger.info("generate: %d structure files, species %s, output %s", len(files), " ".join(species), config.output)
+    for sym, setup in setups.items():
+        logger.info("  %s: %s descriptor, %d features, cutoff %.3g Å", sym, setup.kind, setup.n_features, setup.cutoff)
+    if input_text is None and config_path is not None:
+        input_text = Path(config_path).read_text(errors="replace")
+    stats = NeighborStatistics({sym: _named_cutoffs(setup) for sym, setup in setups.items()})
+    dropped: list[tuple[str, str]] = []
+    per_atom: list[float] = []
+    warned: dict = {}
+    old_threads = numba.get_num_threads()
+    if config.n_threads:
+        numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with TrainsetWriter(
+            Path(config.output), species, np.array([e_ref[s] for s in species]), setups,
+            input_text=input_text or "", input_path=str(config_path or ""),
+            overwrite=config.overwrite, derivatives=config.derivatives,
+        ) as writer, Progress(total=len(files), desc="generate", unit="files") as progress:
+            batch = _Batch()
+            done_files = 0
+            last_source = None
+            for s in _iter_structures(files, config):
+                if s.source != last_source:
+                    if last_source is not None:
+                        done_files += 1
+                        progress.update(1)
+                    last_source = s.source
+                e_coh = _accept(s, config, e_ref, dropped)
+                if e_coh is None:
+                    continue
+                batch.add(s, e_coh)
+                per_atom.append(e_coh / s.n_atoms)
+                if batch.n_atoms >= BATCH_ATOMS:
+                    writer.append(*_featurize(batch, species, setups, config, stats, warned))
+                    batch = _Batch()
+            if batch.structures:
+                writer.append(*_featurize(batch, species, setups, config, stats, warned))
+            if last_source is not None:
+                progress.update(1)
+            if writer.n_structures == 0:
+                raise DataError("no structures left to write (all were dropped or none were read)")
+            n_structures, n_atoms = writer.n_structures, writer.n_atoms
+            output = writer.close()
+    finally:
+        numba.set_num_threads(old_threads)
+    if dropped:
+        logger.warning("left out %d structures:", len(dropped))
+        for label, reason in dropped[:20]:
+            logger.warning("  %s: %s", label, reason)
+        if len(dropped) > 20:
+            logger.warning("  ... and %d more", len(dropped) - 20)
+    summary = energy_distribution(np.array(per_atom)) + "\n" + stats.report()
+    seconds = time.perf_counter() - t0
+    logger.info("%s", summary)
+    logger.info(
+        "generate: wrote %s: %d structures, %d atoms in %.2f s (%.0f atoms/s)",
+        output, n_structures, n_atoms, seconds, n_atoms / max(seconds, 1e-9),
+    )
+    return GenerateResult(output, n_structures, n_atoms, dropped, seconds, summary)
+
+
+def _named_cutoffs(setup) -> dict[str, float]:
+    d = setup.to_dict()
+    if d.get("kind") == "chebyshev":
+        return {"radial": float(d["radial_cutoff"]), "angular": float(d["angular_cutoff"])}
+    return {"cutoff": float(setup.cutoff)}
