@@ -1,0 +1,219 @@
+"""Feedforward networks (one per species) evaluated in batches over atoms.
+
+This module owns the network arithmetic: a layer computes ``h_l = f_l(h_{l-1} W_l^T + b_l)``
+with ``W_l`` of shape (n_out, n_in) and ``b_l`` of shape (n_out,); the last layer has one
+linear output.  All atoms of a species go through the network in one batched pass (numpy
+matmul, i.e. BLAS), and the parameters of all species live in one flat vector so that
+optimisers see a single array.
+
+Parameter layout of a network (its slice of the flat vector): for every layer, ``W_l``
+row-major, then ``b_l``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anncli.network.activations import activate, canonical_name
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Network:
+    """A feedforward network with a single linear output.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Nodes per layer including input and output, e.g. ``[44, 15, 15, 1]``.
+    activations : list of str
+        One per non-input layer; the last one must be ``linear``.
+    params : ndarray of shape (n_params,), optional
+        Flat parameters (a view into a larger vector is fine, it is used in place).
+    """
+
+    sizes: list[int]
+    activations: list[str]
+    params: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.sizes = [int(n) for n in self.sizes]
+        self.activations = [canonical_name(a) for a in self.activations]
+        if len(self.sizes) < 2 or any(n < 1 for n in self.sizes):
+            raise ValueError(f"invalid layer sizes {self.sizes}")
+        if self.sizes[-1] != 1:
+            raise ValueError(f"the output layer must have one node, got sizes {self.sizes}")
+        if len(self.activations) != len(self.sizes) - 1:
+            raise ValueError(
+                f"{len(self.sizes) - 1} activations expected for sizes {self.sizes}, "
+                f"got {self.activations}"
+            )
+        if self.activations[-1] != "linear":
+            raise ValueError("the output layer of a network is linear")
+        if self.params is None:
+            self.params = np.zeros(self.n_params)
+        if self.params.shape != (self.n_params,):
+            raise ValueError(f"params of shape {self.params.shape}, expected ({self.n_params},)")
+        self._bind()
+
+    @staticmethod
+    def count_params(sizes: list[int]) -> int:
+        """Number of weights and biases of a network with layer ``sizes``."""
+        return int(sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:])))
+
+    @property
+    def n_params(self) -> int:
+        return self.count_params(self.sizes)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.sizes[0]
+
+    def _bind(self) -> None:
+        """Create the views W_l, b_l into ``params``."""
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        self.slices: list[tuple[slice, slice]] = []
+        pos = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            ws = slice(pos, pos + n_out * n_in)
+            pos += n_out * n_in
+            bs = slice(pos, pos + n_out)
+            pos += n_out
+            self.weights.append(self.params[ws].reshape(n_out, n_in))
+            self.biases.append(self.params[bs])
+            self.slices.append((ws, bs))
+
+    def set_params(self, params: np.ndarray) -> None:
+        """Use ``params`` (shape (n_params,), used in place, not copied) as the parameters."""
+        if params.shape != (self.n_params,):
+            raise ValueError(f"params of shape {params.shape}, expected ({self.n_params},)")
+        self.params = params
+        self._bind()
+
+    # ------------------------------------------------------------------ evaluation
+    def forward(self, x: np.ndarray, keep: bool = False):
+        """Evaluate the network on a batch.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, n_inputs)
+            Normalised inputs.
+        keep : bool
+            Also return the cache needed by :meth:`backward` / :meth:`input_gradient`.
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+            Outputs.
+        cache : list, only if ``keep``
+            Layer inputs and activation derivatives.
+        """
+        h = x
+        inputs = []
+        derivs = []
+        last = len(self.weights) - 1
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            z = h @ w.T
+            z += b
+            if keep:
+                inputs.append(h)
+            if l == last:
+                h = z
+            else:
+                h, d = activate(self.activations[l], z)
+                if keep:
+                    derivs.append(d)
+        y = h[:, 0]
+        if keep:
+            return y, (inputs, derivs)
+        return y
+
+    def backward(self, cache, dy: np.ndarray, grad: np.ndarray | None = None) -> np.ndarray:
+        """Accumulate the gradient of ``sum(dy * y)`` with respect to the parameters.
+
+        Parameters
+        ----------
+        cache : from :meth:`forward` with ``keep=True``
+        dy : ndarray of shape (n,)
+            Derivative of the loss with respect to each output.
+        grad : ndarray of shape (n_params,), optional
+            Added to in place (a view of a larger gradient is fine); zeros if None.
+
+        Returns
+        -------
+        grad : ndarray of shape (n_params,)
+        """
+        inputs, derivs = cache
+        if grad is None:
+            grad = np.zeros(self.n_params)
+        delta = dy[:, None]
+        for l in range(len(self.weights) - 1, -1, -1):
+            ws, bs = self.slices[l]
+            grad[ws] += (delta.T @ inputs[l]).ravel()
+            grad[bs] += delta.sum(axis=0)
+            if l > 0:
+                delta = (delta @ self.weights[l]) * derivs[l - 1]
+        return grad
+
+    def per_sample_jacobian(self, cache) -> np.ndarray:
+        """Gradient of every single output with respect to the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n, n_params)
+            Row i is d y_i / d params.
+        """
+        inputs, derivs = cache
+        n = inputs[0].shape[0]
+        jac = np.empty((n, self.n_params))
+        delta = np.ones((n, 1))
+        for l in range(len(self.weights) - 1, -1, -1):
+            ws, bs = self.slices[l]
+            jac[:, ws] = (delta[:, :, None] * inputs[l][:, None, :]).reshape(n, -1)
+            jac[:, bs] = delta
+            if l > 0:
+                delta = (delta @ self.weights[l]) * derivs[l - 1]
+        return jac
+
+    def input_gradient(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs and their gradients with respect to the inputs.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n, n_inputs)
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+        dy_dx : ndarray of shape (n, n_inputs)
+        """
+        y, (inputs, derivs) = self.forward(x, keep=True)
+        delta = np.ones((x.shape[0], 1))
+        for l in range(len(self.weights) - 1, -1, -1):
+            delta = delta @ self.weights[l]
+            if l > 0:
+                delta = delta * derivs[l - 1]
+        return y, delta
+
+
+def init_network_params(net: Network, rng: np.random.Generator) -> None:
+    """Initialise the weights in place (ænet's scheme, seeded).
+
+    Each weight of layer l (biases included) is drawn uniformly from ±sqrt(3/(n_in+1)), i.e.
+    standard deviation 1/sqrt(n_in+1): with z-scored inputs the pre-activations then have
+    unit variance, inside the non-linear range of tanh-like activations.  For ``relu``,
+    ``gelu``, ``softplus`` and ``swish`` the range is widened by sqrt(2) (He scaling).
+    """
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        n_in = w.shape[1]
+        act = net.activations[l]
+        bound = np.sqrt(3.0 / (n_in + 1))
+        if act in ("relu", "gelu", "softplus", "swish"):
+            bound *= np.sqrt(2.0)
+        w[...] = rng.uniform(-bound, bound, size=w.shape)
+        b[...] = rng.uniform(-bound, bound, size=b.shape)
