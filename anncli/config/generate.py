@@ -1,0 +1,272 @@
+"""The schema of the ``anncli generate`` input file (see ``example_inputs/generate.yaml``).
+
+:class:`GenerateConfig` is the single source of truth for the keys, their types, their
+defaults and their documentation (``anncli.config.reference.config_reference``
+renders it as the reference table).  Cross-field checks (every species has a
+descriptor, environment species are known, weights match the environment) run after
+the individual values are valid.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
+
+__all__ = [
+    "GenerateConfig",
+    "Units",
+    "ChebyshevTerm",
+    "ChebyshevDescriptor",
+    "BehlerFunction",
+    "Behler2011Descriptor",
+    "Descriptor",
+    "ENERGY_UNITS",
+    "LENGTH_UNITS",
+]
+
+ENERGY_UNITS = ("eV", "Hartree", "Ry", "kcal/mol", "kJ/mol")
+LENGTH_UNITS = ("Angstrom", "Bohr", "nm")
+
+PositiveFloat = Annotated[Float, Field(gt=0)]
+
+
+def _chemical_symbols() -> frozenset[str]:
+    from ase.data import chemical_symbols
+
+    return frozenset(chemical_symbols[1:])
+
+
+def _check_symbol(symbol: str, *path: str | int) -> None:
+    if symbol not in _chemical_symbols():
+        hint = ""
+        cap = symbol[:1].upper() + symbol[1:].lower()
+        if cap != symbol and cap in _chemical_symbols():
+            hint = f"; did you mean '{cap}'?"
+        raise SectionError(f"'{symbol}' is not a chemical symbol{hint}", *path)
+
+
+def _check_env(env: list[str] | None) -> list[str] | None:
+    if env is None:
+        return None
+    seen: set[str] = set()
+    for i, sym in enumerate(env):
+        _check_symbol(sym, i)
+        if sym in seen:
+            raise SectionError(f"species {sym} is listed twice", i)
+        seen.add(sym)
+    return env
+
+
+class Units(Section):
+    """Units of the structure files; anncli converts to eV and Å on reading."""
+
+    energy: Str = Field("eV", description="Energy unit of the structure files: " + " | ".join(ENERGY_UNITS) + ".")
+    length: Str = Field("Angstrom", description="Length unit of the structure files: " + " | ".join(LENGTH_UNITS) + ".")
+
+    @model_validator(mode="after")
+    def _known_units(self) -> "Units":
+        try:
+            from anncli.units import Units as _UnitsImpl
+        except ImportError:
+            _UnitsImpl = None
+        if _UnitsImpl is not None:
+            try:
+                _UnitsImpl(energy=self.energy, length=self.length)
+                return self
+            except Exception as exc:  # the units module's own message names the bad unit
+                key = "energy" if self.energy not in ENERGY_UNITS else "length"
+                raise SectionError(str(exc).split("\n")[0], key) from None
+        if self.energy not in ENERGY_UNITS:
+            raise SectionError(f"expected one of {', '.join(ENERGY_UNITS)}, got {self.energy!r}", "energy")
+        if self.length not in LENGTH_UNITS:
+            raise SectionError(f"expected one of {', '.join(LENGTH_UNITS)}, got {self.length!r}", "length")
+        return self
+
+
+class ChebyshevTerm(Section):
+    """Radial or angular part of a Chebyshev descriptor."""
+
+    cutoff: PositiveFloat = Field(description="Cutoff radius (Å).")
+    order: Annotated[Int, Field(ge=0)] = Field(
+        description="Polynomial order N: N+1 functions (ænet's radial_N / angular_N)."
+    )
+
+
+class ChebyshevDescriptor(Section):
+    """Chebyshev descriptor of Artrith, Urban and Ceder (ænet ``BASIS type=Chebyshev``)."""
+
+    type: Literal["chebyshev"] = Field(description="Descriptor type.")
+    radial: ChebyshevTerm = Field(description="Radial basis: {cutoff, order}.")
+    angular: ChebyshevTerm = Field(description="Angular basis: {cutoff, order}.")
+    env: Annotated[list[Str], Field(min_length=1)] | None = Field(
+        None,
+        description="Environment species, in order (the order sets the species weights). "
+        "Default: all species of reference_energies, in that order.",
+    )
+    weights: Annotated[list[Float], Field(min_length=1)] | None = Field(
+        None, description="Explicit species weights, one per env species. Default: ænet's (-n/2 ... n/2 without 0)."
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env_symbols(cls, value: list[str] | None) -> list[str] | None:
+        return _check_env(value)
+
+    @model_validator(mode="after")
+    def _weights_match_env(self) -> "ChebyshevDescriptor":
+        if self.weights is not None and self.env is not None and len(self.weights) != len(self.env):
+            raise SectionError(
+                f"expected {len(self.env)} weights (one per env species), got {len(self.weights)}", "weights"
+            )
+        return self
+
+
+# parameters each Behler function kind needs (besides G and type2) and may use
+_BEHLER_PARAMS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    1: (("Rc",), ()),
+    2: (("eta", "Rc"), ("Rs",)),
+    3: (("kappa", "Rc"), ()),
+    4: (("type3", "eta", "lambda", "zeta", "Rc"), ()),
+    5: (("type3", "eta", "lambda", "zeta", "Rc"), ()),
+}
+_BEHLER_ALL = ("type3", "eta", "Rs", "kappa", "lambda", "zeta")
+
+
+class BehlerFunction(Section):
+    """One Behler (2011) symmetry function (ænet ``FUNCTIONS type=Behler2011`` line)."""
+
+    G: Annotated[Int, Field(ge=1, le=5)] = Field(description="Function kind 1-5 (G1-G3 radial, G4/G5 angular).")
+    type2: Str = Field(description="Species of neighbour j.")
+    type3: Str | None = Field(None, description="Species of neighbour k (G4, G5 only).")
+    eta: Annotated[Float, Field(ge=0)] | None = Field(None, description="Gaussian width eta (1/Å²) (G2, G4, G5).")
+    Rs: Float | None = Field(None, description="Gaussian centre (Å) (G2; default 0).")
+    kappa: Float | None = Field(None, description="Cosine frequency (1/Å) (G3).")
+    lambda_: Float | None = Field(None, alias="lambda", description="Angular sign, -1 or 1 (G4, G5).")
+    zeta: PositiveFloat | None = Field(None, description="Angular exponent > 0 (G4, G5).")
+    Rc: PositiveFloat = Field(description="Cutoff radius (Å).")
+
+    @model_validator(mode="after")
+    def _params_of_kind(self) -> "BehlerFunction":
+        needed, optional = _BEHLER_PARAMS[self.G]
+        for key in needed:
+            if getattr(self, "lambda_" if key == "lambda" else key) is None:
+                raise SectionError(f"G={self.G} needs '{key}' (parameters: {', '.join(needed)})")
+        for key in _BEHLER_ALL:
+            if key not in needed and key not in optional and getattr(self, "lambda_" if key == "lambda" else key) is not None:
+                raise SectionError(f"'{key}' is not a parameter of G={self.G} (it takes {', '.join(needed + optional)})", key)
+        if self.lambda_ is not None and self.lambda_ not in (-1, 1):
+            raise SectionError(f"expected -1 or 1, got {self.lambda_:g}", "lambda")
+        if self.G == 2 and self.Rs is None:
+            self.Rs = 0.0
+        return self
+
+
+class Behler2011Descriptor(Section):
+    """Behler-Parrinello symmetry functions as in ænet (``FUNCTIONS type=Behler2011``)."""
+
+    type: Literal["behler2011"] = Field(description="Descriptor type.")
+    env: Annotated[list[Str], Field(min_length=1)] | None = Field(
+        None, description="Environment species, in order. Default: all species of reference_energies."
+    )
+    functions: Annotated[list[BehlerFunction], Field(min_length=1)] = Field(
+        description="The symmetry functions: a list of {G, type2, type3, eta, Rs, kappa, lambda, zeta, Rc}."
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env_symbols(cls, value: list[str] | None) -> list[str] | None:
+        return _check_env(value)
+
+
+Descriptor = Annotated[Union[ChebyshevDescriptor, Behler2011Descriptor], Field(discriminator="type")]
+
+
+class GenerateConfig(Section):
+    """Input of ``anncli generate``: reference structures -> one HDF5 training-set file."""
+
+    structures: Annotated[list[Str], Field(min_length=1)] = Field(
+        description="Structure files: files, directories, glob patterns, or list files "
+        "('@files.txt' or *.list, one path per line). Relative to the input file."
+    )
+    format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
+    units: Units = Field(default_factory=Units, description="Units of the structure files: {energy, length}.")
+    output: InputPath = Field("trainset.h5", description="Training-set file to write (HDF5), relative to the input file.")
+    overwrite: Bool = Field(False, description="Replace an existing output file (otherwise an error).")
+    reference_energies: Annotated[dict[Str, Float], Field(min_length=1)] = Field(
+        description="Energy of each free atom by chemical symbol (energy unit of 'units'); "
+        "cohesive energy = E - sum of these. Defines the species and their order."
+    )
+    descriptors: Annotated[dict[Str, Descriptor], Field(min_length=1)] = Field(
+        description="Descriptor setup by species; 'default' applies to every species without its own entry."
+    )
+    max_energy_per_atom: Float | None = Field(
+        None, description="Drop structures whose cohesive energy per atom exceeds this (eV/atom); null = keep all."
+    )
+    max_force: PositiveFloat | None = Field(
+        None, description="Drop structures with a force norm above this (eV/Å); null = keep all."
+    )
+    missing_energy: Literal["error", "skip"] = Field(
+        "error", description="Structures without an energy: 'error' stops, 'skip' leaves them out."
+    )
+    min_distance: Annotated[Float, Field(ge=0)] = Field(
+        0.1, description="Atom pairs closer than this (Å) are an input error."
+    )
+    derivatives: Bool = Field(False, description="Also store feature derivatives for force training (large files).")
+    n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads for featurisation; null = all cores.")
+
+    @field_validator("reference_energies")
+    @classmethod
+    def _symbols(cls, value: dict[str, float]) -> dict[str, float]:
+        for sym in value:
+            _check_symbol(sym, sym)
+        return value
+
+    @field_validator("descriptors", mode="before")
+    @classmethod
+    def _lower_type(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = {
+                k: ({**v, "type": v["type"].lower()} if isinstance(v, dict) and isinstance(v.get("type"), str) else v)
+                for k, v in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "GenerateConfig":
+        species = list(self.reference_energies)
+        known = ", ".join(species)
+        for key in self.descriptors:
+            if key != "default" and key not in self.reference_energies:
+                raise SectionError(
+                    f"species {key} is not in reference_energies ({known}); "
+                    "add its free-atom energy there or remove this entry", "descriptors", key
+                )
+        missing = [s for s in species if s not in self.descriptors]
+        if missing and "default" not in self.descriptors:
+            raise SectionError(
+                f"no descriptor for species {', '.join(missing)}; add a 'default' entry or one per species",
+                "descriptors",
+            )
+        for key, desc in self.descriptors.items():
+            env = desc.env if desc.env is not None else species
+            for i, sym in enumerate(desc.env or []):
+                if sym not in self.reference_energies:
+                    raise SectionError(f"env species {sym} is not in reference_energies ({known})", "descriptors", key, "env", i)
+            if isinstance(desc, ChebyshevDescriptor) and desc.weights is not None and len(desc.weights) != len(env):
+                raise SectionError(
+                    f"expected {len(env)} weights (one per env species: {', '.join(env)}), got {len(desc.weights)}",
+                    "descriptors", key, "weights",
+                )
+            if isinstance(desc, Behler2011Descriptor):
+                for i, fn in enumerate(desc.functions):
+                    for attr in ("type2", "type3"):
+                        sym = getattr(fn, attr)
+                        if sym is not None and sym not in env:
+                            raise SectionError(
+                                f"{attr} {sym} is not an environment species ({', '.join(env)})",
+                                "descriptors", key, "functions", i, attr,
+                            )
+        return self
