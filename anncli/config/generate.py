@@ -69,20 +69,18 @@ class Units(Section):
     @model_validator(mode="after")
     def _known_units(self) -> "Units":
         try:
-            from anncli.units import Units as _UnitsImpl
-        except ImportError:
-            _UnitsImpl = None
-        if _UnitsImpl is not None:
-            try:
-                _UnitsImpl(energy=self.energy, length=self.length)
-                return self
-            except Exception as exc:  # the units module's own message names the bad unit
-                key = "energy" if self.energy not in ENERGY_UNITS else "length"
-                raise SectionError(str(exc).split("\n")[0], key) from None
-        if self.energy not in ENERGY_UNITS:
-            raise SectionError(f"expected one of {', '.join(ENERGY_UNITS)}, got {self.energy!r}", "energy")
-        if self.length not in LENGTH_UNITS:
-            raise SectionError(f"expected one of {', '.join(LENGTH_UNITS)}, got {self.length!r}", "length")
+            from anncli.units import energy_factor, length_factor
+        except ImportError:  # units module not available: the literal sets
+            energy_factor = length_factor = None
+        for key, allowed, factor in (("energy", ENERGY_UNITS, energy_factor), ("length", LENGTH_UNITS, length_factor)):
+            value = getattr(self, key)
+            if factor is not None:
+                try:
+                    factor(value)
+                except ValueError as exc:  # ConfigError naming the unit and the known ones
+                    raise SectionError(str(exc).split("\n")[0].rstrip("."), key) from None
+            elif value not in allowed:
+                raise SectionError(f"expected one of {', '.join(allowed)}, got {value!r}", key)
         return self
 
 

@@ -1,0 +1,131 @@
+"""``anncli info FILE``: what is in a structure file, training set or model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from anncli.cli import common_options
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5(path: Path) -> bool:
+    """True if ``path`` starts with the HDF5 signature."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == HDF5_MAGIC
+    except OSError:
+        return False
+
+
+def _range(values: list[float], fmt: str) -> str:
+    lo, hi = min(values), max(values)
+    return format(lo, fmt) if lo == hi else f"{format(lo, fmt)} .. {format(hi, fmt)}"
+
+
+def structure_summary(structures: list) -> dict:
+    """Counts and ranges of a list of :class:`~anncli.structure.Structure` (JSON-ready)."""
+    from collections import Counter
+
+    n_atoms = [s.n_atoms for s in structures]
+    species = Counter(sym for s in structures for sym in s.symbols)
+    energies = [(s.energy, s.energy / s.n_atoms) for s in structures if s.energy is not None and s.n_atoms]
+    return {
+        "frames": len(structures),
+        "atoms": {"min": min(n_atoms), "max": max(n_atoms), "total": sum(n_atoms)},
+        "species": dict(species.most_common()),
+        "energy_eV": [min(e for e, _ in energies), max(e for e, _ in energies)] if energies else None,
+        "energy_eV_per_atom": [min(e for _, e in energies), max(e for _, e in energies)] if energies else None,
+        "frames_with_energy": len(energies),
+        "frames_with_forces": sum(s.forces is not None for s in structures),
+        "frames_periodic": sum(bool(s.is_periodic) for s in structures),
+    }
+
+
+def format_summary(name: str, info: dict) -> str:
+    """Human-readable text of :func:`structure_summary`."""
+    n = info["frames"]
+    a = info["atoms"]
+    lines = [
+        f"file:     {name}",
+        f"frames:   {n}",
+        f"atoms:    {a['total']} in total, {a['min']}" + (f" .. {a['max']}" if a["max"] != a["min"] else "") + " per frame",
+        "species:  " + ", ".join(f"{sym} {count}" for sym, count in info["species"].items()),
+    ]
+    if info["energy_eV"]:
+        e, epa = info["energy_eV"], info["energy_eV_per_atom"]
+        lines.append(
+            f"energy:   {_range(e, '.6g')} eV; {_range(epa, '.6g')} eV/atom"
+            f" ({info['frames_with_energy']} of {n} frames)"
+        )
+    else:
+        lines.append("energy:   none")
+    lines.append(f"forces:   {'yes' if info['frames_with_forces'] else 'no'} ({info['frames_with_forces']} of {n} frames)")
+    lines.append(f"cell:     periodic in {info['frames_periodic']} of {n} frames")
+    return "\n".join(lines)
+
+
+@click.command(short_help="Summarise a structure file, training set or model file.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", metavar="F", help="Structure file format (default: guess from the name).")
+@click.option("--index", default=":", show_default=True, metavar="I", help="Frames to read: ':', '-1', '0:10:2', ...")
+@click.option("--units-energy", metavar="U", help="Energy unit of the file (default eV).")
+@click.option("--units-length", metavar="U", help="Length unit of the file (default Angstrom).")
+@click.option("--dump", type=click.Choice(["json"]), help="Print a machine-readable dump instead of the summary.")
+@common_options
+def info(file: Path, fmt: str | None, index: str, units_energy: str | None, units_length: str | None, dump: str | None) -> int:
+    """Print what FILE holds.
+
+    For structure files (any readable format): frames, atoms per frame, species,
+    energy range (eV and eV/atom), forces and cells.  For HDF5 files written by
+    anncli (training sets, models): their contents.
+
+    \b
+    Examples:
+      anncli info data/run1.xyz
+      anncli info OUTCAR --index -1
+      anncli info trainset.h5 --dump json
+    """
+    import json
+
+    from anncli.cli import _apply_logging
+    from anncli.cli._stage import StageUnavailable, _import
+    from anncli.exceptions import DataError
+
+    _apply_logging(click.get_current_context())
+    if not file.exists():
+        raise DataError(f"{file}: no such file")
+    if is_hdf5(file):
+        try:
+            h5info = _import("anncli.io.h5info", "describe")
+            dumper = _import("anncli.io.h5info", "dump_json")
+        except StageUnavailable:
+            click.echo("anncli info: reading HDF5 files is not available yet in this anncli", err=True)
+            return 1
+        if dump == "json":
+            dumper(file, click.get_text_stream("stdout"))
+        else:
+            click.echo(h5info(file))
+        return 0
+
+    try:
+        read_structures = _import("anncli.io", "read_structures")
+    except (StageUnavailable, AttributeError):
+        click.echo("anncli info: reading structure files is not available yet in this anncli", err=True)
+        return 1
+    units = None
+    if units_energy or units_length:
+        from anncli.units import Units
+
+        units = Units(energy=units_energy or "eV", length=units_length or "Angstrom")
+    structures = read_structures(file, format=fmt, index=index, units=units)
+    if not structures:
+        raise DataError(f"{file}: no structures selected (index {index!r})")
+    summary = structure_summary(structures)
+    if dump == "json":
+        click.echo(json.dumps({"file": str(file), **summary}, indent=2))
+    else:
+        click.echo(format_summary(str(file), summary))
+    return 0

@@ -1,0 +1,258 @@
+"""Logging set-up and progress reporting: the only place that configures log handlers.
+
+Verbosity levels (``anncli -q`` / default / ``-v`` / ``-vv``):
+
+=====  ===========  ==========================================================
+ -1    quiet        warnings and errors only; no progress
+  0    normal       one line per stage (``logger.info``) and progress
+  1    verbose      details (``logger.log(VERBOSE, ...)``)
+  2    debug        everything (``logger.debug``), with module names
+=====  ===========  ==========================================================
+
+Messages go to stderr as ``anncli: message`` (``anncli: warning: ...`` for
+warnings); when stderr is not a terminal (batch jobs) every line starts with a
+timestamp.  :class:`Progress` draws a one-line bar on a terminal and writes plain
+periodic log lines otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Callable, TextIO
+
+__all__ = ["VERBOSE", "setup_logging", "Progress", "format_duration"]
+
+#: Level between INFO and DEBUG for ``-v`` details: ``logger.log(VERBOSE, ...)``.
+VERBOSE = 15
+logging.addLevelName(VERBOSE, "VERBOSE")
+
+_ROOT = "anncli"
+_LEVELS = {-1: logging.WARNING, 0: logging.INFO, 1: VERBOSE, 2: logging.DEBUG}
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler that always writes to the current ``sys.stderr`` (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self, timestamps: bool, debug: bool) -> None:
+        super().__init__()
+        self.timestamps = timestamps
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if record.exc_info and self.debug:
+            msg += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.ERROR:
+            msg = "error: " + msg
+        elif record.levelno >= logging.WARNING:
+            msg = "warning: " + msg
+        if self.debug:
+            msg = f"[{record.name}] {msg}"
+        head = "anncli: "
+        if self.timestamps:
+            head = time.strftime("%Y-%m-%d %H:%M:%S ", time.localtime(record.created)) + head
+        return head + msg
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def setup_logging(verbosity: int = 0, *, log_file: str | None = None) -> logging.Logger:
+    """Configure the ``anncli`` logger for the command line.
+
+    Parameters
+    ----------
+    verbosity : int
+        -1 quiet (warnings and errors), 0 normal (one line per stage), 1 verbose,
+        2 (or more) debug.  Values are clipped to [-1, 2].
+    log_file : str, optional
+        Also write every message of the chosen level to this file, with timestamps.
+
+    Returns
+    -------
+    logging.Logger
+        The ``anncli`` logger.  Calling again replaces the handlers installed before.
+    """
+    verbosity = max(-1, min(2, int(verbosity)))
+    level = _LEVELS[verbosity]
+    logger = logging.getLogger(_ROOT)
+    for h in list(logger.handlers):
+        if getattr(h, "_anncli", False):
+            logger.removeHandler(h)
+            h.close()
+    handler = _StderrHandler()
+    handler._anncli = True  # type: ignore[attr-defined]
+    handler.setFormatter(_Formatter(timestamps=not _is_tty(sys.stderr), debug=verbosity >= 2))
+    logger.addHandler(handler)
+    if log_file:
+        fh = logging.FileHandler(log_file, encoding="utf-8")
+        fh._anncli = True  # type: ignore[attr-defined]
+        fh.setFormatter(_Formatter(timestamps=True, debug=verbosity >= 2))
+        logger.addHandler(fh)
+    logger.setLevel(level)
+    logger.propagate = False
+    logging.captureWarnings(True)
+    return logger
+
+
+def format_duration(seconds: float) -> str:
+    """``3 s``, ``2 min 05 s``, ``1 h 02 min``; ``0.4 s`` below 10 s."""
+    if seconds != seconds or seconds < 0:  # NaN
+        return "?"
+    if seconds < 10:
+        return f"{seconds:.1f} s" if seconds < 1 else f"{seconds:.0f} s"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def _rate(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+class Progress:
+    """Progress of a long loop: a one-line bar on a terminal, periodic log lines otherwise.
+
+    Parameters
+    ----------
+    total : int or None
+        Number of items expected (None: unknown, no percentage or ETA).
+    desc : str
+        Name shown first, usually the stage (``"generate"``).
+    unit : str
+        Name of the items counted by ``update(n)`` (``"structures"``).
+    rate_unit : str, optional
+        If given, the rate is shown in these units per second, counted by
+        ``update(n, work=...)`` (e.g. ``"atoms"``); otherwise in ``unit`` per second.
+    interval : float
+        Seconds between plain log lines when stderr is not a terminal (default 10).
+    tty : bool, optional
+        Force bar (True) or log-line (False) mode; default: whether stderr is a terminal.
+    clock : callable, optional
+        Time source in seconds (tests pass a fake clock).
+
+    Examples
+    --------
+    >>> with Progress(len(files), "generate", "structures", rate_unit="atoms") as p:  # doctest: +SKIP
+    ...     for s in structures:
+    ...         p.update(1, work=s.n_atoms)
+
+    Nothing is shown when the ``anncli`` logger is quieter than INFO (``anncli -q``).
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        desc: str,
+        unit: str = "items",
+        *,
+        rate_unit: str | None = None,
+        interval: float = 10.0,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.rate_unit = rate_unit
+        self.interval = interval
+        self.clock = clock
+        self.count = 0
+        self.work = 0.0
+        self._logger = logging.getLogger(f"{_ROOT}.progress")
+        self.enabled = self._logger.isEnabledFor(logging.INFO)
+        self.tty = _is_tty(sys.stderr) if tty is None else tty
+        self._start = self._last = clock()
+        self._drawn = False
+        self._closed = False
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(done=exc_type is None)
+
+    # ----------------------------------------------------------------- text
+
+    def line(self, final: bool = False) -> str:
+        """The status text, e.g. ``generate: 500/1000 structures (50 %), 2,300 atoms/s, ETA 3 s``."""
+        elapsed = max(self.clock() - self._start, 1e-9)
+        if self.total:
+            text = f"{self.desc}: {self.count:,}/{self.total:,} {self.unit} ({100 * self.count / self.total:.0f} %)"
+        else:
+            text = f"{self.desc}: {self.count:,} {self.unit}"
+        done = self.work if self.rate_unit else self.count
+        if done:
+            text += f", {_rate(done / elapsed)} {self.rate_unit or self.unit}/s"
+        if final:
+            text += f", {format_duration(elapsed)}"
+        elif self.total and self.count:
+            remaining = elapsed * (self.total - self.count) / self.count
+            text += f", ETA {format_duration(remaining)}"
+        return text
+
+    def _bar(self) -> str:
+        width = 24
+        if self.total:
+            filled = int(width * min(self.count, self.total) / self.total)
+            return "[" + "#" * filled + "." * (width - filled) + "] "
+        return ""
+
+    # ----------------------------------------------------------------- updates
+
+    def update(self, n: int = 1, *, work: float = 0) -> None:
+        """Count ``n`` more items (and ``work`` more rate units, e.g. atoms)."""
+        self.count += n
+        self.work += work
+        if not self.enabled or self._closed:
+            return
+        now = self.clock()
+        if self.tty:
+            if now - self._last >= 0.1 or (self.total and self.count >= self.total):
+                self._last = now
+                sys.stderr.write("\r" + self._bar() + self.line() + "\x1b[K")
+                sys.stderr.flush()
+                self._drawn = True
+        elif now - self._last >= self.interval:
+            self._last = now
+            self._logger.info(self.line())
+
+    def close(self, done: bool = True) -> None:
+        """Finish: final line (bar mode: newline after the bar; log mode: a last line)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.enabled:
+            return
+        if self.tty:
+            if self._drawn or done:
+                sys.stderr.write("\r" + self._bar() + self.line(final=True) + "\x1b[K\n")
+                sys.stderr.flush()
+        elif done or self.count:
+            self._logger.info(self.line(final=True))
