@@ -1,0 +1,305 @@
+"""Numba kernels of the batched cell-list neighbour search (private).
+
+The orchestration (cell geometry, bin sizes, validation) lives in
+:mod:`anncli.descriptors.neighbors`; these kernels trust their input:
+float64 C-contiguous arrays, int64 indices, cells with a positive triangular
+``cz``/``by``/``ax`` (see ``tri`` below).
+
+Geometry conventions
+--------------------
+Every structure ``s`` has an *effective* cell ``cells[s]`` (rows = lattice vectors; for
+non-periodic directions an arbitrary non-degenerate completion) and its inverse.
+``tri[s] = (ax, bx, by, cx, cy, cz)`` are the lattice vectors in a rotated frame where the
+cell is lower triangular: ``a = (ax, 0, 0)``, ``b = (bx, by, 0)``, ``c = (cx, cy, cz)``.
+A fractional coordinate ``f`` maps to ``x = f0 ax + f1 bx + f2 cx``, ``y = f1 by + f2 cy``,
+``z = f2 cz`` in that frame.  Only bin bounds use the rotated frame; displacement vectors
+are always computed from the original positions plus integer lattice translations.
+
+Bins: along direction ``k`` bin ``e`` covers the fractional interval
+``[origin[s, k] + e * width[s, k], origin[s, k] + (e + 1) * width[s, k]]``.  Periodic
+directions have origin 0, width 1/nb and any integer ``e`` (``e // nb`` is the image
+shift); non-periodic directions only ``0 <= e < nb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Extra search radius (Å) covering round-off in fractional coordinates.
+_SKIN = 1e-8
+#: Pairs closer than this (Å) are the atom itself and are not listed (ænet convention).
+_MIN_DISTANCE = 1e-12
+
+
+@njit(cache=True, parallel=True)
+def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # pragma: no cover
+    """Fractional coordinates, wrapped into [0, 1) along periodic directions.
+
+    Fills ``frac`` (n_atoms, 3) and the integer wraps ``shifts`` (n_atoms, 3) so that the
+    wrapped position is ``positions[a] - shifts[a] @ cells[s]``.
+    """
+    n = positions.shape[0]
+    for a in prange(n):
+        s = atom_structure[a]
+        for k in range(3):
+            f = (
+                positions[a, 0] * inv_cells[s, 0, k]
+                + positions[a, 1] * inv_cells[s, 1, k]
+                + positions[a, 2] * inv_cells[s, 2, k]
+            )
+            sh = 0
+            if pbcs[s, k]:
+                fl = np.floor(f)
+                sh = np.int64(fl)
+                f = f - fl
+                if f >= 1.0:
+                    f = 0.0
+                    sh += 1
+            frac[a, k] = f
+            shifts[a, k] = sh
+
+
+@njit(cache=True, parallel=True)
+def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
+    """Per-structure minimum and maximum fractional coordinate (lo, hi of shape (n_s, 3))."""
+    n_s = structure_offsets.shape[0] - 1
+    for s in prange(n_s):
+        for k in range(3):
+            mn = np.inf
+            mx = -np.inf
+            for a in range(structure_offsets[s], structure_offsets[s + 1]):
+                v = frac[a, k]
+                if v < mn:
+                    mn = v
+                if v > mx:
+                    mx = v
+            if mn > mx:
+                mn = 0.0
+                mx = 0.0
+            lo[s, k] = mn
+            hi[s, k] = mx
+
+
+@njit(cache=True, parallel=True)
+def bin_atoms_nb(frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms):  # pragma: no cover
+    """Counting sort of the atoms of every structure into its bins.
+
+    ``bin_start`` (n_total_bins + 1) receives global CSR offsets into ``sorted_atoms``.
+    """
+    n_s = structure_offsets.shape[0] - 1
+    for s in prange(n_s):
+        a0 = structure_offsets[s]
+        a1 = structure_offsets[s + 1]
+        g0 = bin_offsets[s]
+        nb0 = nbins[s, 0]
+        nb1 = nbins[s, 1]
+        nb2 = nbins[s, 2]
+        nbt = nb0 * nb1 * nb2
+        counts = np.zeros(nbt + 1, dtype=np.int64)
+        ids = np.empty(a1 - a0, dtype=np.int64)
+        for a in range(a0, a1):
+            e0 = _bin_index(frac[a, 0], origin[s, 0], width[s, 0], nb0)
+            e1 = _bin_index(frac[a, 1], origin[s, 1], width[s, 1], nb1)
+            e2 = _bin_index(frac[a, 2], origin[s, 2], width[s, 2], nb2)
+            b = (e2 * nb1 + e1) * nb0 + e0
+            ids[a - a0] = b
+            counts[b + 1] += 1
+        for b in range(nbt):
+            counts[b + 1] += counts[b]
+        for b in range(nbt + 1):
+            bin_start[g0 + b] = a0 + counts[b]
+        for a in range(a0, a1):
+            b = ids[a - a0]
+            sorted_atoms[a0 + counts[b]] = a
+            counts[b] += 1
+
+
+@njit(cache=True)
+def _bin_index(f, o, w, nb):  # pragma: no cover
+    e = np.int64(np.floor((f - o) / w))
+    if e < 0:
+        e = 0
+    if e >= nb:
+        e = nb - 1
+    return e
+
+
+@njit(cache=True)
+def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
+    """Bins whose fractional interval meets [lo_coord, hi_coord]."""
+    e_lo = np.int64(np.floor((lo_coord - o) / w))
+    e_hi = np.int64(np.floor((hi_coord - o) / w))
+    if not periodic:
+        if e_lo < 0:
+            e_lo = 0
+        if e_hi > nb - 1:
+            e_hi = nb - 1
+    return e_lo, e_hi
+
+
+@njit(cache=True)
+def _search(
+    i, fill, start, positions, frac, shifts, s, cells, tri, pbcs, nbins, origin, width,
+    bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
+):  # pragma: no cover
+    """Count (and if ``fill`` write from ``start`` on) the neighbours of atom ``i``."""
+    ax = tri[s, 0]
+    bx = tri[s, 1]
+    by = tri[s, 2]
+    cx = tri[s, 3]
+    cy = tri[s, 4]
+    cz = tri[s, 5]
+    f0 = frac[i, 0]
+    f1 = frac[i, 1]
+    f2 = frac[i, 2]
+    zi = f2 * cz
+    yi = f1 * by + f2 * cy
+    xi = f0 * ax + f1 * bx + f2 * cx
+    r = cutoff + _SKIN
+    r2 = r * r
+    rc2 = cutoff * cutoff * (1.0 + 1e-12)
+    nb0 = nbins[s, 0]
+    nb1 = nbins[s, 1]
+    nb2 = nbins[s, 2]
+    o0 = origin[s, 0]
+    o1 = origin[s, 1]
+    o2 = origin[s, 2]
+    w0 = width[s, 0]
+    w1 = width[s, 1]
+    w2 = width[s, 2]
+    p0 = pbcs[s, 0]
+    p1 = pbcs[s, 1]
+    p2 = pbcs[s, 2]
+    g0 = bin_offsets[s]
+    pix = positions[i, 0]
+    piy = positions[i, 1]
+    piz = positions[i, 2]
+    si0 = shifts[i, 0]
+    si1 = shifts[i, 1]
+    si2 = shifts[i, 2]
+    count = 0
+    e2_lo, e2_hi = _range((zi - r) / cz, (zi + r) / cz, o2, w2, nb2, p2)
+    for e2 in range(e2_lo, e2_hi + 1):
+        f2a = o2 + e2 * w2
+        f2b = f2a + w2
+        dz = max(0.0, f2a * cz - zi, zi - f2b * cz)
+        ry2 = r2 - dz * dz
+        if ry2 < 0.0:
+            continue
+        ry = np.sqrt(ry2)
+        cyl = min(f2a * cy, f2b * cy)
+        cyh = max(f2a * cy, f2b * cy)
+        cxl = min(f2a * cx, f2b * cx)
+        cxh = max(f2a * cx, f2b * cx)
+        if p2:
+            n2 = e2 // nb2
+            b2 = e2 - n2 * nb2
+        else:
+            n2 = 0
+            b2 = e2
+        e1_lo, e1_hi = _range((yi - ry - cyh) / by, (yi + ry - cyl) / by, o1, w1, nb1, p1)
+        for e1 in range(e1_lo, e1_hi + 1):
+            f1a = o1 + e1 * w1
+            f1b = f1a + w1
+            dy = max(0.0, f1a * by + cyl - yi, yi - f1b * by - cyh)
+            rx2 = ry2 - dy * dy
+            if rx2 < 0.0:
+                continue
+            rx = np.sqrt(rx2)
+            xl = min(f1a * bx, f1b * bx) + cxl
+            xh = max(f1a * bx, f1b * bx) + cxh
+            if p1:
+                n1 = e1 // nb1
+                b1 = e1 - n1 * nb1
+            else:
+                n1 = 0
+                b1 = e1
+            e0_lo, e0_hi = _range((xi - rx - xh) / ax, (xi + rx - xl) / ax, o0, w0, nb0, p0)
+            for e0 in range(e0_lo, e0_hi + 1):
+                if p0:
+                    n0 = e0 // nb0
+                    b0 = e0 - n0 * nb0
+                else:
+                    n0 = 0
+                    b0 = e0
+                g = g0 + (b2 * nb1 + b1) * nb0 + b0
+                for q in range(bin_start[g], bin_start[g + 1]):
+                    j = sorted_atoms[q]
+                    t0 = np.float64(n0 - shifts[j, 0] + si0)
+                    t1 = np.float64(n1 - shifts[j, 1] + si1)
+                    t2 = np.float64(n2 - shifts[j, 2] + si2)
+                    vx = positions[j, 0] - pix + t0 * cells[s, 0, 0] + t1 * cells[s, 1, 0] + t2 * cells[s, 2, 0]
+                    vy = positions[j, 1] - piy + t0 * cells[s, 0, 1] + t1 * cells[s, 1, 1] + t2 * cells[s, 2, 1]
+                    vz = positions[j, 2] - piz + t0 * cells[s, 0, 2] + t1 * cells[s, 1, 2] + t2 * cells[s, 2, 2]
+                    d2 = vx * vx + vy * vy + vz * vz
+                    if d2 > rc2:
+                        continue
+                    d = np.sqrt(d2)
+                    if d <= _MIN_DISTANCE or d > cutoff:
+                        continue
+                    if fill:
+                        p = start + count
+                        out_index[p] = j
+                        out_vectors[p, 0] = vx
+                        out_vectors[p, 1] = vy
+                        out_vectors[p, 2] = vz
+                        out_distances[p] = d
+                    count += 1
+    return count
+
+
+@njit(cache=True, parallel=True)
+def count_neighbors_nb(
+    positions, frac, shifts, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    bin_offsets, bin_start, sorted_atoms, cutoff, counts,
+):  # pragma: no cover
+    """First pass: number of neighbours of every atom into ``counts`` (n_atoms,)."""
+    dummy_i = np.empty(0, dtype=np.int64)
+    dummy_v = np.empty((0, 3), dtype=np.float64)
+    dummy_d = np.empty(0, dtype=np.float64)
+    for i in prange(positions.shape[0]):
+        counts[i] = _search(
+            i, False, 0, positions, frac, shifts, atom_structure[i], cells, tri, pbcs, nbins,
+            origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, dummy_i, dummy_v, dummy_d,
+        )
+
+
+@njit(cache=True, parallel=True)
+def fill_neighbors_nb(
+    positions, frac, shifts, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    bin_offsets, bin_start, sorted_atoms, cutoff, offsets, out_index, out_vectors, out_distances,
+):  # pragma: no cover
+    """Second pass: write the pairs of atom ``i`` at ``offsets[i]:offsets[i + 1]``."""
+    for i in prange(positions.shape[0]):
+        _search(
+            i, True, offsets[i], positions, frac, shifts, atom_structure[i], cells, tri, pbcs,
+            nbins, origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, out_index,
+            out_vectors, out_distances,
+        )
+
+
+@njit(cache=True, parallel=True)
+def min_distance_per_structure_nb(offsets, distances, structure_offsets, out):  # pragma: no cover
+    """Smallest pair distance of every structure (inf if it has no pair)."""
+    n_s = structure_offsets.shape[0] - 1
+    for s in prange(n_s):
+        m = np.inf
+        for p in range(offsets[structure_offsets[s]], offsets[structure_offsets[s + 1]]):
+            if distances[p] < m:
+                m = distances[p]
+        out[s] = m
+
+
+@njit(cache=True)
+def first_missing_neighbor_nb(offsets, index, distances, centers, env_types, cutoff):  # pragma: no cover
+    """First (centre, pair) whose neighbour within ``cutoff`` has ``env_types == -1``.
+
+    Returns (-1, -1) if every neighbour species is known.
+    """
+    for c in range(centers.shape[0]):
+        i = centers[c]
+        for p in range(offsets[i], offsets[i + 1]):
+            if distances[p] <= cutoff and env_types[index[p]] < 0:
+                return c, p
+    return -1, -1

@@ -1,0 +1,321 @@
+"""The Chebyshev ("AUC", Artrith-Urban-Ceder 2017) descriptor, numerically as ænet 2.0.4.
+
+This module owns the parameters of one setup (one central species), their
+validation and serialisation, and the dispatch to the Numba kernels in
+:mod:`anncli.descriptors._chebyshev_kernels`.
+
+Feature vector of a central atom (orders Nr, Na)::
+
+    [R_0..R_Nr, A_0..A_Na]                      one environment species
+    [R_0..R_Nr, A_0..A_Na, R~_0..R~_Nr, A~_0..A~_Na]   otherwise
+
+``R_n = sum_j fc_r(d_j) T_n((2 d_j - Rc_r)/Rc_r)`` over neighbours (all periodic images)
+with d_j <= Rc_r; ``A_n = sum_{j<k} fc_a(d_j) fc_a(d_k) T_n(cos theta_jk)`` over unordered
+pairs with both distances <= Rc_a; the ``~`` copies weight every neighbour by its
+species weight ``s_j`` (``s_j s_k`` for angles).  ``fc(d) = (cos(pi d/Rc) + 1)/2`` with
+ænet's truncated pi 3.14159265358979.  Default weights follow ænet's "typespin" by
+position in ``env``: 2 species (-1, 1), 3 (-1, 0, 1), 4 (-2, -1, 1, 2), 5 (-2..2), ...
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import cached_property
+
+import numpy as np
+
+from anncli.descriptors import _chebyshev_kernels as _k
+from anncli.descriptors.base import NeighborList
+from anncli.exceptions import ConfigError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ChebyshevSetup", "typespin_weights"]
+
+#: Centres per parallel work item (scratch arrays are allocated once per block).
+_BLOCK = 16
+
+
+def typespin_weights(n_env: int) -> np.ndarray:
+    """ænet's species weights by position in the ENV list (``new_SFBasis``).
+
+    ``s`` starts at ``-(n // 2)`` and increases by one per species, skipping 0 when ``n``
+    is even: n=2 -> (-1, 1); 3 -> (-1, 0, 1); 4 -> (-2, -1, 1, 2); 5 -> (-2, ..., 2).
+
+    Returns
+    -------
+    ndarray of shape (n_env,), float64
+    """
+    out = np.empty(n_env)
+    s = -(n_env // 2)
+    for i in range(n_env):
+        if s == 0 and n_env % 2 == 0:
+            s += 1
+        out[i] = s
+        s += 1
+    return out
+
+
+class ChebyshevSetup:
+    """Chebyshev descriptor setup of one central species (kind ``"chebyshev"``).
+
+    Parameters
+    ----------
+    central : str
+        Central species symbol.
+    env : list of str
+        Environment species; their order defines the default species weights.
+    radial_cutoff : float, Å
+    radial_order : int
+        Highest radial polynomial order Nr (Nr + 1 radial functions).
+    angular_cutoff : float, Å
+    angular_order : int
+        Highest angular polynomial order Na.
+    weights : sequence of float, optional
+        Species weight of every ``env`` entry; default ænet's typespin.
+
+    Notes
+    -----
+    The constructor stores its parameters unchanged and does not check them; call
+    :meth:`validate` (``from_dict`` does) to get a :class:`~anncli.exceptions.ConfigError`
+    for bad values.
+    """
+
+    kind = "chebyshev"
+
+    def __init__(
+        self,
+        central: str,
+        env: list[str],
+        radial_cutoff: float,
+        radial_order: int,
+        angular_cutoff: float,
+        angular_order: int,
+        weights: list[float] | None = None,
+    ) -> None:
+        self.central = central
+        self.env = list(env)
+        self.radial_cutoff = radial_cutoff
+        self.radial_order = radial_order
+        self.angular_cutoff = angular_cutoff
+        self.angular_order = angular_order
+        self.weights = None if weights is None else list(weights)
+
+    # ------------------------------------------------------------------ parameters
+    def validate(self, where: str = "") -> ChebyshevSetup:
+        """Check the parameters; return ``self``.
+
+        Parameters
+        ----------
+        where : str
+            Location used in messages (e.g. ``"generate.descriptors.Ti"``).
+
+        Raises
+        ------
+        ConfigError
+            Non-positive cutoff, negative or non-integer order, empty or duplicated
+            ``env``, or ``weights`` of the wrong length or not finite.
+        """
+        loc = where or f"the Chebyshev setup of {self.central!r}"
+        if not isinstance(self.central, str) or not self.central:
+            raise ConfigError(f"The 'central' species of {loc} must be a non-empty string. Got {self.central!r} instead.")
+        for key in ("radial_cutoff", "angular_cutoff"):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, float, np.number)) or not (
+                math.isfinite(val) and val > 0
+            ):
+                raise ConfigError(f"The '{key}' parameter of {loc} must be a number > 0 (Å). Got {val!r} instead.")
+        for key in ("radial_order", "angular_order"):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
+                raise ConfigError(f"The '{key}' parameter of {loc} must be an integer >= 0. Got {val!r} instead.")
+        if not self.env:
+            raise ConfigError(f"The 'env' list of {loc} must name at least one species. Got an empty list instead.")
+        if any(not isinstance(e, str) or not e for e in self.env):
+            raise ConfigError(f"The 'env' list of {loc} must contain species symbols. Got {self.env!r} instead.")
+        dup = sorted({e for e in self.env if self.env.count(e) > 1})
+        if dup:
+            raise ConfigError(f"The 'env' list of {loc} names {', '.join(dup)} more than once: {self.env!r}.")
+        if self.weights is not None:
+            if len(self.weights) != len(self.env):
+                raise ConfigError(
+                    f"The 'weights' of {loc} must have one value per env species ({len(self.env)}). "
+                    f"Got {len(self.weights)} instead."
+                )
+            if not all(isinstance(w, (int, float, np.number)) and math.isfinite(w) for w in self.weights):
+                raise ConfigError(f"The 'weights' of {loc} must be finite numbers. Got {self.weights!r} instead.")
+        return self
+
+    @property
+    def typed(self) -> bool:
+        """True if the species-weighted copy is part of the features (more than one env species)."""
+        return len(self.env) > 1
+
+    @property
+    def n_features(self) -> int:
+        """(Nr + 1) + (Na + 1), doubled when there is more than one env species."""
+        n = (self.radial_order + 1) + (self.angular_order + 1)
+        return 2 * n if self.typed else n
+
+    @property
+    def cutoff(self) -> float:
+        """Largest cutoff of the setup, Å."""
+        return float(max(self.radial_cutoff, self.angular_cutoff))
+
+    @property
+    def species_weights(self) -> np.ndarray:
+        """Weight of every env species, float64 array of shape (len(env),)."""
+        if self.weights is not None:
+            return np.asarray(self.weights, dtype=np.float64)
+        return typespin_weights(len(self.env))
+
+    def feature_names(self) -> list[str]:
+        """Short names ``R0.., A0.., Rt0.., At0..`` in feature order."""
+        names = [f"R{n}" for n in range(self.radial_order + 1)] + [f"A{n}" for n in range(self.angular_order + 1)]
+        if self.typed:
+            names += [f"Rt{n}" for n in range(self.radial_order + 1)]
+            names += [f"At{n}" for n in range(self.angular_order + 1)]
+        return names
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable parameters (``from_dict`` rebuilds the setup)."""
+        return {
+            "kind": self.kind,
+            "central": self.central,
+            "env": list(self.env),
+            "radial_cutoff": float(self.radial_cutoff),
+            "radial_order": int(self.radial_order),
+            "angular_cutoff": float(self.angular_cutoff),
+            "angular_order": int(self.angular_order),
+            "weights": None if self.weights is None else [float(w) for w in self.weights],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "") -> ChebyshevSetup:
+        """Rebuild and validate a setup from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ConfigError
+            Unknown or missing keys, or invalid values.
+        """
+        d = dict(d)
+        kind = d.pop("kind", cls.kind)
+        loc = where or "a Chebyshev setup"
+        if kind != cls.kind:
+            raise ConfigError(f"The 'kind' of {loc} must be {cls.kind!r}. Got {kind!r} instead.")
+        required = ("central", "env", "radial_cutoff", "radial_order", "angular_cutoff", "angular_order")
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise ConfigError(f"{loc[0].upper() + loc[1:]} lacks the key(s) {', '.join(missing)}.")
+        unknown = sorted(set(d) - set(required) - {"weights"})
+        if unknown:
+            raise ConfigError(f"{loc[0].upper() + loc[1:]} has unknown key(s) {', '.join(unknown)}.")
+        return cls(**d).validate(where)
+
+    def __repr__(self) -> str:
+        return (
+            f"ChebyshevSetup(central={self.central!r}, env={self.env!r}, radial_cutoff={self.radial_cutoff!r}, "
+            f"radial_order={self.radial_order!r}, angular_cutoff={self.angular_cutoff!r}, "
+            f"angular_order={self.angular_order!r}, weights={self.weights!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChebyshevSetup) and self.to_dict() == other.to_dict()
+
+    # ------------------------------------------------------------------ kernels
+    @cached_property
+    def _tables(self) -> tuple:
+        deg, mult, parent, axis, lower, power = _k.monomial_tables(int(self.angular_order))
+        tcoef = _k.chebyshev_power_coefficients(int(self.angular_order))
+        return deg, mult, parent, axis, lower, power, tcoef
+
+    def _common(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> tuple:
+        centers = np.ascontiguousarray(centers, dtype=np.int64)
+        env_types = np.ascontiguousarray(env_types, dtype=np.int32)
+        weights = np.ascontiguousarray(self.species_weights, dtype=np.float64)
+        if self.cutoff > nl.cutoff * (1 + 1e-12):
+            raise ValueError(
+                f"The neighbour list (cutoff {nl.cutoff} Å) is shorter than the setup's cutoff {self.cutoff} Å."
+            )
+        return centers, env_types, (
+            nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types, weights, self.typed,
+            float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
+        )
+
+    @staticmethod
+    def _pair_offsets(nl: NeighborList, centers: np.ndarray) -> np.ndarray:
+        cp = np.zeros(len(centers) + 1, dtype=np.int64)
+        np.cumsum(nl.offsets[centers + 1] - nl.offsets[centers], out=cp[1:])
+        return cp
+
+    def features(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> np.ndarray:
+        """Features of the atoms ``centers``.
+
+        Parameters
+        ----------
+        nl : NeighborList
+            With ``nl.cutoff >= self.cutoff``.
+        centers : ndarray of shape (n_centers,), int64
+            Batch indices of the central atoms.
+        env_types : ndarray of shape (n_atoms,), int32
+            Position of every atom's species in ``env``; the caller guarantees that no
+            neighbour within the cutoff has -1 (see :mod:`anncli.descriptors.batch`).
+
+        Returns
+        -------
+        ndarray of shape (n_centers, n_features), float64
+        """
+        centers, env_types, args = self._common(nl, centers, env_types)
+        deg, mult, parent, axis, _lower, _power, tcoef = self._tables
+        out = np.empty((len(centers), self.n_features))
+        _k.features_nb(*args, deg, mult, parent, axis, tcoef, _BLOCK, out)
+        return out
+
+    def features_and_derivatives(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features and their derivatives with respect to every pair vector.
+
+        Returns
+        -------
+        features : ndarray of shape (n_centers, n_features), float64
+        dG : ndarray of shape (n_center_pairs, n_features, 3), float64, 1/Å
+            ``dG[q, f] = d G_cf / d vectors[p]`` for the pairs ``p`` of the centres, centre
+            by centre in neighbour-list order (pairs beyond both cutoffs have zero rows).
+        """
+        centers, env_types, args = self._common(nl, centers, env_types)
+        deg, mult, parent, axis, lower, power, tcoef = self._tables
+        cp = self._pair_offsets(nl, centers)
+        out = np.empty((len(centers), self.n_features))
+        dout = np.empty((int(cp[-1]), self.n_features, 3))
+        _k.features_and_derivatives_nb(
+            *args, deg, mult, parent, axis, lower, power, tcoef, cp, _BLOCK, out, dout
+        )
+        return out, dout
+
+    def pair_gradients(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, dE_dG: np.ndarray
+    ) -> np.ndarray:
+        """Per-pair vectors ``g_q = sum_f dE_dG[c, f] * dG_cf / d vectors[p]``.
+
+        Parameters
+        ----------
+        dE_dG : ndarray of shape (n_centers, n_features)
+            Derivative of a scalar (the energy, eV) with respect to each feature.
+
+        Returns
+        -------
+        ndarray of shape (n_center_pairs, 3), eV/Å
+            In the pair order of :meth:`features_and_derivatives`, without storing dG.
+        """
+        centers, env_types, args = self._common(nl, centers, env_types)
+        deg, mult, parent, axis, lower, power, tcoef = self._tables
+        cp = self._pair_offsets(nl, centers)
+        de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64).reshape(len(centers), self.n_features)
+        out = np.empty((int(cp[-1]), 3))
+        _k.pair_gradients_nb(
+            *args, deg, mult, parent, axis, lower, power, tcoef, cp, de_dg, _BLOCK, out
+        )
+        return out
