@@ -41,6 +41,7 @@ __all__ = [
     "Str",
     "InputPath",
     "resolve_input_path",
+    "unknown_key_message",
 ]
 
 #: A number: ints and floats are accepted, strings ("6.0", "abc") and booleans are not.
@@ -72,6 +73,10 @@ class SectionError(ValueError):
         self.path = tuple(path)
 
 
+#: key of the validation context under which sections record their input mappings
+SECTIONS_KEY = "_anncli_sections"
+
+
 def _allowed_keys(cls: type[BaseModel]) -> list[str]:
     keys = []
     for name, info in cls.model_fields.items():
@@ -86,24 +91,21 @@ class Section(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _anncli_reject_unknown_keys(cls, data: Any) -> Any:
-        """Reject the first unknown key with a did-you-mean hint (before pydantic's own check)."""
-        if not isinstance(data, dict):
-            return data
-        allowed = _allowed_keys(cls)
-        known = set(allowed) | set(cls.model_fields)
-        for key in data:
-            if key in known:
-                continue
-            key_s = str(key)
-            lower = {a.lower(): a for a in allowed}
-            match = lower.get(key_s.lower()) or next(
-                iter(difflib.get_close_matches(key_s, allowed, n=1, cutoff=0.6)), None
-            )
-            if match:
-                raise SectionError(f"unknown key '{key_s}'; did you mean '{match}'?", key_s)
-            raise SectionError(f"unknown key '{key_s}'; allowed keys here: {', '.join(allowed)}", key_s)
+    def _anncli_record_section(cls, data: Any, info: ValidationInfo) -> Any:
+        """Remember which section class validated which input mapping (for did-you-mean hints)."""
+        if isinstance(data, dict) and isinstance(info.context, dict):
+            info.context.setdefault(SECTIONS_KEY, {})[id(data)] = cls
         return data
+
+
+def unknown_key_message(cls: type[BaseModel], key: str) -> str:
+    """``unknown key 'cutof'; did you mean 'cutoff'?`` (or the list of allowed keys)."""
+    allowed = _allowed_keys(cls)
+    lower = {a.lower(): a for a in allowed}
+    match = lower.get(key.lower()) or next(iter(difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)), None)
+    if match:
+        return f"unknown key '{key}'; did you mean '{match}'?"
+    return f"unknown key '{key}'; allowed keys here: {', '.join(allowed)}"
 
 
 def _check_path_text(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
 
@@ -31,6 +31,10 @@ ENERGY_UNITS = ("eV", "Hartree", "Ry", "kcal/mol", "kJ/mol")
 LENGTH_UNITS = ("Angstrom", "Bohr", "nm")
 
 PositiveFloat = Annotated[Float, Field(gt=0)]
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _chemical_symbols() -> frozenset[str]:
@@ -96,7 +100,7 @@ class ChebyshevTerm(Section):
 class ChebyshevDescriptor(Section):
     """Chebyshev descriptor of Artrith, Urban and Ceder (ænet ``BASIS type=Chebyshev``)."""
 
-    type: Literal["chebyshev"] = Field(description="Descriptor type.")
+    type: Annotated[Literal["chebyshev"], BeforeValidator(_lower)] = Field(description="Descriptor type.")
     radial: ChebyshevTerm = Field(description="Radial basis: {cutoff, order}.")
     angular: ChebyshevTerm = Field(description="Angular basis: {cutoff, order}.")
     env: Annotated[list[Str], Field(min_length=1)] | None = Field(
@@ -165,7 +169,7 @@ class BehlerFunction(Section):
 class Behler2011Descriptor(Section):
     """Behler-Parrinello symmetry functions as in ænet (``FUNCTIONS type=Behler2011``)."""
 
-    type: Literal["behler2011"] = Field(description="Descriptor type.")
+    type: Annotated[Literal["behler2011"], BeforeValidator(_lower)] = Field(description="Descriptor type.")
     env: Annotated[list[Str], Field(min_length=1)] | None = Field(
         None, description="Environment species, in order. Default: all species of reference_energies."
     )
@@ -179,7 +183,19 @@ class Behler2011Descriptor(Section):
         return _check_env(value)
 
 
-Descriptor = Annotated[Union[ChebyshevDescriptor, Behler2011Descriptor], Field(discriminator="type")]
+def _descriptor_tag(value: Any) -> str | None:
+    """The descriptor ``type``, case-insensitive (ænet writes Chebyshev, Behler2011)."""
+    tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return tag.lower() if isinstance(tag, str) else None
+
+
+Descriptor = Annotated[
+    Union[
+        Annotated[ChebyshevDescriptor, Tag("chebyshev")],
+        Annotated[Behler2011Descriptor, Tag("behler2011")],
+    ],
+    Discriminator(_descriptor_tag),
+]
 
 
 class GenerateConfig(Section):
@@ -220,16 +236,6 @@ class GenerateConfig(Section):
     def _symbols(cls, value: dict[str, float]) -> dict[str, float]:
         for sym in value:
             _check_symbol(sym, sym)
-        return value
-
-    @field_validator("descriptors", mode="before")
-    @classmethod
-    def _lower_type(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            value = {
-                k: ({**v, "type": v["type"].lower()} if isinstance(v, dict) and isinstance(v.get("type"), str) else v)
-                for k, v in value.items()
-            }
         return value
 
     @model_validator(mode="after")

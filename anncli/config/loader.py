@@ -21,7 +21,7 @@ from typing import Any, Mapping, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from anncli.config.base import SectionError, _describe
+from anncli.config.base import SECTIONS_KEY, SectionError, _describe, unknown_key_message
 from anncli.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ def _syntax_error(name: str, text: str, exc: yaml.YAMLError) -> ConfigError:
 
 def _walk(loader: _Loader, node: yaml.Node, path: KeyPath, locations: dict, name: str) -> Any:
     """Build the Python value of ``node``; record the line of every key path."""
+    plain = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
+    if type(node) in plain and node.tag != plain[type(node)]:
+        return _construct(loader, node, path, name)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, _ in node.value:
@@ -133,6 +136,11 @@ def _walk(loader: _Loader, node: yaml.Node, path: KeyPath, locations: dict, name
             locations.setdefault(path + (i,), item.start_mark.line + 1)
             items.append(_walk(loader, item, path + (i,), locations, name))
         return items
+    return _construct(loader, node, path, name)
+
+
+def _construct(loader: _Loader, node: yaml.Node, path: KeyPath, name: str) -> Any:
+    """safe_load's value of a scalar or explicitly tagged node (unsafe tags are errors)."""
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
@@ -259,7 +267,20 @@ def _line_of(path: KeyPath, locations: Mapping[KeyPath, int] | None) -> int | No
     return None
 
 
-def _error_line(err: dict, data: Any, name: str, locations) -> str:
+def _discriminator(ctx: dict) -> str:
+    """The key holding a union's tag; callable discriminators read 'type'."""
+    disc = str(ctx.get("discriminator", "type")).strip("'")
+    return disc if disc.isidentifier() else "type"
+
+
+def _section_at(path: KeyPath, data: Any) -> Any:
+    cur = data
+    for el in path:
+        cur = cur[el]
+    return cur
+
+
+def _error_line(err: dict, data: Any, name: str, locations, sections: Mapping[int, type]) -> str:
     t = err["type"]
     loc = tuple(err.get("loc", ()))
     ctx = err.get("ctx") or {}
@@ -270,15 +291,16 @@ def _error_line(err: dict, data: Any, name: str, locations) -> str:
         return f"{_where(name, _line_of(section, locations))}: {where}: missing required key '{key}'"
     if t == "union_tag_not_found":
         path = _map_loc(loc, data, keep_last=False)
-        disc = ctx.get("discriminator", "type").strip("'")
+        disc = _discriminator(ctx)
         return f"{_where(name, _line_of(path, locations))}: {format_key_path(path)}: missing required key {disc!r}"
     if t == "union_tag_invalid":
         path = _map_loc(loc, data, keep_last=False)
-        disc = ctx.get("discriminator", "type").strip("'")
+        disc = _discriminator(ctx)
         sub = path + (disc,)
+        tags = [tag.strip().strip("'") for tag in str(ctx.get("expected_tags", "")).split(",")]
         return (
             f"{_where(name, _line_of(sub, locations))}: {format_key_path(sub)}: "
-            f"expected {ctx.get('expected_tags', '')}, got {ctx.get('tag')!r}"
+            f"expected {' or '.join(tags)}, got {ctx.get('tag')!r}"
         )
     if t == "value_error" and isinstance(ctx.get("error"), SectionError):
         exc = ctx["error"]
@@ -288,7 +310,9 @@ def _error_line(err: dict, data: Any, name: str, locations) -> str:
     path = _map_loc(loc, data, keep_last=(t == "extra_forbidden"))
     key = format_key_path(path)
     if t == "extra_forbidden":
-        message = f"unknown key '{path[-1] if path else '?'}'"
+        key_name = str(path[-1]) if path else "?"
+        section_cls = sections.get(id(_section_at(path[:-1], data))) if path else None
+        message = unknown_key_message(section_cls, key_name) if section_cls else f"unknown key '{key_name}'"
     elif t in ("value_error", "assertion_error"):
         message = str(ctx.get("error") or err.get("msg", ""))
     else:
@@ -299,12 +323,21 @@ def _error_line(err: dict, data: Any, name: str, locations) -> str:
 
 
 def format_validation_error(
-    exc: ValidationError, data: Any, name: str, locations: Mapping[KeyPath, int] | None = None
+    exc: ValidationError,
+    data: Any,
+    name: str,
+    locations: Mapping[KeyPath, int] | None = None,
+    sections: Mapping[int, type] | None = None,
 ) -> str:
-    """One line per pydantic error (at most :data:`MAX_ERROR_LINES`), naming file, line and key."""
+    """One line per pydantic error (at most :data:`MAX_ERROR_LINES`), naming file, line and key.
+
+    ``sections`` maps ``id(input mapping)`` to the section class that validated it
+    (recorded in the validation context by :class:`~anncli.config.base.Section`); it
+    gives unknown keys their did-you-mean hint.
+    """
     lines: list[str] = []
     for err in exc.errors(include_url=False):
-        line = _error_line(err, data, name, locations)
+        line = _error_line(err, data, name, locations, sections or {})
         if line not in lines:
             lines.append(line)
     if len(lines) > MAX_ERROR_LINES:
@@ -347,7 +380,8 @@ def validate_config(
     try:
         return model_cls.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, data, str(source), locations)) from None
+        sections = context.get(SECTIONS_KEY, {})
+        raise ConfigError(format_validation_error(exc, data, str(source), locations, sections)) from None
 
 
 def _apply_overrides(data: dict, overrides: Mapping[str, Any], locations: dict) -> None:
