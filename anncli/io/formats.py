@@ -180,6 +180,11 @@ def _read_ase(path: Path, fmt: str, idx: int | slice) -> tuple[list[int], list]:
             result = read(str(path), index=ase_index, format=fmt)
         except DataError:
             raise
+        except (StopIteration, IndexError) as exc:
+            if isinstance(ase_index, int):
+                raise DataError(f"{path}: frame {ase_index} requested but the file holds fewer structures") from None
+            reason = str(exc).strip() or type(exc).__name__
+            raise DataError(f"could not read {path} as {fmt}: {reason}") from None
         except Exception as exc:  # ASE readers raise anything from IndexError to XML errors
             reason = str(exc).strip() or type(exc).__name__
             raise DataError(f"could not read {path} as {fmt}: {reason}") from None

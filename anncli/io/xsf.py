@@ -174,7 +174,7 @@ class _Reader:
             if has_forces and len(tokens) < 7:
                 first = next(k2 for k2, r in enumerate(rows) if len(r) >= 7)
                 raise self.error(
-                    i, f"atom line has no forces but line {start + first + 1} has; "
+                    i, f"atom line lacks forces (fx fy fz) but line {start + first + 1} has them; "
                     f"give forces for all atoms or none, got {text!r}"
                 )
             if not has_forces and len(tokens) > 4:
