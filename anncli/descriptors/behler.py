@@ -271,29 +271,45 @@ class BehlerSetup:
         return names
 
     def to_dict(self) -> dict:
-        """``{"type", "central", "env", "functions"}``, functions in the given order."""
+        """``{"kind", "central", "env", "functions"}``, functions in the given order."""
         return {
-            "type": KIND,
+            "kind": KIND,
             "central": self.central,
             "env": list(self.env),
             "functions": [f.to_dict() for f in self.functions],
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping, central: str | None = None) -> "BehlerSetup":
-        """Rebuild a setup from :meth:`to_dict` output (``central`` may be given separately)."""
-        if data.get("type", KIND) != KIND:
-            raise ConfigError(f"descriptor type must be {KIND!r}. Got {data.get('type')!r}.")
-        unknown = set(data) - {"type", "central", "env", "functions"}
+    def from_dict(cls, d: Mapping, where: str = "", central: str | None = None) -> "BehlerSetup":
+        """Rebuild a setup from :meth:`to_dict` output.
+
+        Also accepts the generate-schema form (``type`` instead of ``kind``, ``central`` given
+        separately).
+
+        Raises
+        ------
+        ConfigError
+            Wrong kind, unknown or missing keys, or invalid values.
+        """
+        loc = where or "a behler2011 setup"
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"{loc}: must be a mapping. Got {type(d).__name__} instead.")
+        for key in ("kind", "type"):
+            if key in d and str(d[key]).lower() != KIND:
+                raise ConfigError(f"{loc}: '{key}' must be {KIND!r}. Got {d[key]!r} instead.")
+        unknown = sorted(set(d) - {"kind", "type", "central", "env", "functions"})
         if unknown:
             raise ConfigError(
-                f"unknown key(s) {sorted(unknown)} in a behler2011 descriptor; "
-                "expected type, central, env, functions."
+                f"{loc}: unknown key(s) {', '.join(unknown)}; expected kind, central, env, "
+                "functions."
             )
-        c = data.get("central", central)
+        c = d.get("central", central)
         if c is None:
-            raise ConfigError("a behler2011 descriptor needs its central species.")
-        return cls(c, data.get("env", []), data.get("functions", []))
+            raise ConfigError(f"{loc}: the central species ('central') is missing.")
+        for key in ("env", "functions"):
+            if key not in d:
+                raise ConfigError(f"{loc}: the key '{key}' is missing.")
+        return cls(c, d["env"], d["functions"])
 
     def scaled(self, factor: float) -> "BehlerSetup":
         """The same setup with all lengths multiplied by ``factor`` (e.g. Bohr -> Å)."""
