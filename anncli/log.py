@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Callable, TextIO
 
-__all__ = ["VERBOSE", "setup_logging", "Progress", "format_duration"]
+__all__ = ["VERBOSE", "setup_logging", "reset_logging", "Progress", "format_duration"]
 
 #: Level between INFO and DEBUG for ``-v`` details: ``logger.log(VERBOSE, ...)``.
 VERBOSE = 15
@@ -112,6 +112,18 @@ def setup_logging(verbosity: int = 0, *, log_file: str | None = None) -> logging
     logger.propagate = False
     logging.captureWarnings(True)
     return logger
+
+
+def reset_logging() -> None:
+    """Undo :func:`setup_logging` (remove its handlers; messages propagate to the root logger again)."""
+    logger = logging.getLogger(_ROOT)
+    for h in list(logger.handlers):
+        if getattr(h, "_anncli", False):
+            logger.removeHandler(h)
+            h.close()
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+    logging.captureWarnings(False)
 
 
 def format_duration(seconds: float) -> str:
