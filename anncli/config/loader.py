@@ -226,7 +226,8 @@ def _expected(err: dict) -> str:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if t in bounds:
         limit = next(iter(ctx.values()), "?")
-        return f"expected a number {bounds[t]} {_num(limit)}"
+        kind = "an integer" if isinstance(limit, int) and not isinstance(limit, bool) else "a number"
+        return f"expected {kind} {bounds[t]} {_num(limit)}"
     if t == "too_short":
         n = ctx.get("min_length", 1)
         return f"expected at least {n} item{'s' if n != 1 else ''}"

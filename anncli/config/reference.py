@@ -51,13 +51,20 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) in (Union, types.UnionType)
 
 
-def _tag(tp: Any) -> str | None:
+def _tag_field(tp: Any) -> tuple[str, str] | None:
+    """(key, value) of a section's single-value Literal field (its union tag), if any."""
     tp, _ = _strip(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel) and "type" in tp.model_fields:
-        ann = tp.model_fields["type"].annotation
-        if typing.get_origin(ann) is Literal:
-            return str(typing.get_args(ann)[0])
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, info in tp.model_fields.items():
+            ann, _ = _strip(info.annotation)
+            if typing.get_origin(ann) is Literal and len(typing.get_args(ann)) == 1:
+                return info.alias or name, str(typing.get_args(ann)[0])
     return None
+
+
+def _tag(tp: Any) -> str | None:
+    tag = _tag_field(tp)
+    return f"{tag[0]} {tag[1]}" if tag else None
 
 
 def _type_name(tp: Any, meta: list | None = None) -> str:
@@ -69,7 +76,8 @@ def _type_name(tp: Any, meta: list | None = None) -> str:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         tags = [_tag(a) for a in args]
         if len(args) > 1 and all(tags):
-            return "section (type " + " | ".join(tags) + ")" + suffix
+            key = tags[0].split()[0]
+            return f"section ({key} " + " | ".join(t.split(maxsplit=1)[1] for t in tags) + ")" + suffix
         nullable = len(args) < len(typing.get_args(tp))
         names = " | ".join(_type_name(a) for a in args)
         return names + suffix + (" or null" if nullable else "")
@@ -139,10 +147,10 @@ def _rows(model: type[BaseModel], prefix: str, note: str, rows: list) -> None:
         if path.endswith("descriptors"):
             sub_prefix = path + ".<species>"
         for sub in sub_models:
-            tag = sub.model_fields.get("type")
+            tag = _tag(sub)
             sub_note = note
-            if len(sub_models) > 1 and tag is not None and typing.get_origin(tag.annotation) is Literal:
-                sub_note = f"{note}[type {typing.get_args(tag.annotation)[0]}] "
+            if len(sub_models) > 1 and tag is not None:
+                sub_note = f"{note}[{tag}] "
             _rows(sub, sub_prefix, sub_note, rows)
 
 
