@@ -1,0 +1,232 @@
+"""The model file: a trained potential in one self-contained, versioned HDF5 file.
+
+This module owns :class:`Model` (species, reference energies, descriptor setups, feature
+normalisation, one network per species, energy shift/scale, training metadata), its energy
+evaluation and :func:`save_model` / :func:`load_model`.  The layout is docs/model-format.md.
+
+Energy of atom i of species t with raw features G_i:
+``E_i = ANN_t((G_i - mean_t)/std_t) / scale + shift + E_atom(t)``  (eV).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from anncli import __version__
+from anncli.exceptions import FileFormatError
+from anncli.network.mlp import Network
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "anncli-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Model:
+    """A trained potential.
+
+    Attributes
+    ----------
+    species : list of str
+    reference_energies : ndarray of shape (n_species,), eV
+        Free-atom energies E_atom added to every atomic energy.
+    descriptors : dict of str to str
+        Descriptor setup (JSON) of each species, as in the training set.
+    feature_mean, feature_std, feature_min, feature_max : dict of str to ndarray (n_features,)
+        Normalisation and range of the raw training features.
+    networks : dict of str to Network
+    energy_shift : float, eV/atom
+    energy_scale : float, 1/eV
+    metadata : dict
+        Training metadata (JSON-serialisable): epochs, errors, seed, input text, ...
+    energy_unit, length_unit : str
+    """
+
+    species: list[str]
+    reference_energies: np.ndarray
+    descriptors: dict[str, str]
+    feature_mean: dict[str, np.ndarray]
+    feature_std: dict[str, np.ndarray]
+    feature_min: dict[str, np.ndarray]
+    feature_max: dict[str, np.ndarray]
+    networks: dict[str, Network]
+    energy_shift: float
+    energy_scale: float
+    metadata: dict = field(default_factory=dict)
+    energy_unit: str = "eV"
+    length_unit: str = "Angstrom"
+
+    def _normalise(self, sym: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        std = self.feature_std[sym]
+        inv = np.where(std > 1e-10, 1.0 / np.where(std > 1e-10, std, 1.0), 0.0)
+        return (np.asarray(x, dtype=float) - self.feature_mean[sym]) * inv, inv
+
+    def reference_energy(self, sym: str) -> float:
+        return float(self.reference_energies[self.species.index(sym)])
+
+    def atomic_energies(self, features_by_species: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Energy of every atom.
+
+        Parameters
+        ----------
+        features_by_species : dict of str to ndarray of shape (n_a_sp, n_features)
+            Raw features.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n_a_sp,), eV
+            Atomic energies including the free-atom reference energy.
+        """
+        out = {}
+        for sym, x in features_by_species.items():
+            xn, _ = self._normalise(sym, x)
+            y = self.networks[sym].forward(xn) if len(xn) else np.zeros(0)
+            out[sym] = y / self.energy_scale + self.energy_shift + self.reference_energy(sym)
+        return out
+
+    def atomic_energies_and_gradients(self, features_by_species: dict[str, np.ndarray]):
+        """Atomic energies and their gradients with respect to the raw features (for forces).
+
+        Returns
+        -------
+        dict of str to (ndarray of shape (n_a_sp,), ndarray of shape (n_a_sp, n_features))
+            E_i (eV) and dE_i/dG_i (eV per feature unit).
+        """
+        out = {}
+        for sym, x in features_by_species.items():
+            xn, inv = self._normalise(sym, x)
+            if len(xn) == 0:
+                out[sym] = (np.zeros(0), np.zeros((0, self.networks[sym].n_inputs)))
+                continue
+            y, dydx = self.networks[sym].input_gradient(xn)
+            energy = y / self.energy_scale + self.energy_shift + self.reference_energy(sym)
+            out[sym] = (energy, dydx * (inv / self.energy_scale))
+        return out
+
+    def energies(self, features_by_species: dict[str, np.ndarray],
+                 structure_index_by_species: dict[str, np.ndarray], n_structures: int,
+                 *, cohesive: bool = False) -> np.ndarray:
+        """Total (or cohesive) energy of every structure.
+
+        Parameters
+        ----------
+        features_by_species : dict of str to ndarray of shape (n_a_sp, n_features)
+        structure_index_by_species : dict of str to ndarray of shape (n_a_sp,), int
+            Structure (0..n_structures-1) of every atom.
+        n_structures : int
+        cohesive : bool
+            Leave out the free-atom reference energies.
+
+        Returns
+        -------
+        ndarray of shape (n_structures,), eV
+        """
+        total = np.zeros(n_structures)
+        for sym, e in self.atomic_energies(features_by_species).items():
+            if cohesive:
+                e = e - self.reference_energy(sym)
+            total += np.bincount(np.asarray(structure_index_by_species[sym], dtype=np.int64), e,
+                                 minlength=n_structures)
+        return total
+
+
+def save_model(path: str | Path, model: Model) -> Path:
+    """Write ``model`` to ``path`` (temporary name in the same directory, then os.replace)."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    str_dt = h5py.string_dtype()
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(
+                format=FORMAT,
+                format_version=FORMAT_VERSION,
+                anncli_version=__version__,
+                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                energy_unit=model.energy_unit,
+                length_unit=model.length_unit,
+                energy_shift=float(model.energy_shift),
+                energy_scale=float(model.energy_scale),
+                metadata=json.dumps(model.metadata),
+            )
+            f.create_dataset("species", data=np.array(model.species, dtype=object), dtype=str_dt)
+            f.create_dataset("reference_energies",
+                             data=np.asarray(model.reference_energies, dtype=float))
+            for sym in model.species:
+                net = model.networks[sym]
+                g = f.create_group(f"networks/{sym}")
+                g.attrs["descriptor"] = model.descriptors[sym]
+                g.attrs["layer_sizes"] = np.asarray(net.sizes, dtype=np.int64)
+                g.attrs["activations"] = json.dumps(net.activations)
+                for name in ("feature_mean", "feature_std", "feature_min", "feature_max"):
+                    g.create_dataset(name, data=np.asarray(getattr(model, name)[sym], dtype=float))
+                for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+                    g.create_dataset(f"W{l}", data=np.array(w))
+                    g.create_dataset(f"b{l}", data=np.array(b))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.info("model written: %s", path)
+    return path
+
+
+def load_model(path: str | Path) -> Model:
+    """Read a model file.
+
+    Raises
+    ------
+    FileFormatError
+        Missing or unreadable file, not an anncli model, another format version, or an
+        inconsistent layout.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(f"{path}: no such model file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with f:
+        fmt = f.attrs.get("format")
+        if fmt != FORMAT:
+            raise FileFormatError(f"{path}: not an anncli model file (format attribute {fmt!r})")
+        version = f.attrs.get("format_version")
+        if version != FORMAT_VERSION:
+            raise FileFormatError(f"{path}: model format version {version}, this anncli "
+                                  f"reads version {FORMAT_VERSION}")
+        try:
+            species = [s.decode() if isinstance(s, bytes) else str(s) for s in f["species"][()]]
+            kwargs: dict = {k: {} for k in ("descriptors", "feature_mean", "feature_std",
+                                            "feature_min", "feature_max", "networks")}
+            for sym in species:
+                g = f["networks"][sym]
+                kwargs["descriptors"][sym] = str(g.attrs["descriptor"])
+                for name in ("feature_mean", "feature_std", "feature_min", "feature_max"):
+                    kwargs[name][sym] = np.asarray(g[name][()], dtype=float)
+                sizes = [int(n) for n in g.attrs["layer_sizes"]]
+                net = Network(sizes, json.loads(g.attrs["activations"]))
+                for l in range(1, len(sizes)):
+                    net.weights[l - 1][...] = g[f"W{l}"][()]
+                    net.biases[l - 1][...] = g[f"b{l}"][()]
+                kwargs["networks"][sym] = net
+            model = Model(
+                species=species,
+                reference_energies=np.asarray(f["reference_energies"][()], dtype=float),
+                energy_shift=float(f.attrs["energy_shift"]),
+                energy_scale=float(f.attrs["energy_scale"]),
+                metadata=json.loads(f.attrs.get("metadata", "{}")),
+                energy_unit=str(f.attrs.get("energy_unit", "eV")),
+                length_unit=str(f.attrs.get("length_unit", "Angstrom")),
+                **kwargs,
+            )
+        except (KeyError, ValueError) as exc:
+            raise FileFormatError(f"{path}: inconsistent model file ({exc})") from None
+    return model

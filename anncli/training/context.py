@@ -1,0 +1,133 @@
+"""What an optimiser sees during an epoch: losses, gradients and mini-batches.
+
+This module owns the definition of the training loss
+
+    L(w) = sum_s c_s (p_s - t_s)^2 / 2 / sum_s c_s  +  l2/2 * |W|^2
+
+(p_s, t_s: normalised per-atom energies; c_s: structure weights; W: weights, not biases) and
+the evaluation of per-structure residuals on the training and validation sets.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from anncli.network.species import Batch, SpeciesNetworks
+from anncli.training.sampling import epoch_order
+
+logger = logging.getLogger(__name__)
+
+
+class EpochContext:
+    """Losses and batches of one training run.
+
+    Parameters
+    ----------
+    nets : SpeciesNetworks
+        Its ``params`` are the live parameters.
+    source : MemorySource or StreamSource
+    train_ids, val_ids : ndarray of int64
+    rng : numpy Generator
+        Draws the sampling order.
+    batch_size : int
+        Structures per mini-batch (online methods).
+    sampling : str
+        See :mod:`anncli.training.sampling`.
+    l2 : float
+    cache_full : bool
+        Keep the full-set batches in memory (``memory: load``).
+    temperature : float
+        Energy-weighted sampling temperature (K).
+    energy_scale : float
+        Energy normalisation scale (1/eV), to turn targets back into eV/atom.
+    """
+
+    def __init__(self, nets: SpeciesNetworks, source, train_ids: np.ndarray,
+                 val_ids: np.ndarray, rng: np.random.Generator, *, batch_size: int = 32,
+                 sampling: str = "random", l2: float = 0.0, cache_full: bool = True,
+                 temperature: float = 300.0, energy_scale: float = 1.0) -> None:
+        self.nets = nets
+        self.energy_scale = float(energy_scale)
+        self.source = source
+        self.train_ids = np.asarray(train_ids, dtype=np.int64)
+        self.val_ids = np.asarray(val_ids, dtype=np.int64)
+        self.rng = rng
+        self.batch_size = int(batch_size)
+        self.sampling = sampling
+        self.l2 = float(l2)
+        self.temperature = temperature
+        self.weight_total = float(source.weights[self.train_ids].sum())
+        self._full = {}
+        if cache_full:
+            self._full["train"] = list(source.chunks(self.train_ids))
+            self._full["validation"] = list(source.chunks(self.val_ids))
+        self.train_errors: np.ndarray | None = None  # last per-structure residuals (train)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self.n_loss_evals = 0
+
+    def _chunks(self, which: str):
+        if which in self._full:
+            return self._full[which]
+        return self.source.chunks(self.train_ids if which == "train" else self.val_ids)
+
+    def _set(self, x: np.ndarray) -> None:
+        if x is not self.nets.params:
+            self.nets.params[...] = x
+
+    def _l2(self, x: np.ndarray, grad: np.ndarray) -> float:
+        if not self.l2:
+            return 0.0
+        w = np.where(self.nets.weight_mask, x, 0.0)
+        grad += self.l2 * w
+        return 0.5 * self.l2 * float(w @ w)
+
+    def full_loss_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Training loss and gradient at parameters ``x`` (the networks are set to ``x``)."""
+        self._set(x)
+        self.n_loss_evals += 1
+        loss = 0.0
+        grad = np.zeros(self.nets.n_params)
+        res = []
+        for batch in self._chunks("train"):
+            part, grad, r = self.nets.loss_grad(batch, grad)
+            loss += part
+            res.append(r)
+        loss /= self.weight_total
+        grad /= self.weight_total
+        loss += self._l2(x, grad)
+        self._last = (np.array(x, copy=True), np.concatenate(res) if res else np.zeros(0))
+        return loss, grad
+
+    def batch_loss_grad(self, x: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
+        """Loss and gradient of one mini-batch (weighted mean over its structures + L2)."""
+        self._set(x)
+        loss, grad, _ = self.nets.loss_grad(batch)
+        wsum = float(batch.weights.sum())
+        loss /= wsum
+        grad /= wsum
+        loss += self._l2(x, grad)
+        return loss, grad
+
+    def batches(self):
+        """Mini-batches of this epoch, in the order drawn by the sampling mode."""
+        energy = None
+        if self.sampling == "energy":  # E_coh/N - shift (eV/atom); only differences matter
+            energy = self.source.targets[self.train_ids] / self.energy_scale
+        order = epoch_order(self.sampling, self.train_ids, self.rng, errors=self.train_errors,
+                            energy_per_atom=energy, temperature=self.temperature)
+        for start in range(0, len(order), self.batch_size):
+            yield self.source.batch(order[start:start + self.batch_size])
+
+    def residuals(self, which: str) -> np.ndarray:
+        """Per-structure residuals p - t (normalised per-atom units) of ``train``/``validation``.
+
+        For the training set, the residuals of the last loss evaluation are reused when it was
+        at the current parameters.
+        """
+        if which == "train" and self._last is not None and np.array_equal(
+                self._last[0], self.nets.params):
+            return self._last[1]
+        out = [self.nets.predict(b) - b.targets for b in self._chunks(which)]
+        return np.concatenate(out) if out else np.zeros(0)

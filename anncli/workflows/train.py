@@ -1,0 +1,403 @@
+"""``anncli train``: from a training-set file and a TrainConfig to a model file.
+
+This module owns the assembly of a training run: reading the data, the split, the
+normalisation, the networks and their initialisation, the optimiser, the output files
+(model, learning_curve.csv/.png, checkpoint.h5, split.csv, results.csv) and ``--resume``.
+The epoch loop itself is anncli.training.trainer.
+
+Resume: the checkpoint holds the parameters, the optimiser state, the random generator,
+the split, the normalisation and the best model; a resumed run continues exactly as an
+uninterrupted run would (same numbers), up to the ``epochs`` of the (possibly edited) input.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anncli import __version__
+from anncli.config.train import TrainConfig
+from anncli.exceptions import ConfigError, DataError
+from anncli.network.species import SpeciesNetworks
+from anncli.potential.model_file import Model, save_model
+from anncli.training.checkpoint import (load_checkpoint, rng_from_json, rng_state_json,
+                                        save_checkpoint)
+from anncli.training.context import EpochContext
+from anncli.training.data import (MemorySource, Normalization, StreamSource, TrainingData,
+                                  descriptor_json, load_training_data)
+from anncli.training.normalization import compute_normalization
+from anncli.training.optimizers import (AdamMethod, EKFMethod, LBFGSMethod, Schedule,
+                                        SGDMethod)
+from anncli.training.split import explicit_split, random_split, read_validation_file, write_split
+from anncli.training.trainer import CURVE_COLUMNS, SignalGuard, Trainer, TrainState
+
+logger = logging.getLogger(__name__)
+
+CURVE_FILE = "learning_curve.csv"
+CURVE_PLOT = "learning_curve.png"
+CHECKPOINT_FILE = "checkpoint.h5"
+SPLIT_FILE = "split.csv"
+RESULTS_FILE = "results.csv"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    model_path, output_dir : Path
+    epochs : int
+        Last epoch run.
+    best_epoch : int
+    best_val_rmse : float, meV/atom
+    train_rmse, val_rmse : float, meV/atom
+        Errors of the saved (best) model.
+    stop_reason : str
+    exit_code : int
+        0.
+    """
+
+    model_path: Path
+    output_dir: Path
+    epochs: int
+    best_epoch: int
+    best_val_rmse: float
+    train_rmse: float
+    val_rmse: float
+    stop_reason: str
+    exit_code: int = 0
+
+
+# ----------------------------------------------------------------------------- helpers
+def _paths(config: TrainConfig) -> tuple[Path, Path]:
+    model_path = Path(config.output)
+    out_dir = Path(config.output_dir) if config.output_dir is not None else model_path.parent
+    return model_path, out_dir
+
+
+def _optimizer(config: TrainConfig, n_params: int):
+    opt = config.optimizer
+    if opt.method == "lbfgs":
+        return LBFGSMethod(memory=opt.memory)
+    if opt.method in ("adam", "sgd"):
+        s = opt.schedule
+        schedule = Schedule(opt.learning_rate, s.kind, s.decay, s.factor, s.patience,
+                            s.threshold, s.min_lr)
+        if opt.method == "adam":
+            return AdamMethod(n_params, opt.learning_rate, opt.beta1, opt.beta2, opt.eps,
+                              schedule)
+        return SGDMethod(n_params, opt.learning_rate, opt.momentum, schedule)
+    return EKFMethod(n_params, opt.lambda_, opt.lambda0, opt.p0, opt.process_noise,
+                     opt.block_size)
+
+
+def _structure_weights(config: TrainConfig, n_structures: int) -> np.ndarray:
+    weights = np.ones(n_structures)
+    if config.structure_weights is None:
+        return weights
+    path = Path(config.structure_weights)
+    if not path.is_file():
+        raise ConfigError(f"structure_weights: no such file {path}")
+    with path.open(newline="") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), start=2):
+            try:
+                i, w = int(row["index"]), float(row["weight"])
+            except (KeyError, TypeError, ValueError):
+                raise ConfigError(f"{path}, line {lineno}: expected 'index,weight' with an "
+                                  f"integer index and a number, got {row}") from None
+            if not 0 <= i < n_structures or not (w >= 0 and math.isfinite(w)):
+                raise ConfigError(f"{path}, line {lineno}: index {i} out of range "
+                                  f"(0..{n_structures - 1}) or negative weight {w}")
+            weights[i] = w
+    return weights
+
+
+def _eligible(config: TrainConfig, data: TrainingData) -> np.ndarray:
+    ids = np.arange(data.n_structures)
+    if config.max_energy_per_atom is None:
+        return ids
+    keep = data.energies / data.n_atoms <= config.max_energy_per_atom
+    logger.info("max_energy_per_atom %.4g eV: %d of %d structures left out",
+                config.max_energy_per_atom, int((~keep).sum()), len(ids))
+    return ids[keep]
+
+
+def _split(config: TrainConfig, data: TrainingData, eligible: np.ndarray,
+           rng: np.random.Generator):
+    vs = config.validation_set
+    if vs is None:
+        return random_split(eligible, config.validation_fraction, rng)
+    if isinstance(vs, list):
+        return explicit_split(eligible, np.array(vs, dtype=np.int64), data.n_structures)
+    return explicit_split(eligible, read_validation_file(Path(vs)), data.n_structures,
+                          where=f"validation_set ({vs})")
+
+
+def match_output_layer(nets: SpeciesNetworks, batches) -> None:
+    """Scale and shift the output layers so the initial predictions have the mean and the
+    spread of the targets (method.md §4).  ``batches``: the training set."""
+    for net in nets.nets.values():
+        net.biases[-1][...] = 0.0
+    p0 = np.concatenate([nets.predict(b) for b in batches])
+    t = np.concatenate([b.targets for b in batches])
+    sd = float(p0.std())
+    a = float(t.std()) / sd if sd > 1e-12 else 1.0
+    shift = float(t.mean()) - a * float(p0.mean())
+    for net in nets.nets.values():
+        net.weights[-1][...] *= a
+        net.biases[-1][...] = shift
+
+
+def _norm_to_state(norm: Normalization) -> dict:
+    return {"feature_mean": norm.feature_mean, "feature_std": norm.feature_std,
+            "feature_min": norm.feature_min, "feature_max": norm.feature_max,
+            "energy_shift": norm.energy_shift, "energy_scale": norm.energy_scale}
+
+
+def _norm_from_state(d: dict) -> Normalization:
+    return Normalization(d["feature_mean"], d["feature_std"], d["feature_min"],
+                         d["feature_max"], float(d["energy_shift"]), float(d["energy_scale"]))
+
+
+class _Curve:
+    """learning_curve.csv, one row per epoch, flushed at once."""
+
+    def __init__(self, path: Path, resume_epoch: int | None) -> None:
+        self.path = path
+        if resume_epoch is None or not path.is_file():
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerow(CURVE_COLUMNS)
+        else:  # drop rows written after the checkpoint
+            with path.open(newline="") as fh:
+                rows = list(csv.reader(fh))
+            keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= resume_epoch]
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerows(keep)
+
+    def __call__(self, row: dict) -> None:
+        with self.path.open("a", newline="") as fh:
+            csv.writer(fh).writerow(
+                [row["epoch"]] + [f"{row[c]:.6f}" for c in CURVE_COLUMNS[1:]])
+
+
+def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
+    """Draw training and validation RMSE against the epoch (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    epoch = [int(r["epoch"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(epoch, [float(r["train_rmse"]) for r in rows], label="training")
+    ax.plot(epoch, [float(r["val_rmse"]) for r in rows], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("energy RMSE (meV/atom)")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: float,
+                   shift: float) -> tuple[float, float]:
+    """Per-structure results of both sets at the current parameters; returns the RMSEs."""
+    rmse = []
+    rows = []
+    for which, ids in (("train", ctx.train_ids), ("validation", ctx.val_ids)):
+        r = ctx.residuals(which)
+        err = r / scale  # eV/atom
+        rmse.append(float(np.sqrt(np.mean(err ** 2))) * 1000.0)
+        n = data.n_atoms[ids]
+        e_ref = data.energies[ids]
+        e_pred = e_ref + err * n
+        for i, k in enumerate(ids):
+            rows.append((int(k), data.sources[k], which, int(n[i]), e_ref[i], e_pred[i], err[i]))
+    rows.sort()
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["index", "source", "set", "n_atoms", "E_ref", "E_pred", "error_per_atom"])
+        for row in rows:
+            w.writerow([*row[:4], f"{row[4]:.8f}", f"{row[5]:.8f}", f"{row[6]:.8f}"])
+    return rmse[0], rmse[1]
+
+
+def build_model(data: TrainingData, nets: SpeciesNetworks, params: np.ndarray,
+                norm: Normalization, metadata: dict) -> Model:
+    """A :class:`Model` holding a copy of ``params``."""
+    arch = nets.architecture()
+    copy = SpeciesNetworks(nets.species, {s: a["sizes"] for s, a in arch.items()},
+                           {s: a["activations"] for s, a in arch.items()})
+    copy.set_params(params)
+    return Model(species=list(data.species), reference_energies=data.reference_energies,
+                 descriptors={s: descriptor_json(data, s) for s in data.species},
+                 feature_mean=norm.feature_mean, feature_std=norm.feature_std,
+                 feature_min=norm.feature_min, feature_max=norm.feature_max,
+                 networks=copy.nets, energy_shift=norm.energy_shift,
+                 energy_scale=norm.energy_scale, metadata=metadata)
+
+
+# ----------------------------------------------------------------------------- run
+def run(config: TrainConfig, *, config_path: str | Path | None = None,
+        resume: bool = False) -> TrainResult:
+    """Train a potential.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    config_path : str or Path, optional
+        The input file (its text is stored in the model).
+    resume : bool
+        Continue from ``<output_dir>/checkpoint.h5``.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ConfigError, DataError, FileFormatError
+        Bad input (exit status 2).
+    TrainingError
+        NaN loss.
+    TrainingInterrupted
+        SIGINT/SIGTERM (checkpoint written; exit status 130/143).
+    """
+    model_path, out_dir = _paths(config)
+    if not model_path.parent.is_dir():
+        raise ConfigError(f"output: the directory {model_path.parent} does not exist")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ck_path = out_dir / CHECKPOINT_FILE
+    if not resume and not config.overwrite:
+        for p in (model_path, ck_path):
+            if p.exists():
+                raise ConfigError(f"output: {p} exists from a previous run; set "
+                                  "'overwrite: true', choose another output, or use --resume")
+    input_text = ""
+    if config_path is not None and Path(config_path).is_file():
+        input_text = Path(config_path).read_text(errors="replace")
+
+    data = load_training_data(config.trainset, features=(config.memory == "load"))
+    sizes, acts = {}, {}
+    for sym in data.species:
+        hidden, hidden_acts = config.network_for(sym)
+        sizes[sym] = [data.n_features[sym], *hidden, 1]
+        acts[sym] = [*hidden_acts, "linear"]
+    nets = SpeciesNetworks(data.species, sizes, acts)
+    weights = _structure_weights(config, data.n_structures)
+    optimizer = _optimizer(config, nets.n_params)
+
+    if resume:
+        ck = load_checkpoint(ck_path)
+        if json.loads(ck["architecture"]) != nets.architecture():
+            raise ConfigError(f"{ck_path}: the networks of the checkpoint differ from the input "
+                              "file's; resume needs the same networks")
+        if int(ck["n_structures"]) != data.n_structures:
+            raise DataError(f"{ck_path}: the checkpoint was made with another training set")
+        if ck["optimizer"]["method"] != config.optimizer.method:
+            raise ConfigError(f"{ck_path}: the checkpoint used optimizer "
+                              f"{ck['optimizer']['method']!r}, the input file says "
+                              f"{config.optimizer.method!r}")
+        rng = rng_from_json(ck["rng"])
+        train_ids, val_ids = ck["train_ids"].astype(np.int64), ck["val_ids"].astype(np.int64)
+        norm = _norm_from_state(ck["normalization"])
+        nets.set_params(ck["params"])
+        optimizer.load_state_dict(ck["optimizer"]["state"])
+        te = ck.get("train_errors")
+        state = TrainState(epoch=int(ck["epoch"]), params=nets.params,
+                           best_params=np.array(ck["best_params"]),
+                           best_val_rmse=float(ck["best_val_rmse"]),
+                           best_epoch=int(ck["best_epoch"]), bad_epochs=int(ck["bad_epochs"]),
+                           stop_reason=ck.get("stop_reason") or "",
+                           train_errors=None if te is None else np.array(te))
+        logger.info("resuming from %s at epoch %d", ck_path, state.epoch)
+    else:
+        rng = np.random.default_rng(config.seed)
+        train_ids, val_ids = _split(config, data, _eligible(config, data), rng)
+        norm = compute_normalization(data, train_ids, config.energy_scaling)
+        nets.initialize(rng)
+        state = TrainState(epoch=0, params=nets.params, best_params=nets.params.copy())
+    logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
+    write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
+
+    src_cls = MemorySource if config.memory == "load" else StreamSource
+    source = src_cls(data, norm, weights)
+    try:
+        ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
+                           sampling=config.sampling, l2=config.l2,
+                           cache_full=(config.memory == "load"),
+                           temperature=config.temperature, energy_scale=norm.energy_scale)
+        if not resume:
+            match_output_layer(nets, list(ctx._chunks("train")))
+        logger.info("networks: %s; %d parameters; optimizer %s",
+                    ", ".join(f"{s} {'-'.join(map(str, sizes[s]))} {'/'.join(acts[s][:-1])}"
+                              for s in data.species), nets.n_params, config.optimizer.method)
+
+        def metadata(st: TrainState) -> dict:
+            return {
+                "epochs": st.epoch, "best_epoch": st.best_epoch,
+                "best_val_rmse_meV": st.best_val_rmse,
+                "final_errors_meV": st.last_errors, "seed": config.seed,
+                "optimizer": config.optimizer.method, "n_train": int(len(train_ids)),
+                "n_validation": int(len(val_ids)), "split_file": SPLIT_FILE,
+                "trainset": str(config.trainset), "train_input": input_text,
+                "anncli_version": __version__,
+            }
+
+        def checkpoint(st: TrainState) -> Path:
+            save_checkpoint(ck_path, {
+                "epoch": st.epoch, "params": st.params.copy(), "best_params": st.best_params,
+                "best_val_rmse": st.best_val_rmse, "best_epoch": st.best_epoch,
+                "bad_epochs": st.bad_epochs, "stop_reason": st.stop_reason,
+                "train_errors": st.train_errors, "rng": rng_state_json(rng),
+                "train_ids": train_ids, "val_ids": val_ids,
+                "normalization": _norm_to_state(norm),
+                "architecture": json.dumps(nets.architecture()),
+                "optimizer": {"method": config.optimizer.method,
+                              "state": optimizer.state_dict()},
+                "n_structures": data.n_structures,
+            })
+            save_model(model_path, build_model(data, nets, st.best_params, norm, metadata(st)))
+            return ck_path
+
+        curve = _Curve(out_dir / CURVE_FILE, state.epoch if resume else None)
+        trainer = Trainer(ctx, optimizer, state, energy_scale=norm.energy_scale,
+                          epochs=config.epochs, patience=config.early_stopping.patience,
+                          min_delta=config.early_stopping.min_delta,
+                          checkpoint_every=config.checkpoint_every, log_every=config.log_every,
+                          curve_writer=curve, save_checkpoint=checkpoint,
+                          stop_file=Path("STOP"))
+        if not resume:
+            trainer.initial()
+            checkpoint(state)
+        with SignalGuard() as guard:
+            reason = trainer.run(guard)
+        checkpoint(state)
+        final = nets.params.copy()
+        nets.set_params(state.best_params)
+        train_rmse, val_rmse = _write_results(out_dir / RESULTS_FILE, data, ctx,
+                                              norm.energy_scale, norm.energy_shift)
+        nets.set_params(final)
+    finally:
+        source.close()
+    try:
+        plot_learning_curve(out_dir / CURVE_FILE, out_dir / CURVE_PLOT)
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose a trained model
+        logger.warning("learning-curve plot not written: %s", exc)
+    logger.info("model %s: best epoch %d, validation RMSE %.3f meV/atom, training RMSE %.3f",
+                model_path, state.best_epoch, val_rmse, train_rmse)
+    return TrainResult(model_path=model_path, output_dir=out_dir, epochs=state.epoch,
+                       best_epoch=state.best_epoch, best_val_rmse=state.best_val_rmse,
+                       train_rmse=train_rmse, val_rmse=val_rmse, stop_reason=reason)
