@@ -68,23 +68,28 @@ def format_summary(name: str, info: dict) -> str:
 
 
 @click.command(short_help="Summarise a structure file, training set or model file.")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, metavar="FILE...")
 @click.option("--format", "fmt", metavar="F", help="Structure file format (default: guess from the name).")
 @click.option("--index", default=":", show_default=True, metavar="I", help="Frames to read: ':', '-1', '0:10:2', ...")
 @click.option("--units-energy", metavar="U", help="Energy unit of the file (default eV).")
 @click.option("--units-length", metavar="U", help="Length unit of the file (default Angstrom).")
 @click.option("--dump", type=click.Choice(["json"]), help="Print a machine-readable dump instead of the summary.")
 @common_options
-def info(file: Path, fmt: str | None, index: str, units_energy: str | None, units_length: str | None, dump: str | None) -> int:
+def info(
+    sources: tuple[str, ...], fmt: str | None, index: str, units_energy: str | None, units_length: str | None,
+    dump: str | None,
+) -> int:
     """Print what FILE holds.
 
-    For structure files (any readable format): frames, atoms per frame, species,
-    energy range (eV and eV/atom), forces and cells.  For HDF5 files written by
-    anncli (training sets, models): their contents.
+    For structure files (any readable format; also directories, glob patterns and
+    @list files, summarised together): frames, atoms per frame, species, energy
+    range (eV and eV/atom), forces and cells.  For an HDF5 file written by anncli
+    (training set, model): its contents.
 
     \b
     Examples:
       anncli info data/run1.xyz
+      anncli info data/
       anncli info OUTCAR --index -1
       anncli info trainset.h5 --dump json
     """
@@ -95,9 +100,10 @@ def info(file: Path, fmt: str | None, index: str, units_energy: str | None, unit
     from anncli.exceptions import DataError
 
     _apply_logging(click.get_current_context())
-    if not file.exists():
+    file = Path(sources[0])
+    if len(sources) == 1 and not file.exists() and not any(c in sources[0] for c in "*?[@"):
         raise DataError(f"{file}: no such file")
-    if is_hdf5(file):
+    if len(sources) == 1 and file.is_file() and is_hdf5(file):
         try:
             h5info = _import("anncli.io.h5info", "describe")
             dumper = _import("anncli.io.h5info", "dump_json")
@@ -112,6 +118,7 @@ def info(file: Path, fmt: str | None, index: str, units_energy: str | None, unit
 
     try:
         read_structures = _import("anncli.io", "read_structures")
+        expand_sources = _import("anncli.io", "expand_sources")
     except (StageUnavailable, AttributeError):
         click.echo("anncli info: reading structure files is not available yet in this anncli", err=True)
         return 1
@@ -120,12 +127,19 @@ def info(file: Path, fmt: str | None, index: str, units_energy: str | None, unit
         from anncli.units import Units
 
         units = Units(energy=units_energy or "eV", length=units_length or "Angstrom")
-    structures = read_structures(file, format=fmt, index=index, units=units)
-    if not structures:
-        raise DataError(f"{file}: no structures selected (index {index!r})")
-    summary = structure_summary(structures)
-    if dump == "json":
-        click.echo(json.dumps({"file": str(file), **summary}, indent=2))
+    if len(sources) == 1 and file.is_file():
+        files = [file]
     else:
-        click.echo(format_summary(str(file), summary))
+        files = expand_sources(list(sources), ".")
+    structures = []
+    for path in files:
+        structures.extend(read_structures(path, format=fmt, index=index, units=units))
+    if not structures:
+        raise DataError(f"{' '.join(sources)}: no structures selected (index {index!r})")
+    summary = structure_summary(structures)
+    name = str(file) if len(files) == 1 else f"{' '.join(sources)} ({len(files)} files)"
+    if dump == "json":
+        click.echo(json.dumps({"file": name, "files": [str(f) for f in files], **summary}, indent=2))
+    else:
+        click.echo(format_summary(name, summary))
     return 0
