@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -86,6 +87,10 @@ def check_structure(structure: Structure, require_energy: bool = False) -> None:
             )
 
 
+#: Up to this many atoms, periodic pairs are found with one dense numpy pass.
+_DENSE_MAX_ATOMS = 256
+
+
 def close_pairs(structure: Structure, min_distance: float = 0.1) -> list[tuple[int, int, float]]:
     """Find pairs of atoms closer than ``min_distance`` (periodic images included).
 
@@ -101,36 +106,109 @@ def close_pairs(structure: Structure, min_distance: float = 0.1) -> list[tuple[i
     list of (int, int, float)
         ``(i, j, d)`` with 0-based atom indices ``i <= j`` and the shortest
         distance ``d`` (Å) over all periodic images; ``i == j`` means an atom is
-        close to its own image (a tiny cell).  Sorted by ``(i, j)``.  The search is
-        O(N): a k-d tree for isolated structures, ASE's binned neighbour list for
-        periodic ones.
+        close to its own image (a tiny cell).  Sorted by ``(i, j)``.
+
+    Notes
+    -----
+    Isolated structures use a k-d tree (O(N log N)).  For periodic structures
+    with ``min_distance`` below half of every cell height, at most one image of
+    an atom can be that close to another, and it must be the image whose
+    fractional offset lies within ``min_distance / height`` in every direction:
+    small cells test that in one dense numpy pass, large cells add image ("ghost")
+    atoms near the faces to a k-d tree.  Other cases (tiny cells, partial
+    periodicity) fall back to ASE's neighbour list.
     """
-    if min_distance <= 0 or structure.n_atoms == 0:
+    n = structure.n_atoms
+    if min_distance <= 0 or n == 0:
         return []
+    r = float(min_distance)
     pos = structure.positions
     if not structure.is_periodic:
-        if structure.n_atoms < 2:
-            return []
-        from scipy.spatial import cKDTree
+        return _pairs_tree(pos, r, n) if n > 1 else []
+    cell = structure.cell
+    if not all(structure.pbc):
+        return _pairs_ase(structure, r)
+    volume = abs(np.linalg.det(cell))
+    heights = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    if not r < 0.5 * heights.min():
+        return _pairs_ase(structure, r)
+    frac = np.linalg.solve(cell.T, pos.T).T
+    frac -= np.floor(frac)
+    limit = r / heights
+    if n <= _DENSE_MAX_ATOMS:
+        return _pairs_dense(frac, cell, limit, r)
+    return _pairs_ghosts(frac, cell, limit, r)
 
-        pairs = cKDTree(pos).query_pairs(min_distance, output_type="ndarray")
-        out = []
-        for i, j in pairs:
-            d = float(np.linalg.norm(pos[j] - pos[i]))
-            if d < min_distance:
-                out.append((int(i), int(j), d))
-        return sorted(out)
-    from ase.neighborlist import neighbor_list
 
-    atoms = structure.to_ase()
-    ii, jj, dd = neighbor_list("ijd", atoms, float(min_distance), self_interaction=False)
+@lru_cache(maxsize=64)
+def _upper_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, k=1)
+
+
+def _pairs_dense(frac: np.ndarray, cell: np.ndarray, limit: np.ndarray, r: float) -> list:
+    i, j = _upper_pairs(len(frac))
+    g = frac[j] - frac[i]
+    g -= np.rint(g)
+    keep = (np.abs(g) < limit).all(axis=1)
+    if not keep.any():
+        return []
+    d = np.linalg.norm(g[keep] @ cell, axis=1)
+    ok = d < r
+    return [(int(a), int(b), float(c)) for a, b, c in zip(i[keep][ok], j[keep][ok], d[ok])]
+
+
+def _pairs_tree(pos: np.ndarray, r: float, n_orig: int, orig: np.ndarray | None = None) -> list:
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(pos).query_pairs(r, output_type="ndarray")
     best: dict[tuple[int, int], float] = {}
-    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
-        if i > j or d >= min_distance:
+    for a, b in pairs.tolist():
+        if a >= n_orig:  # ghost-ghost: a translate of another pair
             continue
-        key = (i, j)
+        d = float(np.linalg.norm(pos[b] - pos[a]))
+        if d >= r:
+            continue
+        jb = b if orig is None else int(orig[b])
+        key = (a, jb) if a <= jb else (jb, a)
         if d < best.get(key, math.inf):
             best[key] = d
+    return sorted((i, j, d) for (i, j), d in best.items())
+
+
+def _pairs_ghosts(frac: np.ndarray, cell: np.ndarray, limit: np.ndarray, r: float) -> list:
+    import itertools
+
+    n = len(frac)
+    lo = frac < limit  # near the lower face: its +1 image is near the upper face
+    hi = frac > 1.0 - limit
+    chunks = [frac]
+    owners = [np.arange(n)]
+    for shift in itertools.product((-1, 0, 1), repeat=3):
+        if shift == (0, 0, 0):
+            continue
+        mask = np.ones(n, dtype=bool)
+        for k, s in enumerate(shift):
+            if s == 1:
+                mask &= lo[:, k]
+            elif s == -1:
+                mask &= hi[:, k]
+        if mask.any():
+            chunks.append(frac[mask] + np.array(shift, dtype=float))
+            owners.append(np.flatnonzero(mask))
+    pos = np.concatenate(chunks) @ cell
+    return _pairs_tree(pos, r, n, np.concatenate(owners))
+
+
+def _pairs_ase(structure: Structure, r: float) -> list:
+    from ase.neighborlist import neighbor_list
+
+    ii, jj, dd = neighbor_list("ijd", structure.to_ase(), r, self_interaction=False)
+    best: dict[tuple[int, int], float] = {}
+    for i, j, d in zip(ii.tolist(), jj.tolist(), dd.tolist()):
+        if i > j or d >= r:
+            continue
+        if d < best.get((i, j), math.inf):
+            best[(i, j)] = d
     return sorted((i, j, d) for (i, j), d in best.items())
 
 

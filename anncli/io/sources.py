@@ -121,8 +121,9 @@ def expand_sources(entries: list[str] | str, base_dir: Path | str = ".") -> list
     Returns
     -------
     list of Path
-        Files in natural order within each entry, entries in the given order,
-        duplicates removed (first occurrence kept).
+        Files (normalised paths, absolute if ``base_dir`` is) in natural order
+        within each entry, entries in the given order, duplicates removed (first
+        occurrence kept).
 
     Raises
     ------
@@ -142,8 +143,8 @@ def expand_sources(entries: list[str] | str, base_dir: Path | str = ".") -> list
                 f"(relative paths are relative to {base})"
             )
         for f in files:
-            key = Path(os.path.normpath(os.path.abspath(f)))
+            key = Path(os.path.abspath(f))  # abspath also normalises '..' and '.'
             if key not in seen:
                 seen.add(key)
-                result[f] = None
+                result[Path(os.path.normpath(f))] = None
     return list(result)
