@@ -8,6 +8,13 @@ Data flows one way: structure files (``anncli.io``) -> fingerprints
 
 __version__ = "0.1.0"
 
-from anncli.structure import Structure  # noqa: E402
-
 __all__ = ["Structure", "__version__"]
+
+
+def __getattr__(name: str):
+    # Imported lazily so that `anncli --help` does not pay for numpy.
+    if name == "Structure":
+        from anncli.structure import Structure
+
+        return Structure
+    raise AttributeError(f"module 'anncli' has no attribute {name!r}")
