@@ -119,6 +119,14 @@ class _Reader:
                 raise self.error(j, f"lattice vector {self.lines[j].strip()!r} is not finite")
             rows.append(row)
             j += 1
+        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = rows
+        volume = abs(ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx))
+        norms = [math.sqrt(x * x + y * y + z * z) for x, y, z in rows]
+        if volume <= 1e-10 * norms[0] * norms[1] * norms[2] or min(norms) == 0.0:
+            raise self.error(
+                i, f"the 3 lattice vectors after PRIMVEC are linearly dependent (cell volume {volume:.3g}); "
+                "a periodic cell needs 3 independent vectors"
+            )
         return np.array(rows, dtype=np.float64), j
 
     # -- atoms ------------------------------------------------------------

@@ -172,6 +172,8 @@ BAD_CASES = {
     "energy_no_equals": (_replace_line(GOOD_PERIODIC, 1, "# total energy: -3.0"), 1, "total energy = <number>"),
     "inf_coordinate": (_replace_line(GOOD_PERIODIC, 10, "O 1.0 inf 1.0 -0.1 -0.2 -0.3"), 10, "coordinate"),
     "nan_force": (_replace_line(GOOD_PERIODIC, 9, "Ti 0.0 0.0 0.0 0.1 NaN 0.3"), 9, "force"),
+    "singular_cell": (_replace_line(GOOD_PERIODIC, 6, " 8.0 0.0 0.0"), 3, "linearly dependent"),
+    "zero_lattice_row": (_replace_line(GOOD_PERIODIC, 5, " 0 0 0"), 3, "linearly dependent"),
     "inf_lattice": (_replace_line(GOOD_PERIODIC, 6, " 0.0 0.0 inf"), 6, "not finite"),
     "count_line_missing": ("\n".join(_lines(GOOD_PERIODIC)[:7] + _lines(GOOD_PERIODIC)[8:]) + "\n", 8,
                            "atom count"),
