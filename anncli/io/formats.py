@@ -68,7 +68,10 @@ def parse_index(index: str | int | slice) -> int | slice:
 def _is_xsf(path: Path, format: str | None) -> bool:
     if format is not None:
         return format.lower() in XSF_FORMATS
-    return path.suffix.lower() == ".xsf"
+    suffixes = [x.lower() for x in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz"):
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] == ".xsf"
 
 
 def _select(n: int, index: int | slice, name: str) -> list[int]:
@@ -145,17 +148,17 @@ def read_structures(
     path = Path(path)
     idx = parse_index(index)
     name = str(path)
-    if _is_xsf(path, format):
+    if not _is_xsf(path, format):
+        if not path.exists():
+            raise DataError(f"{name}: structure file not found")
+        if path.is_dir():
+            raise DataError(f"{name}: is a directory, expected a structure file")
+        fmt = _check_format(format) if format is not None else _guess_format(path)
+    if _is_xsf(path, format) or fmt == "xsf":  # never ASE's XSF reader: it drops the energy
         from anncli.io.xsf import read_xsf
 
         structure = read_xsf(path, units=units)
         return [structure for _ in _select(1, idx, name)]
-
-    if not path.exists():
-        raise DataError(f"{name}: structure file not found")
-    if path.is_dir():
-        raise DataError(f"{name}: is a directory, expected a structure file")
-    fmt = _check_format(format) if format is not None else _guess_format(path)
     frames, images = _read_ase(path, fmt, idx)
 
     from anncli.io.checks import check_structure

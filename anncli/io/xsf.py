@@ -220,13 +220,31 @@ class _Reader:
         return msg + (f"; did you mean {close[0]!r}?" if close else "")
 
 
+def _open(name: str):
+    """Open for binary reading, decompressing ``.gz``, ``.bz2`` and ``.xz`` files."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        import gzip
+
+        return gzip.open(name, "rb")
+    if lower.endswith(".bz2"):
+        import bz2
+
+        return bz2.open(name, "rb")
+    if lower.endswith(".xz"):
+        import lzma
+
+        return lzma.open(name, "rb")
+    return open(name, "rb")
+
+
 def read_xsf(path: str | Path, units: Units | None = None) -> Structure:
     """Read one structure from an ænet XSF file.
 
     Parameters
     ----------
     path : str or Path
-        The XSF file.
+        The XSF file (``.gz``, ``.bz2`` or ``.xz`` compressed files are decompressed).
     units : Units, optional
         Units of the values in the file (default eV and Å).  Positions and cell
         are multiplied by the length factor, energies by the energy factor and
@@ -248,14 +266,14 @@ def read_xsf(path: str | Path, units: Units | None = None) -> Structure:
     """
     name = str(path)
     try:
-        with open(path, "rb") as fh:
+        with _open(name) as fh:
             raw = fh.read()
     except FileNotFoundError:
         raise DataError(f"{name}: structure file not found") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory, expected an XSF file") from None
-    except OSError as exc:
-        raise DataError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+    except (OSError, EOFError) as exc:  # also corrupt .gz/.bz2/.xz
+        raise DataError(f"{name}: cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -160,3 +160,20 @@ def test_non_finite_from_ase_is_rejected(tmp_path):
     write_structures(path, [s])
     with pytest.raises(DataError, match=r"nan\.extxyz.*atom 3 .*non-finite force"):
         read_structures(path)
+
+
+@pytest.mark.parametrize("suffix", [".xsf.gz", ".xsf.bz2", ""])
+def test_compressed_or_unnamed_xsf_uses_aenet_reader(tmp_path, suffix):
+    import bz2
+    import gzip
+
+    s = _structures(1)[0]
+    plain = tmp_path / "plain.xsf"
+    write_structures(plain, [s])
+    path = tmp_path / f"structure{suffix}"
+    opener = {".xsf.gz": gzip.open, ".xsf.bz2": bz2.open}.get(suffix, open)
+    with opener(path, "wb") as fh:
+        fh.write(plain.read_bytes())
+    (r,) = read_structures(path)
+    assert r.energy == s.energy and np.array_equal(r.forces, s.forces)
+    assert np.array_equal(r.positions, s.positions)
