@@ -9,6 +9,8 @@ the individual values are valid.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
@@ -274,3 +276,40 @@ class GenerateConfig(Section):
                                 "descriptors", key, "functions", i, attr,
                             )
         return self
+
+
+# ænet's generate.in: TYPES / SETUPS / FILES stand alone on their line (counts and entries follow)
+_AENET_SECTION = re.compile(r"^\s*(TYPES|SETUPS|FILES)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def looks_like_aenet(path: Path) -> bool:
+    """True if ``path`` is not ``*.yaml``/``*.yml`` and reads like ænet keyword input (generate.in)."""
+    if path.suffix.lower() in (".yaml", ".yml") or not path.is_file():
+        return False
+    try:
+        head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return bool(_AENET_SECTION.search(head))
+
+
+def load_generate_config(path: str | Path, *, overwrite: bool | None = None) -> GenerateConfig:
+    """Read a generate input file: anncli YAML, or ænet's generate.in with its .stp files.
+
+    Parameters
+    ----------
+    path : path
+        The input file.
+    overwrite : bool, optional
+        Overrides the file's ``overwrite`` when given (the ``--overwrite`` flag).
+    """
+    from anncli.config.loader import load_config, validate_config
+
+    path = Path(path)
+    overrides = {"overwrite": overwrite} if overwrite is not None else None
+    if looks_like_aenet(path):
+        from anncli.io.aenet_inputs import read_generate_in
+
+        config = validate_config(read_generate_in(path), GenerateConfig, source=path, base_dir=path.resolve().parent)
+        return config.model_copy(update=overrides) if overrides else config
+    return load_config(path, GenerateConfig, overrides=overrides)

@@ -102,6 +102,7 @@ def featurize_batch(
     species: list[str],
     setups: dict[str, Descriptor],
     derivatives: bool = False,
+    labels: list[str] | None = None,
 ) -> BatchFeatures:
     """Features (and optionally per-pair derivatives) of every atom of a batch.
 
@@ -120,6 +121,8 @@ def featurize_batch(
         Descriptor setup of every species that occurs in the batch.
     derivatives : bool
         Also compute ``dG`` and the pair bookkeeping.
+    labels : list of str, optional
+        Name of every structure (e.g. its file), used in error messages.
 
     Returns
     -------
@@ -168,10 +171,11 @@ def featurize_batch(
             if c >= 0:
                 j = int(nl.index[p])
                 s_idx = int(np.searchsorted(structure_offsets, centers[c], side="right") - 1)
+                where = labels[s_idx] if labels else f"structure {s_idx} of the batch"
                 raise DataError(
-                    f"A {species[sym[j]]} atom is a neighbour of a {name} atom (batch atom {int(centers[c])}, "
-                    f"structure {s_idx} of the batch, distance {nl.distances[p]:.4f} Å) but {species[sym[j]]} "
-                    f"is not in the env list of the {name} descriptor setup ({', '.join(setup.env)})."
+                    f"{where}: a {species[sym[j]]} atom is a neighbour of {name} atom "
+                    f"{int(centers[c] - structure_offsets[s_idx]) + 1} (at {nl.distances[p]:.4f} Å), but "
+                    f"{species[sym[j]]} is not in the env list of the {name} descriptor ({', '.join(setup.env)})"
                 )
         if derivatives:
             feats, dG = setup.features_and_derivatives(nl, centers, env_types)

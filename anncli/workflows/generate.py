@@ -169,44 +169,33 @@ def _batch_arrays(batch: _Batch, species: list[str]):
 
 def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
     """Neighbour list and features of one batch; returns the arrays for the writer."""
-    from anncli.descriptors.neighbors import build_neighbor_list
+    from anncli.descriptors.batch import featurize_batch
     from anncli.io import check_min_distance
 
     n_atoms, offsets, positions, cells, pbcs, forces, atom_species = _batch_arrays(batch, species)
-    cutoff = max(setup.cutoff for setup in setups.values())
-    nl = build_neighbor_list(positions, cells, pbcs, offsets, cutoff)
-    if cfg.min_distance and nl.n_pairs and nl.distances.min() < cfg.min_distance:
-        for s in batch.structures:  # name the structure and the pair
-            check_min_distance(s, cfg.min_distance)
-    present = set(np.unique(atom_species).tolist())
+    result = featurize_batch(
+        positions, cells, pbcs, offsets, atom_species, species, setups,
+        derivatives=cfg.derivatives, labels=[s.label for s in batch.structures],
+    )
+    if cfg.min_distance:
+        for k in np.flatnonzero(result.min_distance < cfg.min_distance):
+            check_min_distance(batch.structures[k], cfg.min_distance)  # names the pair
+    nl = result.nl
     features, derivatives = {}, {}
-    for k, sym in enumerate(species):
-        setup = setups[sym]
-        centers = np.flatnonzero(atom_species == k).astype(np.int64)
-        env_of = np.full(len(species), -1, dtype=np.int32)
-        for pos, env_sym in enumerate(setup.env):
-            if env_sym in species:
-                env_of[species.index(env_sym)] = pos
-        if len(centers) and any(env_of[t] < 0 for t in present):
-            _check_env(nl, centers, atom_species, env_of, setup, species, batch, offsets)
-        env_types = env_of[atom_species]
-        counts = stats.update(sym, nl.offsets, nl.distances, centers)
-        if len(centers) and not warned.get(sym) and (counts == 0).any():
-            i = int(centers[np.flatnonzero(counts == 0)[0]])
+    for sym in species:
+        sf = result.species[sym]
+        counts = stats.update(sym, nl.offsets, nl.distances, sf.centers)
+        if len(sf.centers) and not warned.get(sym) and (counts == 0).any():
+            i = int(sf.centers[np.flatnonzero(counts == 0)[0]])
             s_idx = int(np.searchsorted(offsets, i, side="right") - 1)
             logger.warning(
                 "%s: atom %d (%s) has no neighbours within %.3g Å: its features are zero "
                 "(reported once per species)", batch.structures[s_idx].label,
-                i - offsets[s_idx] + 1, sym, setup.cutoff)
+                i - offsets[s_idx] + 1, sym, setups[sym].cutoff)
             warned[sym] = True
+        features[sym] = (sf.centers, sf.features)
         if cfg.derivatives:
-            G, dG = setup.features_and_derivatives(nl, centers, env_types)
-            pair_offsets = np.concatenate([[0], np.cumsum(nl.offsets[centers + 1] - nl.offsets[centers])])
-            neighbors = np.concatenate([nl.index[nl.offsets[c]:nl.offsets[c + 1]] for c in centers]) if len(centers) else np.zeros(0, np.int64)
-            derivatives[sym] = (pair_offsets, neighbors, dG)
-        else:
-            G = setup.features(nl, centers, env_types)
-        features[sym] = (centers, G)
+            derivatives[sym] = (sf.pair_offsets, sf.neighbors, sf.dG)
     structures = {
         "energy": np.array([np.nan if s.energy is None else s.energy for s in batch.structures]),
         "cohesive_energy": np.array(batch.cohesive),
@@ -219,21 +208,6 @@ def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
     }
     atoms = {"species": atom_species, "positions": positions, "forces": forces}
     return structures, atoms, features, derivatives
-
-
-def _check_env(nl, centers, atom_species, env_of, setup, species, batch, offsets) -> None:
-    """Raise if a centre has a neighbour (within its setup's cutoff) whose species is not in env."""
-    for c in centers:
-        a, b = nl.offsets[c], nl.offsets[c + 1]
-        bad = (env_of[atom_species[nl.index[a:b]]] < 0) & (nl.distances[a:b] <= setup.cutoff)
-        if bad.any():
-            j = nl.index[a:b][np.flatnonzero(bad)[0]]
-            s_idx = int(np.searchsorted(offsets, c, side="right") - 1)
-            raise DataError(
-                f"{batch.structures[s_idx].label}: a {species[atom_species[j]]} atom is a neighbour of "
-                f"{setup.central} atom {c - offsets[s_idx] + 1}, but {species[atom_species[j]]} is not in "
-                f"the environment list of the {setup.central} descriptor (env: {' '.join(setup.env)})"
-            )
 
 
 def _iter_structures(files: list[Path], cfg):
