@@ -1,0 +1,192 @@
+"""``anncli generate`` end to end: plumbing, filters, errors, ænet input, golden features."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from anncli.cli import main
+from anncli.io import read_xsf, write_xsf
+from anncli.structure import Structure
+from anncli.workflows import generate as gen
+
+E_REF = {"Cu": -1.5, "Au": -2.5}
+
+
+def _structures(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        reps = 1 + k % 2
+        base = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * 3.8
+        cell = np.eye(3) * 3.8 * np.array([reps, 1, 1])
+        pos = np.concatenate([base + [3.8 * r, 0, 0] for r in range(reps)]) + rng.normal(scale=0.05, size=(4 * reps, 3))
+        symbols = list(rng.choice(["Cu", "Au"], size=4 * reps))
+        out.append(Structure(symbols, pos, cell, (True, True, True), energy=float(rng.normal(-10, 1)),
+                             forces=rng.normal(size=(4 * reps, 3))))
+    return out
+
+
+def _write_inputs(tmp_path: Path, structures, **extra) -> Path:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for k, s in enumerate(structures):
+        write_xsf(data / f"s{k:03d}.xsf", s)
+    text = textwrap.dedent("""\
+        structures: [data/*.xsf]
+        output: out.h5
+        reference_energies: {Cu: -1.5, Au: -2.5}
+        descriptors:
+          default:
+            type: chebyshev
+            radial: {cutoff: 5.0, order: 6}
+            angular: {cutoff: 3.5, order: 3}
+        """)
+    for key, value in extra.items():
+        text += f"{key}: {json.dumps(value)}\n"
+    path = tmp_path / "gen.yaml"
+    path.write_text(text)
+    return path
+
+
+def _run(config_path: Path):
+    from anncli.config.generate import load_generate_config
+
+    return gen.run(load_generate_config(config_path), config_path=config_path)
+
+
+def test_features_energies_and_indices_survive_several_batches(tmp_path, monkeypatch):
+    from anncli.descriptors.batch import featurize_batch
+
+    structures = _structures()
+    config_path = _write_inputs(tmp_path, structures)
+    monkeypatch.setattr(gen, "BATCH_ATOMS", 10)  # several batches
+    result = _run(config_path)
+    assert (result.n_structures, result.n_atoms) == (12, sum(s.n_atoms for s in structures))
+    with h5py.File(tmp_path / "out.h5") as f:
+        e_coh = f["structures/cohesive_energy"][()]
+        expected = [s.energy - sum(E_REF[x] for x in s.symbols) for s in structures]
+        np.testing.assert_allclose(e_coh, expected, rtol=1e-12)
+        offsets = f["structures/atom_offset"][()]
+        setups = gen.build_setups(
+            {"default": {"type": "chebyshev", "radial": {"cutoff": 5.0, "order": 6},
+                         "angular": {"cutoff": 3.5, "order": 3}}}, ["Cu", "Au"])
+        for k, s in enumerate(structures):  # each structure alone must give the stored rows
+            sym = np.array([["Cu", "Au"].index(x) for x in s.symbols], dtype=np.int32)
+            ref = featurize_batch(s.positions, s.cell[None], np.ones((1, 3), bool),
+                                  np.array([0, s.n_atoms]), sym, ["Cu", "Au"], setups)
+            for name in ("Cu", "Au"):
+                g = f["features"][name]
+                rows = np.flatnonzero(g["structure_index"][()] == k)
+                np.testing.assert_array_equal(g["atom_index"][rows] - offsets[k], ref.species[name].centers)
+                np.testing.assert_allclose(g["values"][rows], ref.species[name].features, rtol=1e-13)
+        np.testing.assert_allclose(f["atoms/forces"][offsets[3]:offsets[4]], structures[3].forces)
+
+
+def test_filters_drop_and_report(tmp_path):
+    structures = _structures()
+    per_atom = [(s.energy - sum(E_REF[x] for x in s.symbols)) / s.n_atoms for s in structures]
+    threshold = float(np.sort(per_atom)[-3])  # drops the two highest
+    structures[0].forces[0] = [100.0, 0, 0]
+    config_path = _write_inputs(tmp_path, structures, max_energy_per_atom=threshold - 1e-9, max_force=50.0)
+    result = _run(config_path)
+    reasons = dict(result.dropped)
+    assert any("max_force" in r for r in reasons.values())
+    expected_drop = {k for k, e in enumerate(per_atom) if e > threshold - 1e-9} | {0}
+    assert result.n_structures == 12 - len(expected_drop)
+
+
+def test_missing_energy_error_or_skip(tmp_path):
+    structures = _structures(4)
+    structures[2].energy = None
+    config_path = _write_inputs(tmp_path, structures)
+    assert main(["generate", str(config_path)]) == 2
+    assert not (tmp_path / "out.h5").exists() and not list(tmp_path.glob("out.h5.tmp*"))
+    config_path = _write_inputs(tmp_path, structures, missing_energy="skip")
+    assert _run(config_path).n_structures == 3
+
+
+def test_uncovered_species_names_file_and_species(tmp_path, capsys):
+    structures = _structures(3)
+    structures[1].symbols[0] = "Ag"
+    config_path = _write_inputs(tmp_path, structures)
+    assert main(["generate", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert "s001.xsf" in err and "Ag" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("out.h5*"))
+
+
+def test_close_atoms_name_the_pair(tmp_path, capsys):
+    structures = _structures(3)
+    structures[2].positions[1] = structures[2].positions[0] + [0.05, 0, 0]
+    config_path = _write_inputs(tmp_path, structures)
+    assert main(["generate", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert "s002.xsf" in err and "atoms 1" in err and "2 (" in err
+    assert not list(tmp_path.glob("out.h5*"))
+
+
+def test_existing_output_kept_unless_overwrite(tmp_path):
+    config_path = _write_inputs(tmp_path, _structures(2))
+    (tmp_path / "out.h5").write_text("keep")
+    assert main(["generate", str(config_path)]) == 2
+    assert (tmp_path / "out.h5").read_text() == "keep"
+    assert main(["generate", "--overwrite", str(config_path)]) == 0
+    assert h5py.is_hdf5(tmp_path / "out.h5")
+
+
+def test_aenet_generate_in_gives_the_same_file(tmp_path):
+    structures = _structures(4)
+    config_path = _write_inputs(tmp_path, structures)
+    _run(config_path)
+    for sym in ("Cu", "Au"):
+        (tmp_path / f"{sym}.stp").write_text(textwrap.dedent(f"""\
+            DESCR
+              test setup
+            END DESCR
+            ATOM {sym}
+            ENV 2
+            Cu
+            Au
+            RMIN 1.0
+            BASIS type=Chebyshev
+            radial_Rc = 5.0  radial_N = 6  angular_Rc = 3.5  angular_N = 3
+            """))
+    files = sorted((tmp_path / "data").glob("*.xsf"))
+    (tmp_path / "generate.in").write_text(
+        "OUTPUT aenet.h5\nTYPES\n2\nCu -1.5\nAu -2.5\nSETUPS\nCu Cu.stp\nAu Au.stp\n"
+        f"files\n{len(files)}\n" + "\n".join(f"data/{p.name}" for p in files) + "\n"
+    )
+    assert main(["generate", str(tmp_path / "generate.in")]) == 0
+    with h5py.File(tmp_path / "out.h5") as a, h5py.File(tmp_path / "aenet.h5") as b:
+        for sym in ("Cu", "Au"):
+            np.testing.assert_allclose(a["features"][sym]["values"][()], b["features"][sym]["values"][()], rtol=1e-14)
+        np.testing.assert_allclose(a["structures/cohesive_energy"][()], b["structures/cohesive_energy"][()])
+
+
+def test_golden_lmnto_through_the_whole_stage(tmp_path, golden):
+    """Features written by generate equal Fortran ænet's (aenet-golden/chebyshev, 5 species)."""
+    src = golden / "chebyshev" / "lmnto_structure001.xsf"
+    s = read_xsf(src)
+    s.energy = -630.63081206
+    write_xsf(tmp_path / "lmnto.xsf", s)
+    species = ["Li", "Mo", "Ni", "Ti", "O"]
+    (tmp_path / "gen.yaml").write_text(
+        "structures: [lmnto.xsf]\noutput: out.h5\n"
+        "reference_energies: {Li: 0, Mo: 0, Ni: 0, Ti: 0, O: 0}\n"
+        "descriptors:\n  default:\n    type: chebyshev\n"
+        "    radial: {cutoff: 4.0, order: 10}\n    angular: {cutoff: 1.5, order: 3}\n"
+    )
+    _run(tmp_path / "gen.yaml")
+    ref = np.loadtxt(golden / "chebyshev" / "lmnto_ref.csv", delimiter=",")
+    got = np.zeros_like(ref)
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert [x.decode() for x in f["species"][()]] == species
+        for sym in species:
+            got[f["features"][sym]["atom_index"][()]] = f["features"][sym]["values"][()]
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
