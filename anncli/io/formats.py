@@ -153,6 +153,8 @@ def read_structures(
             raise DataError(f"{name}: structure file not found")
         if path.is_dir():
             raise DataError(f"{name}: is a directory, expected a structure file")
+        if path.stat().st_size == 0:
+            raise DataError(f"{name}: the file is empty, expected structures")
         fmt = _check_format(format) if format is not None else _guess_format(path)
     if _is_xsf(path, format) or fmt == "xsf":  # never ASE's XSF reader: it drops the energy
         from anncli.io.xsf import read_xsf

@@ -147,6 +147,9 @@ def test_errors_name_file_and_format(tmp_path, golden):
         read_structures(junk)
     with pytest.raises(DataError, match=r"missing\.extxyz: structure file not found"):
         read_structures(tmp_path / "missing.extxyz")
+    (tmp_path / "empty.extxyz").write_text("")
+    with pytest.raises(DataError, match=r"empty\.extxyz: the file is empty"):
+        read_structures(tmp_path / "empty.extxyz")
     bad = tmp_path / "bad.extxyz"
     bad.write_text("2\nLattice=\"1 0 0 0 1 0 0 0 1\" Properties=species:S:1:pos:R:3\nH 0 0\n")
     with pytest.raises(DataError, match=r"could not read .*bad\.extxyz as extxyz: "):
