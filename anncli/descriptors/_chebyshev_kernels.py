@@ -82,230 +82,366 @@ def chebyshev_power_coefficients(order: int) -> np.ndarray:
     return np.array(t, dtype=np.float64)
 
 
-@njit(cache=True, inline="always")
-def _fc(d, rc):  # pragma: no cover
-    return 0.5 * (np.cos(PI_AENET * d / rc) + 1.0)
+
+#: Reductions over neighbours may be reassociated (vectorised) and fused multiply-adds
+#: used; no assumptions about NaN/inf.  Agreement with the ordered sums is checked to
+#: 1e-12 by the tests (reference implementation and ænet golden values).
+FASTMATH = {"reassoc", "contract"}
+_HALF_PI = 0.5 * np.pi
+# Taylor coefficients of sin and cos up to z^23 / z^22 (|error| < 1e-19 for 0 <= z <= pi/2)
+_S1, _S3, _S5, _S7 = 1.0, -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0
+_S9, _S11, _S13 = 1.0 / 362880.0, -1.0 / 39916800.0, 1.0 / 6227020800.0
+_S15, _S17 = -1.0 / 1307674368000.0, 1.0 / 355687428096000.0
+_S19, _S21, _S23 = -1.0 / 121645100408832000.0, 1.0 / 51090942171709440000.0, -1.0 / 25852016738884976640000.0
+_C2, _C4, _C6, _C8 = -0.5, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40320.0
+_C10, _C12, _C14 = -1.0 / 3628800.0, 1.0 / 479001600.0, -1.0 / 87178291200.0
+_C16, _C18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
+_C20, _C22 = 1.0 / 2432902008176640000.0, -1.0 / 1124000727777607680000.0
 
 
-@njit(cache=True, inline="always")
-def _dfc(d, rc):  # pragma: no cover
-    return -0.5 * PI_AENET / rc * np.sin(PI_AENET * d / rc)
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _sin_poly(z):  # pragma: no cover
+    z2 = z * z
+    p = _S21 + z2 * _S23
+    p = _S19 + z2 * p
+    p = _S17 + z2 * p
+    p = _S15 + z2 * p
+    p = _S13 + z2 * p
+    p = _S11 + z2 * p
+    p = _S9 + z2 * p
+    p = _S7 + z2 * p
+    p = _S5 + z2 * p
+    p = _S3 + z2 * p
+    return z * (_S1 + z2 * p)
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _cos_poly(z):  # pragma: no cover
+    z2 = z * z
+    p = _C20 + z2 * _C22
+    p = _C18 + z2 * p
+    p = _C16 + z2 * p
+    p = _C14 + z2 * p
+    p = _C12 + z2 * p
+    p = _C10 + z2 * p
+    p = _C8 + z2 * p
+    p = _C6 + z2 * p
+    p = _C4 + z2 * p
+    p = _C2 + z2 * p
+    return 1.0 + z2 * p
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _cutoff_functions(d, n, rc, fc, dfc):  # pragma: no cover
+    """fc(d) = (cos(pi' d/rc) + 1)/2 = sin(z)^2 and its derivative, z = pi/2 - pi' d/(2 rc).
+
+    pi' is ænet's truncated pi; the half-angle form has no cancellation near the cutoff.
+    ``d[:n]`` is overwritten by nothing; results go to ``fc[:n]``, ``dfc[:n]``.
+    """
+    a = 0.5 * PI_AENET / rc
+    b = -PI_AENET / rc
+    for k in range(n):
+        z = _HALF_PI - a * d[k]
+        sz = _sin_poly(z)
+        fc[k] = sz * sz
+        dfc[k] = b * sz * _cos_poly(z)
 
 
 @njit(cache=True)
-def _chebyshev(x, n_max, t):  # pragma: no cover
-    t[0] = 1.0
-    if n_max >= 1:
-        t[1] = x
-    for n in range(1, n_max):
-        t[n + 1] = 2.0 * x * t[n] - t[n - 1]
+def _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc):  # pragma: no cover
+    """Copy the pairs of atom ``i`` within the radial / angular cutoffs into compact scratch.
 
-
-@njit(cache=True)
-def _chebyshev_d(x, n_max, t, dt):  # pragma: no cover
-    t[0] = 1.0
-    dt[0] = 0.0
-    if n_max >= 1:
-        t[1] = x
-        dt[1] = 1.0
-    for n in range(1, n_max):
-        t[n + 1] = 2.0 * x * t[n] - t[n - 1]
-        dt[n + 1] = 2.0 * t[n] + 2.0 * x * dt[n] - dt[n - 1]
-
-
-@njit(cache=True)
-def _monomials(ux, uy, uz, parent, axis, m):  # pragma: no cover
-    m[0] = 1.0
-    for q in range(1, parent.shape[0]):
-        k = axis[q]
-        c = ux if k == 0 else (uy if k == 1 else uz)
-        m[q] = m[parent[q]] * c
-
-
-@njit(cache=True)
-def _centre_features(
-    i, offsets, vectors, distances, index, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, tcoef, tbuf, mono, s_mom, st_mom, row,
-):  # pragma: no cover
-    """Features of atom ``i`` into ``row``; moments into ``s_mom``/``st_mom``."""
-    nm = s_mom.shape[0]
-    nrad = nr + 1
-    nang = na + 1
-    half = nrad + nang
-    for f in range(row.shape[0]):
-        row[f] = 0.0
-    for q in range(nm):
-        s_mom[q] = 0.0
-        st_mom[q] = 0.0
-    qsum = 0.0
-    qtsum = 0.0
-    for p in range(offsets[i], offsets[i + 1]):
+    Scratch ``sc`` rows (each of length max neighbours): 0 radial x, 1 fc_r, 2 dfc_r,
+    3 s (radial), 4 d (radial); 5 fc_a, 6 dfc_a, 7 s (angular), 8 s*fc_a, 9 d (angular),
+    10-12 unit vector (angular), 13-15 unit vector (radial), 16 local pair index (radial),
+    17 local pair index (angular), 18 s*fc_r.
+    """
+    nrp = 0
+    nap = 0
+    p0 = offsets[i]
+    for p in range(p0, offsets[i + 1]):
         d = distances[p]
         s = 0.0
         if typed:
             s = weights[env_types[index[p]]]
+        inv = 1.0 / d
         if d <= rr:
-            fc = _fc(d, rr)
-            _chebyshev((2.0 * d - rr) / rr, nr, tbuf)
-            for n in range(nrad):
-                v = fc * tbuf[n]
-                row[n] += v
-                if typed:
-                    row[half + n] += s * v
+            sc[4, nrp] = d
+            sc[3, nrp] = s
+            sc[13, nrp] = vectors[p, 0] * inv
+            sc[14, nrp] = vectors[p, 1] * inv
+            sc[15, nrp] = vectors[p, 2] * inv
+            sc[16, nrp] = p - p0
+            nrp += 1
         if d <= ra:
-            fa = _fc(d, ra)
-            inv = 1.0 / d
-            _monomials(vectors[p, 0] * inv, vectors[p, 1] * inv, vectors[p, 2] * inv, parent, axis, mono)
-            qsum += fa * fa
-            for q in range(nm):
-                s_mom[q] += fa * mono[q]
-            if typed:
-                sf = s * fa
-                qtsum += sf * sf
-                for q in range(nm):
-                    st_mom[q] += sf * mono[q]
-    # P_m = sum over monomials of degree m of mult * S^2
-    for n in range(nang):
+            sc[9, nap] = d
+            sc[7, nap] = s
+            sc[10, nap] = vectors[p, 0] * inv
+            sc[11, nap] = vectors[p, 1] * inv
+            sc[12, nap] = vectors[p, 2] * inv
+            sc[17, nap] = p - p0
+            nap += 1
+    _cutoff_functions(sc[4], nrp, rr, sc[1], sc[2])
+    _cutoff_functions(sc[9], nap, ra, sc[5], sc[6])
+    x = sc[0]
+    d = sc[4]
+    for k in range(nrp):
+        x[k] = (2.0 * d[k] - rr) / rr
+    if typed:
+        for k in range(nrp):
+            sc[18, k] = sc[3, k] * sc[1, k]
+        for k in range(nap):
+            sc[8, k] = sc[7, k] * sc[5, k]
+    return nrp, nap
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _radial(nrp, sc, typed, nr, half, tb, row):  # pragma: no cover
+    """R_n (and R~_n) from the gathered radial pairs; ``tb`` is (2, max neighbours) scratch."""
+    x = sc[0]
+    fr = sc[1]
+    gs = sc[18]
+    tprev = tb[0]
+    tcur = tb[1]
+    a = 0.0
+    at = 0.0
+    for k in range(nrp):
+        a += fr[k]
+        tprev[k] = 1.0
+        tcur[k] = x[k]
+    row[0] = a
+    if typed:
+        for k in range(nrp):
+            at += gs[k]
+        row[half] = at
+    if nr < 1:
+        return
+    a = 0.0
+    at = 0.0
+    for k in range(nrp):
+        a += fr[k] * x[k]
+    row[1] = a
+    if typed:
+        for k in range(nrp):
+            at += gs[k] * x[k]
+        row[half + 1] = at
+    for n in range(2, nr + 1):
+        a = 0.0
+        at = 0.0
+        if typed:
+            for k in range(nrp):
+                t = 2.0 * x[k] * tcur[k] - tprev[k]
+                tprev[k] = t
+                a += fr[k] * t
+                at += gs[k] * t
+            row[half + n] = at
+        else:
+            for k in range(nrp):
+                t = 2.0 * x[k] * tcur[k] - tprev[k]
+                tprev[k] = t
+                a += fr[k] * t
+        row[n] = a
+        tprev, tcur = tcur, tprev
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row):  # pragma: no cover
+    """A_n (and A~_n) by monomial moments; fills ``mono`` (n_mono, max neighbours) and the moments."""
+    fa = sc[5]
+    gs = sc[8]
+    nm = deg.shape[0]
+    m0 = mono[0]
+    for k in range(nap):
+        m0[k] = 1.0
+    for q in range(1, nm):
+        mp = mono[parent[q]]
+        u = sc[10 + axis[q]]
+        mq = mono[q]
+        for k in range(nap):
+            mq[k] = mp[k] * u[k]
+    qsum = 0.0
+    qtsum = 0.0
+    for k in range(nap):
+        qsum += fa[k] * fa[k]
+    if typed:
+        for k in range(nap):
+            qtsum += gs[k] * gs[k]
+    for q in range(nm):
+        mq = mono[q]
+        acc = 0.0
+        for k in range(nap):
+            acc += fa[k] * mq[k]
+        s_mom[q] = acc
+        if typed:
+            acc = 0.0
+            for k in range(nap):
+                acc += gs[k] * mq[k]
+            st_mom[q] = acc
+    for n in range(na + 1):
         acc = 0.0
         acct = 0.0
         for q in range(nm):
-            c = tcoef[n, deg[q]]
-            if c != 0.0:
-                acc += c * mult[q] * s_mom[q] * s_mom[q]
-                if typed:
-                    acct += c * mult[q] * st_mom[q] * st_mom[q]
+            c = tcoef[n, deg[q]] * mult[q]
+            acc += c * s_mom[q] * s_mom[q]
+            if typed:
+                acct += c * st_mom[q] * st_mom[q]
         row[nrad + n] = 0.5 * (acc - qsum)
         if typed:
             row[half + nrad + n] = 0.5 * (acct - qtsum)
 
 
+@njit(cache=True)
+def _scratch(maxm, nr, na, nm):  # pragma: no cover
+    return (
+        np.zeros((19, maxm)),
+        np.zeros((4, maxm)),
+        np.zeros((nm, maxm)),
+        np.zeros(nm),
+        np.zeros(nm),
+        np.zeros((8, maxm)),
+    )
+
+
 def _features(
     offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, tcoef, block, out,
-):  # pragma: no cover
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
-    nm = deg.shape[0]
-    for b in prange(n_blocks):
-        tbuf = np.empty(max(nr, na) + 1)
-        mono = np.empty(nm)
-        s_mom = np.empty(nm)
-        st_mom = np.empty(nm)
-        for c in range(b * block, min(n_c, (b + 1) * block)):
-            _centre_features(
-                centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, nr,
-                ra, na, deg, mult, parent, axis, tcoef, tbuf, mono, s_mom, st_mom, out[c],
-            )
-
-
-features_nb = njit(cache=True, parallel=True)(_features)
-
-
-@njit(cache=True)
-def _poly_grad(coef, mono, lower, power):  # pragma: no cover
-    """Value and gradient of sum_q coef[q] * monomial_q at the point whose monomials are ``mono``."""
-    g = 0.0
-    hx = 0.0
-    hy = 0.0
-    hz = 0.0
-    for q in range(coef.shape[0]):
-        c = coef[q]
-        if c == 0.0:
-            continue
-        g += c * mono[q]
-        if power[q, 0] > 0:
-            hx += c * power[q, 0] * mono[lower[q, 0]]
-        if power[q, 1] > 0:
-            hy += c * power[q, 1] * mono[lower[q, 1]]
-        if power[q, 2] > 0:
-            hz += c * power[q, 2] * mono[lower[q, 2]]
-    return g, hx, hy, hz
-
-
-def _features_and_derivatives(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, out, dout,
+    deg, mult, parent, axis, tcoef, block, maxm, out,
 ):  # pragma: no cover
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block
     nm = deg.shape[0]
     nrad = nr + 1
-    nang = na + 1
-    half = nrad + nang
+    half = nrad + na + 1
     for b in prange(n_blocks):
-        tbuf = np.empty(max(nr, na) + 1)
-        dtbuf = np.empty(max(nr, na) + 1)
-        mono = np.empty(nm)
-        s_mom = np.empty(nm)
-        st_mom = np.empty(nm)
-        coef = np.empty((nang, nm))
-        coeft = np.empty((nang, nm))
+        sc, tb, mono, s_mom, st_mom, _ = _scratch(maxm, nr, na, nm)
         for c in range(b * block, min(n_c, (b + 1) * block)):
-            i = centers[c]
             row = out[c]
-            _centre_features(
-                i, offsets, vectors, distances, index, env_types, weights, typed, rr, nr,
-                ra, na, deg, mult, parent, axis, tcoef, tbuf, mono, s_mom, st_mom, row,
-            )
-            for n in range(nang):
-                for q in range(nm):
-                    w = tcoef[n, deg[q]] * mult[q]
-                    coef[n, q] = w * s_mom[q]
-                    coeft[n, q] = w * st_mom[q]
-            q0 = cp_offsets[c] - offsets[i]
-            for p in range(offsets[i], offsets[i + 1]):
-                dg = dout[q0 + p]
-                dg[:, :] = 0.0
-                d = distances[p]
-                inv = 1.0 / d
-                ux = vectors[p, 0] * inv
-                uy = vectors[p, 1] * inv
-                uz = vectors[p, 2] * inv
-                s = 0.0
-                if typed:
-                    s = weights[env_types[index[p]]]
-                if d <= rr:
-                    fc = _fc(d, rr)
-                    dfc = _dfc(d, rr)
-                    _chebyshev_d((2.0 * d - rr) / rr, nr, tbuf, dtbuf)
-                    for n in range(nrad):
-                        v = dfc * tbuf[n] + fc * dtbuf[n] * 2.0 / rr
-                        dg[n, 0] = v * ux
-                        dg[n, 1] = v * uy
-                        dg[n, 2] = v * uz
-                        if typed:
-                            dg[half + n, 0] = s * v * ux
-                            dg[half + n, 1] = s * v * uy
-                            dg[half + n, 2] = s * v * uz
-                if d <= ra:
-                    fa = _fc(d, ra)
-                    dfa = _dfc(d, ra)
-                    _monomials(ux, uy, uz, parent, axis, mono)
-                    for n in range(nang):
-                        g, hx, hy, hz = _poly_grad(coef[n], mono, lower, power)
-                        hu = hx * ux + hy * uy + hz * uz
-                        a = dfa * (g - fa)
-                        bfac = fa * inv
-                        dg[nrad + n, 0] = a * ux + bfac * (hx - hu * ux)
-                        dg[nrad + n, 1] = a * uy + bfac * (hy - hu * uy)
-                        dg[nrad + n, 2] = a * uz + bfac * (hz - hu * uz)
-                        if typed:
-                            g, hx, hy, hz = _poly_grad(coeft[n], mono, lower, power)
-                            hu = hx * ux + hy * uy + hz * uz
-                            a = s * dfa * (g - s * fa)
-                            bfac = s * fa * inv
-                            dg[half + nrad + n, 0] = a * ux + bfac * (hx - hu * ux)
-                            dg[half + nrad + n, 1] = a * uy + bfac * (hy - hu * uy)
-                            dg[half + nrad + n, 2] = a * uz + bfac * (hz - hu * uz)
+            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
+            _radial(nrp, sc, typed, nr, half, tb, row)
+            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
 
 
-features_and_derivatives_nb = njit(cache=True, parallel=True)(_features_and_derivatives)
+features_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_features)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
+    """g[k] = sum_q coef[q] M_q(u_k) and h[:, k] its gradient, for the gathered angular pairs."""
+    for k in range(nap):
+        g[k] = 0.0
+        h[0, k] = 0.0
+        h[1, k] = 0.0
+        h[2, k] = 0.0
+    for q in range(coef.shape[0]):
+        c = coef[q]
+        if c == 0.0:
+            continue
+        mq = mono[q]
+        for k in range(nap):
+            g[k] += c * mq[k]
+        for ax in range(3):
+            pw = power[q, ax]
+            if pw > 0:
+                cl = c * pw
+                ml = mono[lower[q, ax]]
+                hx = h[ax]
+                for k in range(nap):
+                    hx[k] += cl * ml[k]
+
+
+def _features_and_derivatives(
+    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
+    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, maxm, out, dout,
+):  # pragma: no cover
+    """``dout`` must be zero on entry (entries of pairs beyond a cutoff are not written)."""
+    n_c = centers.shape[0]
+    n_blocks = (n_c + block - 1) // block
+    nm = deg.shape[0]
+    nrad = nr + 1
+    half = nrad + na + 1
+    two_rr = 2.0 / rr
+    for b in prange(n_blocks):
+        sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
+        coef = np.empty(nm)
+        g = pe[0]
+        h = pe[1:4]
+        for c in range(b * block, min(n_c, (b + 1) * block)):
+            row = out[c]
+            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
+            _radial(nrp, sc, typed, nr, half, tb, row)
+            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
+            q0 = cp_offsets[c]
+            # radial: d(fc T_n)/dd along the unit vector
+            x = sc[0]
+            fr = sc[1]
+            dfr = sc[2]
+            sr = sc[3]
+            tprev = tb[0]
+            tcur = tb[1]
+            dprev = tb[2]
+            dcur = tb[3]
+            for k in range(nrp):
+                tprev[k] = 1.0
+                tcur[k] = x[k]
+                dprev[k] = 0.0
+                dcur[k] = 1.0
+            for n in range(nrad):
+                for k in range(nrp):
+                    if n == 0:
+                        v = dfr[k]
+                    elif n == 1:
+                        v = dfr[k] * x[k] + fr[k] * two_rr
+                    else:
+                        t = 2.0 * x[k] * tcur[k] - tprev[k]
+                        dt = 2.0 * tcur[k] + 2.0 * x[k] * dcur[k] - dprev[k]
+                        tprev[k] = t
+                        dprev[k] = dt
+                        v = dfr[k] * t + fr[k] * dt * two_rr
+                    dg = dout[q0 + np.int64(sc[16, k])]
+                    dg[n, 0] = v * sc[13, k]
+                    dg[n, 1] = v * sc[14, k]
+                    dg[n, 2] = v * sc[15, k]
+                    if typed:
+                        sv = sr[k] * v
+                        dg[half + n, 0] = sv * sc[13, k]
+                        dg[half + n, 1] = sv * sc[14, k]
+                        dg[half + n, 2] = sv * sc[15, k]
+                if n >= 2:
+                    tprev, tcur = tcur, tprev
+                    dprev, dcur = dcur, dprev
+            # angular: f' (G_n - f) u + f (I - u u^T) grad G_n / d
+            fa = sc[5]
+            dfa = sc[6]
+            sa = sc[7]
+            da = sc[9]
+            for copy in range(2 if typed else 1):
+                mom = st_mom if copy == 1 else s_mom
+                base = half + nrad if copy == 1 else nrad
+                for n in range(na + 1):
+                    for q in range(nm):
+                        coef[q] = tcoef[n, deg[q]] * mult[q] * mom[q]
+                    _poly_eval(coef, nap, mono, lower, power, g, h)
+                    for k in range(nap):
+                        ux = sc[10, k]
+                        uy = sc[11, k]
+                        uz = sc[12, k]
+                        s = sa[k] if copy == 1 else 1.0
+                        hu = h[0, k] * ux + h[1, k] * uy + h[2, k] * uz
+                        av = s * dfa[k] * (g[k] - s * fa[k])
+                        bv = s * fa[k] / da[k]
+                        dg = dout[q0 + np.int64(sc[17, k])]
+                        dg[base + n, 0] = av * ux + bv * (h[0, k] - hu * ux)
+                        dg[base + n, 1] = av * uy + bv * (h[1, k] - hu * uy)
+                        dg[base + n, 2] = av * uz + bv * (h[2, k] - hu * uz)
+
+
+features_and_derivatives_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_features_and_derivatives)
 
 
 def _pair_gradients(
     offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, out,
+    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, maxm, out,
 ):  # pragma: no cover
+    """``out`` must be zero on entry (pairs beyond both cutoffs are not written)."""
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block
     nm = deg.shape[0]
@@ -313,24 +449,67 @@ def _pair_gradients(
     nang = na + 1
     half = nrad + nang
     nf = de_dg.shape[1]
+    two_rr = 2.0 / rr
     for b in prange(n_blocks):
-        tbuf = np.empty(max(nr, na) + 1)
-        dtbuf = np.empty(max(nr, na) + 1)
-        mono = np.empty(nm)
-        s_mom = np.empty(nm)
-        st_mom = np.empty(nm)
+        sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
         row = np.empty(nf)
         coef = np.empty(nm)
         coeft = np.empty(nm)
         wdeg = np.empty(nang)
         wdegt = np.empty(nang)
+        g = pe[0]
+        h = pe[1:4]
+        gt = pe[4]
+        ht = pe[5:8]
+        acc1 = tb[2]
+        acc2 = tb[3]
         for c in range(b * block, min(n_c, (b + 1) * block)):
-            i = centers[c]
             e = de_dg[c]
-            _centre_features(
-                i, offsets, vectors, distances, index, env_types, weights, typed, rr, nr,
-                ra, na, deg, mult, parent, axis, tcoef, tbuf, mono, s_mom, st_mom, row,
-            )
+            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
+            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
+            q0 = cp_offsets[c]
+            # radial: sum_n w_n d(fc T_n)/dd with w_n = e_n + s e~_n
+            x = sc[0]
+            fr = sc[1]
+            dfr = sc[2]
+            sr = sc[3]
+            tprev = tb[0]
+            tcur = tb[1]
+            for k in range(nrp):
+                w0 = e[0] + sr[k] * e[half] if typed else e[0]
+                acc1[k] = w0
+                acc2[k] = 0.0
+                tprev[k] = 1.0
+                tcur[k] = x[k]
+            if nr >= 1:
+                for k in range(nrp):
+                    w1 = e[1] + sr[k] * e[half + 1] if typed else e[1]
+                    acc1[k] += w1 * x[k]
+                    acc2[k] += w1
+                # derivative recursion dT_n = n U_{n-1}: keep U in pe rows 4/5 (free here)
+                uprev = pe[4]
+                ucur = pe[5]
+                for k in range(nrp):
+                    uprev[k] = 1.0
+                    ucur[k] = 2.0 * x[k]
+                for n in range(2, nrad):
+                    for k in range(nrp):
+                        w = e[n] + sr[k] * e[half + n] if typed else e[n]
+                        t = 2.0 * x[k] * tcur[k] - tprev[k]
+                        tprev[k] = t
+                        acc1[k] += w * t
+                        acc2[k] += w * n * ucur[k]
+                        un = 2.0 * x[k] * ucur[k] - uprev[k]
+                        uprev[k] = un
+                    tprev, tcur = tcur, tprev
+                    uprev, ucur = ucur, uprev
+            for k in range(nrp):
+                v = dfr[k] * acc1[k] + fr[k] * acc2[k] * two_rr
+                p = q0 + np.int64(sc[16, k])
+                out[p, 0] += v * sc[13, k]
+                out[p, 1] += v * sc[14, k]
+                out[p, 2] += v * sc[15, k]
+            # angular
             esum = 0.0
             esumt = 0.0
             for m in range(nang):
@@ -346,54 +525,36 @@ def _pair_gradients(
                         wdegt[m] += e[half + nrad + n] * tcoef[n, m]
             for q in range(nm):
                 coef[q] = wdeg[deg[q]] * mult[q] * s_mom[q]
-                coeft[q] = wdegt[deg[q]] * mult[q] * st_mom[q] if typed else 0.0
-            q0 = cp_offsets[c] - offsets[i]
-            for p in range(offsets[i], offsets[i + 1]):
-                d = distances[p]
-                inv = 1.0 / d
-                ux = vectors[p, 0] * inv
-                uy = vectors[p, 1] * inv
-                uz = vectors[p, 2] * inv
-                s = 0.0
+            _poly_eval(coef, nap, mono, lower, power, g, h)
+            if typed:
+                for q in range(nm):
+                    coeft[q] = wdegt[deg[q]] * mult[q] * st_mom[q]
+                _poly_eval(coeft, nap, mono, lower, power, gt, ht)
+            fa = sc[5]
+            dfa = sc[6]
+            sa = sc[7]
+            da = sc[9]
+            for k in range(nap):
+                ux = sc[10, k]
+                uy = sc[11, k]
+                uz = sc[12, k]
+                gv = g[k] - fa[k] * esum
+                hx = h[0, k]
+                hy = h[1, k]
+                hz = h[2, k]
                 if typed:
-                    s = weights[env_types[index[p]]]
-                gx = 0.0
-                gy = 0.0
-                gz = 0.0
-                if d <= rr:
-                    fc = _fc(d, rr)
-                    dfc = _dfc(d, rr)
-                    _chebyshev_d((2.0 * d - rr) / rr, nr, tbuf, dtbuf)
-                    v = 0.0
-                    for n in range(nrad):
-                        w = e[n]
-                        if typed:
-                            w += s * e[half + n]
-                        v += w * (dfc * tbuf[n] + fc * dtbuf[n] * 2.0 / rr)
-                    gx += v * ux
-                    gy += v * uy
-                    gz += v * uz
-                if d <= ra:
-                    fa = _fc(d, ra)
-                    dfa = _dfc(d, ra)
-                    _monomials(ux, uy, uz, parent, axis, mono)
-                    g, hx, hy, hz = _poly_grad(coef, mono, lower, power)
-                    g = g - fa * esum
-                    if typed:
-                        g2, hx2, hy2, hz2 = _poly_grad(coeft, mono, lower, power)
-                        g += s * (g2 - s * fa * esumt)
-                        hx += s * hx2
-                        hy += s * hy2
-                        hz += s * hz2
-                    hu = hx * ux + hy * uy + hz * uz
-                    a = dfa * g
-                    bfac = fa * inv
-                    gx += a * ux + bfac * (hx - hu * ux)
-                    gy += a * uy + bfac * (hy - hu * uy)
-                    gz += a * uz + bfac * (hz - hu * uz)
-                out[q0 + p, 0] = gx
-                out[q0 + p, 1] = gy
-                out[q0 + p, 2] = gz
+                    s = sa[k]
+                    gv += s * (gt[k] - s * fa[k] * esumt)
+                    hx += s * ht[0, k]
+                    hy += s * ht[1, k]
+                    hz += s * ht[2, k]
+                hu = hx * ux + hy * uy + hz * uz
+                av = dfa[k] * gv
+                bv = fa[k] / da[k]
+                p = q0 + np.int64(sc[17, k])
+                out[p, 0] += av * ux + bv * (hx - hu * ux)
+                out[p, 1] += av * uy + bv * (hy - hu * uy)
+                out[p, 2] += av * uz + bv * (hz - hu * uz)
 
 
-pair_gradients_nb = njit(cache=True, parallel=True)(_pair_gradients)
+pair_gradients_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_pair_gradients)

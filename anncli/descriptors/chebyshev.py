@@ -239,7 +239,9 @@ class ChebyshevSetup:
             raise ValueError(
                 f"The neighbour list (cutoff {nl.cutoff} Å) is shorter than the setup's cutoff {self.cutoff} Å."
             )
-        return centers, env_types, (
+        counts = nl.offsets[centers + 1] - nl.offsets[centers]
+        maxm = int(max(1, counts.max(initial=0)))  # scratch length: most neighbours of a centre
+        return centers, env_types, maxm, (
             nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types, weights, self.typed,
             float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
         )
@@ -267,10 +269,10 @@ class ChebyshevSetup:
         -------
         ndarray of shape (n_centers, n_features), float64
         """
-        centers, env_types, args = self._common(nl, centers, env_types)
+        centers, env_types, maxm, args = self._common(nl, centers, env_types)
         deg, mult, parent, axis, _lower, _power, tcoef = self._tables
         out = np.empty((len(centers), self.n_features))
-        _k.features_nb(*args, deg, mult, parent, axis, tcoef, _BLOCK, out)
+        _k.features_nb(*args, deg, mult, parent, axis, tcoef, _BLOCK, maxm, out)
         return out
 
     def features_and_derivatives(
@@ -285,13 +287,13 @@ class ChebyshevSetup:
             ``dG[q, f] = d G_cf / d vectors[p]`` for the pairs ``p`` of the centres, centre
             by centre in neighbour-list order (pairs beyond both cutoffs have zero rows).
         """
-        centers, env_types, args = self._common(nl, centers, env_types)
+        centers, env_types, maxm, args = self._common(nl, centers, env_types)
         deg, mult, parent, axis, lower, power, tcoef = self._tables
         cp = self._pair_offsets(nl, centers)
         out = np.empty((len(centers), self.n_features))
-        dout = np.empty((int(cp[-1]), self.n_features, 3))
+        dout = np.zeros((int(cp[-1]), self.n_features, 3))
         _k.features_and_derivatives_nb(
-            *args, deg, mult, parent, axis, lower, power, tcoef, cp, _BLOCK, out, dout
+            *args, deg, mult, parent, axis, lower, power, tcoef, cp, _BLOCK, maxm, out, dout
         )
         return out, dout
 
@@ -310,12 +312,12 @@ class ChebyshevSetup:
         ndarray of shape (n_center_pairs, 3), eV/Å
             In the pair order of :meth:`features_and_derivatives`, without storing dG.
         """
-        centers, env_types, args = self._common(nl, centers, env_types)
+        centers, env_types, maxm, args = self._common(nl, centers, env_types)
         deg, mult, parent, axis, lower, power, tcoef = self._tables
         cp = self._pair_offsets(nl, centers)
         de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64).reshape(len(centers), self.n_features)
-        out = np.empty((int(cp[-1]), 3))
+        out = np.zeros((int(cp[-1]), 3))
         _k.pair_gradients_nb(
-            *args, deg, mult, parent, axis, lower, power, tcoef, cp, de_dg, _BLOCK, out
+            *args, deg, mult, parent, axis, lower, power, tcoef, cp, de_dg, _BLOCK, maxm, out
         )
         return out
