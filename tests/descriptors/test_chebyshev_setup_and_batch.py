@@ -104,7 +104,7 @@ def test_missing_env_species_is_a_data_error_naming_both():
     structures, sym = _two_structures()
     setups = {"Ti": ChebyshevSetup("Ti", ["Ti"], 4.0, 6, 3.0, 3), "O": ChebyshevSetup("O", ["O", "Ti"], 4.0, 4, 3.5, 2)}
     p, c, b, o = batch_arrays(structures)
-    with pytest.raises(DataError, match=r"O atom is a neighbour of a Ti atom.*env list of the Ti"):
+    with pytest.raises(DataError, match=r"O atom is a neighbour of Ti atom.*O is not in the env list of the Ti"):
         featurize_batch(p, c, b, o, sym, ["Ti", "O"], setups)
 
 
