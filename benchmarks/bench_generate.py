@@ -53,7 +53,7 @@ def _generate_in(xsf: Path, out: Path, workdir: Path) -> Path:
 
 
 def _run_api(config_path: Path, repeat: int) -> tuple[float, int]:
-    from anncli.cli.generate import load_generate_config
+    from anncli.config.generate import load_generate_config
     from anncli.workflows.generate import run
 
     best, n_atoms = np.inf, 0

@@ -21,7 +21,7 @@ from anncli.structure import Structure
 
 logger = logging.getLogger(__name__)
 
-BATCH_ATOMS = 32768  # atoms featurised per kernel call
+BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
 
 
 @dataclass
@@ -121,10 +121,10 @@ class _Batch:
 
 
 def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list) -> float | None:
-    """Check one structure; return its cohesive energy, or None if it is left out."""
-    from anncli.io import check_structure
+    """Filter one structure; return its cohesive energy, or None if it is left out.
 
-    check_structure(s)
+    The readers have already checked the data (finite numbers, forces on all atoms, cell).
+    """
     unknown = sorted(set(s.symbols) - set(e_ref))
     if unknown:
         raise DataError(

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+
+
+@numba.njit(cache=True, parallel=True)
+def _count_within_nb(offsets, distances, centers, radii):  # pragma: no cover - jitted
+    counts = np.zeros((len(centers), len(radii)), dtype=np.int64)
+    for c in numba.prange(len(centers)):
+        i = centers[c]
+        for p in range(offsets[i], offsets[i + 1]):
+            d = distances[p]
+            for r in range(len(radii)):
+                if d <= radii[r]:
+                    counts[c, r] += 1
+    return counts
 
 
 def energy_distribution(per_atom: np.ndarray, bins: int = 20, width: int = 40) -> str:
@@ -54,19 +68,16 @@ class NeighborStatistics:
 
     def update(self, species: str, offsets: np.ndarray, distances: np.ndarray, centers: np.ndarray) -> np.ndarray:
         """Add the neighbour counts of ``centers``; returns their counts within the largest cutoff."""
-        starts, stops = offsets[centers], offsets[centers + 1]
-        largest = None
-        for name, rc in self.cutoffs[species].items():
-            inside = np.concatenate([[0], np.cumsum(distances <= rc)])
-            counts = inside[stops] - inside[starts]
-            if len(counts):
-                self._sum[species][name] += int(counts.sum())
-                self._min[species][name] = min(self._min[species][name], int(counts.min()))
-                self._max[species][name] = max(self._max[species][name], int(counts.max()))
-            if largest is None or rc >= max(self.cutoffs[species].values()):
-                largest = counts
+        names = list(self.cutoffs[species])
+        radii = np.array([self.cutoffs[species][n] for n in names], dtype=np.float64)
+        counts = _count_within_nb(offsets, distances, np.asarray(centers, dtype=np.int64), radii)
+        if len(centers):
+            for r, name in enumerate(names):
+                self._sum[species][name] += int(counts[:, r].sum())
+                self._min[species][name] = min(self._min[species][name], int(counts[:, r].min()))
+                self._max[species][name] = max(self._max[species][name], int(counts[:, r].max()))
         self._atoms[species] += len(centers)
-        return largest if largest is not None else np.zeros(len(centers), dtype=np.int64)
+        return counts[:, int(np.argmax(radii))] if len(radii) else np.zeros(len(centers), dtype=np.int64)
 
     def report(self) -> str:
         """One line per species and cutoff: mean, min and max neighbour counts."""
