@@ -163,18 +163,6 @@ def _rjk(lu, ld, jj, kk):  # pragma: no cover - jitted
     return c, x, y, z, np.sqrt(x * x + y * y + z * z)
 
 
-@njit(cache=True, inline="always")
-def _ejk(djk, eta, rc):  # pragma: no cover - jitted
-    """exp(-eta R_jk^2) fc(R_jk) and its derivative w.r.t. R_jk."""
-    if djk >= rc:
-        return 0.0, 0.0
-    x = PI * djk / rc
-    fc = 0.5 * (np.cos(x) + 1.0)
-    dfc = -0.5 * PI / rc * np.sin(x)
-    e = np.exp(-eta * djk * djk)
-    return e * fc, e * (dfc - 2.0 * eta * djk * fc)
-
-
 @njit(cache=True)
 def _centre_features(i, offsets, index, vectors, distances, env_types, cutoff, n_env,
                      rad_off, rad_i, rad_f, grp_i, grp_f, fn_i, rk_f, ak_f, ak_i, out):  # pragma: no cover
@@ -324,6 +312,9 @@ def _centre_grad(i, offsets, index, vectors, distances, env_types, cutoff, n_env
                     ujk[0] = 0.0
                     ujk[1] = 0.0
                     ujk[2] = 0.0
+                last_rc = -1.0
+                fc = 0.0
+                dfc = 0.0
                 for r in range(r0, r1):
                     ej = E[jj, r]
                     ek = E[kk, r]
@@ -333,7 +324,20 @@ def _centre_grad(i, offsets, index, vectors, distances, env_types, cutoff, n_env
                     R5[r, 1] = dej * ek
                     R5[r, 2] = ej * dek
                     if has4 > 0:
-                        e, de = _ejk(djk, rk_f[r, 0], rk_f[r, 1])
+                        rc = rk_f[r, 1]
+                        if djk < rc:
+                            if rc != last_rc:
+                                arg = PI * djk / rc
+                                fc = 0.5 * (np.cos(arg) + 1.0)
+                                dfc = -0.5 * PI / rc * np.sin(arg)
+                                last_rc = rc
+                            eta = rk_f[r, 0]
+                            ex = np.exp(-eta * djk * djk)
+                            e = ex * fc
+                            de = ex * (dfc - 2.0 * eta * djk * fc)
+                        else:
+                            e = 0.0
+                            de = 0.0
                         R4[r, 0] = ej * ek * e
                         R4[r, 1] = dej * ek * e
                         R4[r, 2] = ej * dek * e

@@ -286,3 +286,17 @@ def test_invalid_setup_level_errors():
         BehlerSetup("Ti", ENV2, [])
     with pytest.raises(ConfigError, match="twice"):
         BehlerSetup("Ti", ["Ti", "Ti"], [{"G": 1, "type2": "Ti", "Rc": 4.0}])
+
+
+def test_lonely_atom_and_neighbour_at_the_cutoff_give_zero():
+    setup = BehlerSetup("Ti", ENV2, FUNCS2)
+    rc = setup.cutoff  # 4.0: all functions with Rc = 4.0 see nothing at exactly 4.0
+    pos = np.array([[0.0, 0.0, 0.0], [rc, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    nl, _, env_types, centers, (G, dG) = _evaluate(
+        setup, [(pos, None, ["Ti", "O", "O"])], "features_and_derivatives"
+    )
+    assert nl.n_pairs == 2  # the pair at exactly Rc is listed (d <= cutoff) ...
+    np.testing.assert_array_equal(G, 0.0)  # ... but fc(Rc) = 0
+    np.testing.assert_array_equal(dG, 0.0)
+    gp = setup.pair_gradients(nl, centers, env_types, np.ones_like(G))
+    assert gp.shape == (2, 3) and np.all(gp == 0.0)
