@@ -244,7 +244,10 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
 
     t0 = time.perf_counter()
     species = list(config.reference_energies)
-    e_ref = {sym: float(v) for sym, v in config.reference_energies.items()}
+    from anncli.units import Units
+
+    energy_factor = Units(energy=config.units.energy, length=config.units.length).energy_factor
+    e_ref = {sym: float(v) * energy_factor for sym, v in config.reference_energies.items()}  # eV
     setups = build_setups(dict(config.descriptors), species)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     files = expand_sources(list(config.structures), base_dir)

@@ -190,3 +190,26 @@ def test_golden_lmnto_through_the_whole_stage(tmp_path, golden):
         for sym in species:
             got[f["features"][sym]["atom_index"][()]] = f["features"][sym]["values"][()]
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
+
+
+def test_hartree_bohr_input_and_reference_energies_are_converted(tmp_path, shared_data):
+    """Water clusters are in Hartree/Bohr; reference energies are given in the input's unit."""
+    from ase.units import Bohr, Hartree
+
+    src = sorted((shared_data / "water-clusters" / "xsf").glob("*.xsf"))[:5]
+    (tmp_path / "files.list").write_text("\n".join(str(p) for p in src) + "\n")
+    (tmp_path / "gen.yaml").write_text(
+        "structures: ['@files.list']\noutput: w.h5\nunits: {energy: Hartree, length: Bohr}\n"
+        "reference_energies: {O: -75.0, H: -0.5}\n"
+        "descriptors:\n  default:\n    type: chebyshev\n"
+        "    radial: {cutoff: 12.0, order: 8}\n    angular: {cutoff: 8.0, order: 4}\n"
+    )
+    _run(tmp_path / "gen.yaml")
+    raw = [float(p.read_text().splitlines()[0].split("=")[1]) for p in src]  # Hartree
+    with h5py.File(tmp_path / "w.h5") as f:
+        np.testing.assert_allclose(f["structures/energy"][()], np.array(raw) * Hartree, rtol=1e-14)
+        np.testing.assert_allclose(f["structures/cohesive_energy"][()],
+                                   (np.array(raw) - (6 * -75.0 + 12 * -0.5)) * Hartree, rtol=1e-12)
+        np.testing.assert_allclose(f["reference_energies"][()], [-75.0 * Hartree, -0.5 * Hartree])
+        first = src[0].read_text().splitlines()[3].split()
+        np.testing.assert_allclose(f["atoms/positions"][0], np.array(first[1:4], float) * Bohr, rtol=1e-14)
