@@ -13,7 +13,8 @@ non-periodic directions an arbitrary non-degenerate completion) and its inverse.
 cell is lower triangular: ``a = (ax, 0, 0)``, ``b = (bx, by, 0)``, ``c = (cx, cy, cz)``.
 A fractional coordinate ``f`` maps to ``x = f0 ax + f1 bx + f2 cx``, ``y = f1 by + f2 cy``,
 ``z = f2 cz`` in that frame.  Only bin bounds use the rotated frame; displacement vectors
-are always computed from the original positions plus integer lattice translations.
+are computed in the original frame from the wrapped positions ``W = R - shift @ cell``
+plus an integer lattice translation (equal to ``R_j + T - R_i`` up to round-off).
 
 Bins: along direction ``k`` bin ``e`` covers the fractional interval
 ``[origin[s, k] + e * width[s, k], origin[s, k] + (e + 1) * width[s, k]]``.  Periodic
@@ -82,10 +83,15 @@ def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
 
 
 @njit(cache=True, parallel=True)
-def bin_atoms_nb(frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms):  # pragma: no cover
+def bin_atoms_nb(
+    frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms,
+    positions, shifts, cells, wrapped, sorted_wrapped,
+):  # pragma: no cover
     """Counting sort of the atoms of every structure into its bins.
 
-    ``bin_start`` (n_total_bins + 1) receives global CSR offsets into ``sorted_atoms``.
+    ``bin_start`` (n_total_bins + 1) receives global CSR offsets into ``sorted_atoms``;
+    ``wrapped[a] = positions[a] - shifts[a] @ cells[s]`` and ``sorted_wrapped`` holds the
+    same rows in bin order (contiguous candidates for the distance loop).
     """
     n_s = structure_offsets.shape[0] - 1
     for s in prange(n_s):
@@ -110,8 +116,20 @@ def bin_atoms_nb(frac, structure_offsets, nbins, origin, width, bin_offsets, bin
         for b in range(nbt + 1):
             bin_start[g0 + b] = a0 + counts[b]
         for a in range(a0, a1):
+            for k in range(3):
+                wrapped[a, k] = (
+                    positions[a, k]
+                    - shifts[a, 0] * cells[s, 0, k]
+                    - shifts[a, 1] * cells[s, 1, k]
+                    - shifts[a, 2] * cells[s, 2, k]
+                )
+        for a in range(a0, a1):
             b = ids[a - a0]
-            sorted_atoms[a0 + counts[b]] = a
+            q = a0 + counts[b]
+            sorted_atoms[q] = a
+            sorted_wrapped[q, 0] = wrapped[a, 0]
+            sorted_wrapped[q, 1] = wrapped[a, 1]
+            sorted_wrapped[q, 2] = wrapped[a, 2]
             counts[b] += 1
 
 
@@ -140,7 +158,7 @@ def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
 
 @njit(cache=True)
 def _search(
-    i, fill, start, positions, frac, shifts, s, cells, tri, pbcs, nbins, origin, width,
+    i, fill, start, wrapped, sorted_wrapped, frac, s, cells, tri, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
 ):  # pragma: no cover
     """Count (and if ``fill`` write from ``start`` on) the neighbours of atom ``i``."""
@@ -172,12 +190,9 @@ def _search(
     p1 = pbcs[s, 1]
     p2 = pbcs[s, 2]
     g0 = bin_offsets[s]
-    pix = positions[i, 0]
-    piy = positions[i, 1]
-    piz = positions[i, 2]
-    si0 = shifts[i, 0]
-    si1 = shifts[i, 1]
-    si2 = shifts[i, 2]
+    wix = wrapped[i, 0]
+    wiy = wrapped[i, 1]
+    wiz = wrapped[i, 2]
     count = 0
     e2_lo, e2_hi = _range((zi - r) / cz, (zi + r) / cz, o2, w2, nb2, p2)
     for e2 in range(e2_lo, e2_hi + 1):
@@ -224,56 +239,66 @@ def _search(
                     n0 = 0
                     b0 = e0
                 g = g0 + (b2 * nb1 + b1) * nb0 + b0
-                for q in range(bin_start[g], bin_start[g + 1]):
-                    j = sorted_atoms[q]
-                    t0 = np.float64(n0 - shifts[j, 0] + si0)
-                    t1 = np.float64(n1 - shifts[j, 1] + si1)
-                    t2 = np.float64(n2 - shifts[j, 2] + si2)
-                    vx = positions[j, 0] - pix + t0 * cells[s, 0, 0] + t1 * cells[s, 1, 0] + t2 * cells[s, 2, 0]
-                    vy = positions[j, 1] - piy + t0 * cells[s, 0, 1] + t1 * cells[s, 1, 1] + t2 * cells[s, 2, 1]
-                    vz = positions[j, 2] - piz + t0 * cells[s, 0, 2] + t1 * cells[s, 1, 2] + t2 * cells[s, 2, 2]
-                    d2 = vx * vx + vy * vy + vz * vz
-                    if d2 > rc2:
-                        continue
-                    d = np.sqrt(d2)
-                    if d <= _MIN_DISTANCE or d > cutoff:
-                        continue
-                    if fill:
+                # translation of this image minus the centre: vectors = W_j + T - W_i
+                ox = n0 * cells[s, 0, 0] + n1 * cells[s, 1, 0] + n2 * cells[s, 2, 0] - wix
+                oy = n0 * cells[s, 0, 1] + n1 * cells[s, 1, 1] + n2 * cells[s, 2, 1] - wiy
+                oz = n0 * cells[s, 0, 2] + n1 * cells[s, 1, 2] + n2 * cells[s, 2, 2] - wiz
+                if fill:
+                    for q in range(bin_start[g], bin_start[g + 1]):
+                        vx = sorted_wrapped[q, 0] + ox
+                        vy = sorted_wrapped[q, 1] + oy
+                        vz = sorted_wrapped[q, 2] + oz
+                        d2 = vx * vx + vy * vy + vz * vz
+                        if d2 > rc2:
+                            continue
+                        d = np.sqrt(d2)
+                        if d <= _MIN_DISTANCE or d > cutoff:
+                            continue
                         p = start + count
-                        out_index[p] = j
+                        out_index[p] = sorted_atoms[q]
                         out_vectors[p, 0] = vx
                         out_vectors[p, 1] = vy
                         out_vectors[p, 2] = vz
                         out_distances[p] = d
-                    count += 1
+                        count += 1
+                else:
+                    for q in range(bin_start[g], bin_start[g + 1]):
+                        vx = sorted_wrapped[q, 0] + ox
+                        vy = sorted_wrapped[q, 1] + oy
+                        vz = sorted_wrapped[q, 2] + oz
+                        d2 = vx * vx + vy * vy + vz * vz
+                        if d2 <= rc2:
+                            d = np.sqrt(d2)
+                            if d > _MIN_DISTANCE and d <= cutoff:
+                                count += 1
     return count
 
 
 @njit(cache=True, parallel=True)
 def count_neighbors_nb(
-    positions, frac, shifts, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, counts,
 ):  # pragma: no cover
     """First pass: number of neighbours of every atom into ``counts`` (n_atoms,)."""
     dummy_i = np.empty(0, dtype=np.int64)
     dummy_v = np.empty((0, 3), dtype=np.float64)
     dummy_d = np.empty(0, dtype=np.float64)
-    for i in prange(positions.shape[0]):
+    for i in prange(wrapped.shape[0]):
         counts[i] = _search(
-            i, False, 0, positions, frac, shifts, atom_structure[i], cells, tri, pbcs, nbins,
+            i, False, 0, wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs, nbins,
             origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, dummy_i, dummy_v, dummy_d,
         )
 
 
 @njit(cache=True, parallel=True)
 def fill_neighbors_nb(
-    positions, frac, shifts, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, offsets, out_index, out_vectors, out_distances,
 ):  # pragma: no cover
     """Second pass: write the pairs of atom ``i`` at ``offsets[i]:offsets[i + 1]``."""
-    for i in prange(positions.shape[0]):
+    for i in prange(wrapped.shape[0]):
         _search(
-            i, True, offsets[i], positions, frac, shifts, atom_structure[i], cells, tri, pbcs,
+            i, True, offsets[i], wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs,
             nbins, origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, out_index,
             out_vectors, out_distances,
         )

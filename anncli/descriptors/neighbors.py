@@ -207,9 +207,14 @@ def build_neighbor_list(
     bin_start = np.empty(bin_offsets[-1] + 1, dtype=np.int64)
     bin_start[-1] = n_atoms
     sorted_atoms = np.empty(n_atoms, dtype=np.int64)
-    _k.bin_atoms_nb(frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms)
+    wrapped = np.empty((n_atoms, 3))
+    sorted_wrapped = np.empty((n_atoms, 3))
+    _k.bin_atoms_nb(
+        frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms,
+        positions, shifts, eff, wrapped, sorted_wrapped,
+    )
 
-    args = (positions, frac, shifts, atom_structure, eff, tri, pbcs, nbins, origin, width,
+    args = (wrapped, sorted_wrapped, frac, atom_structure, eff, tri, pbcs, nbins, origin, width,
             bin_offsets, bin_start, sorted_atoms, cutoff)
     counts = np.empty(n_atoms, dtype=np.int64)
     _k.count_neighbors_nb(*args, counts)
