@@ -202,6 +202,10 @@ def sf_build_order(functions: list[BehlerFunction], env: list[str]) -> np.ndarra
 class BehlerSetup:
     """Behler2011 symmetry-function setup of one central species (Descriptor protocol).
 
+    Features are in ænet's ``sf_build_index`` order (see the module docstring and ``order``).
+    Unlike ænet 2.0.4, every function is evaluated for the species it was written for: ænet's
+    TYPES/ENV-position mix-up of the function tables is not reproduced.
+
     Parameters
     ----------
     central : str

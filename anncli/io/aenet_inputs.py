@@ -6,7 +6,8 @@ This module owns the conversion of ænet 2.0.4 keyword files into anncli objects
 type=Chebyshev``); :func:`read_generate_in` gives a plain dict in the schema of anncli's
 ``generate`` YAML file (``example_inputs/generate.yaml``).
 
-ænet's meanings are kept: keywords are matched case-insensitively on the first token of a line,
+ænet's meanings are kept: keywords are matched case-insensitively on the first token of a line
+(in any order, as ænet rewinds the file for each keyword),
 blank lines and lines starting with ``!``, ``#`` or ``%`` are skipped, ``DESCR ... END DESCR``
 is free text, ``RMIN`` is accepted and ignored (anncli's neighbour lists need no size hint),
 numbers may use Fortran's ``d`` exponent (``0.75d0``).  ænet's traps are fixed
@@ -45,6 +46,8 @@ _BEHLER_KEYS = {k.lower(): k for k in ("G", "type2", "type3", "eta", "Rs", "kapp
                                          "zeta", "Rc")}
 _CHEB_KEYS = {"radial_rc": "radial_cutoff", "radial_n": "radial_order",
               "angular_rc": "angular_cutoff", "angular_n": "angular_order"}
+_GENERATE_KEYWORDS = ("output", "types", "setups", "files", "forces", "forcespercent", "timing",
+                      "debug", "verbosity")
 _BOHR = 0.52917721067  # Å (ase.units.Bohr, CODATA 2014)
 
 
@@ -83,6 +86,17 @@ class _Lines:
             if raw or (s and not s.startswith(_COMMENT)):
                 return self.pos, line
         raise ConfigError(f"{self.path}: the file ends where {what} was expected.")
+
+    def peek_keyword(self) -> str | None:
+        """First token (lower case) of the next non-comment line, without consuming it."""
+        pos = self.pos
+        try:
+            _, line = self.next("")
+        except ConfigError:
+            return None
+        finally:
+            self.pos = pos
+        return line.split()[0].lower()
 
     def __iter__(self):
         while True:
@@ -343,12 +357,22 @@ def read_generate_in(
                     raise ConfigError(f"{src.where(n)}: species {sym!r} is listed twice.")
                 types[sym] = _float(e, n, src, f"the atomic energy of {sym}")
         elif keyword == "setups":
-            if types is None:
-                raise ConfigError(f"{src.where(lineno)}: SETUPS must come after TYPES "
-                                  "(it has one line per type).")
-            for _ in range(len(types)):
+            # one line per type; ænet rewinds for every keyword, so TYPES may come later:
+            # then the SETUPS lines run up to the next keyword
+            count = len(types) if types is not None else None
+            while count is None or len(setups) < count:
+                if src.peek_keyword() in (None, *_GENERATE_KEYWORDS):
+                    if count is not None:
+                        raise ConfigError(
+                            f"{src.where(lineno)}: SETUPS has {len(setups)} line(s) but TYPES "
+                            f"lists {count} species; give one '<species> <setup file>' line "
+                            "per species.")
+                    break
                 n, text = src.next("a SETUPS line '<species> <setup file>'")
                 sym, file = _first(text, n, src, "'<species> <setup file>'", 2)
+                if sym in setups:
+                    raise ConfigError(f"{src.where(n)}: species {sym!r} has a second SETUPS line "
+                                      f"(the first is line {setups[sym][0]}).")
                 setups[sym] = (n, file)
         elif keyword == "files":
             n, text = src.next("the number of structure files")

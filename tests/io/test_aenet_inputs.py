@@ -224,9 +224,21 @@ BAD_GENERATE = [
     ("TYPES\n1\nTi zero\nSETUPS\nTi Ti.stp\nFILES\n1\na.xsf\n", 3, "must be a number"),
     ("TYPES\n1\nTi 0.0\nSETUPS\nTi Ti.stp\nFILES\n1\na.xsf\nMAXENERGY 3\n", 9, "unknown keyword"),
     ("TYPES\n1\nTi 0.0\nSETUPS\nTi Ti.stp\n", None, "FILES with at least one"),
-    ("TYPES\n2\nTi 0.0\nO 0.0\nSETUPS\nTi Ti.stp\nTi Ti.stp\nFILES\n1\na.xsf\n", None,
+    ("TYPES\n2\nTi 0.0\nO 0.0\nSETUPS\nTi Ti.stp\nTi Ti.stp\nFILES\n1\na.xsf\n", 7,
+     "second SETUPS line"),
+    ("TYPES\n2\nTi 0.0\nO 0.0\nSETUPS\nTi Ti.stp\nFILES\n1\na.xsf\n", 5,
+     "SETUPS has 1 line\\(s\\) but TYPES lists 2"),
+    ("SETUPS\nTi Ti.stp\nTYPES\n2\nTi 0.0\nO 0.0\nFILES\n1\na.xsf\n", None,
      "no SETUPS line for species O"),
 ]
+
+
+def test_keywords_in_any_order(tmp_path):
+    _write(tmp_path / "Ti.stp", CHEB)
+    path = _write(tmp_path / "generate.in",
+                  "FILES\n1\na.xsf\nSETUPS\nTi Ti.stp\nTYPES\n1\nTi -3.5\n")
+    d = read_generate_in(path)
+    assert d["reference_energies"] == {"Ti": -3.5} and d["descriptors"]["Ti"]["type"] == "chebyshev"
 
 
 @pytest.mark.parametrize("text,line,match", BAD_GENERATE)
