@@ -300,3 +300,19 @@ def test_lonely_atom_and_neighbour_at_the_cutoff_give_zero():
     np.testing.assert_array_equal(dG, 0.0)
     gp = setup.pair_gradients(nl, centers, env_types, np.ones_like(G))
     assert gp.shape == (2, 3) and np.all(gp == 0.0)
+
+
+def test_featurize_batch_accepts_behler_setups():
+    from anncli.descriptors.batch import featurize_batch
+
+    setups = {"Ti": BehlerSetup("Ti", ENV2, FUNCS2), "O": BehlerSetup("O", ENV2, FUNCS2[:4])}
+    pos, cell, sym = _periodic(8, 6)
+    idx = np.array([ENV2.index(s) for s in sym], dtype=np.int32)
+    out = featurize_batch(pos, cell[None], np.ones((1, 3), bool), np.array([0, len(sym)]), idx,
+                          ENV2, setups, derivatives=True)
+    nl = _neighbor_list([(pos, cell)], 4.0)
+    for name, setup in setups.items():
+        centers = np.flatnonzero(np.array(sym) == name)
+        G, dG = setup.features_and_derivatives(nl, centers, idx)
+        np.testing.assert_allclose(out.species[name].features, G, atol=1e-14)
+        np.testing.assert_allclose(out.species[name].dG, dG, atol=1e-14)
