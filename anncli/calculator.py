@@ -1,0 +1,105 @@
+"""ASE calculator for anncli potentials: ``atoms.calc = ANNCalculator("model.h5")``.
+
+This module owns :class:`ANNCalculator`, the bridge between ASE (molecular dynamics,
+geometry optimisation, phonons, ...) and the potential engine
+(:class:`anncli.potential.evaluate.Potential`).  One call evaluates energy, per-atom
+energies, forces and (for cells periodic in all three directions) the stress together.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from anncli.potential.evaluate import Potential, load_potential
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ANNCalculator"]
+
+
+class ANNCalculator(Calculator):
+    """ASE calculator evaluating an anncli (or ænet) neural-network potential.
+
+    Parameters
+    ----------
+    model : str, Path, Model, Potential or dict of str to path
+        An anncli model file, a loaded :class:`~anncli.potential.model_file.Model`, a
+        :class:`~anncli.potential.evaluate.Potential`, or ``{species: path}`` of ænet
+        ``.nn`` files.
+    extrapolation : bool
+        Check every evaluation for features outside the training range and log a
+        warning (at most ``max_warnings`` times); ``n_extrapolating`` holds the number of
+        such atoms of the last evaluation.
+    max_warnings : int
+        Extrapolation warnings logged over the calculator's lifetime.
+    **kwargs
+        Passed to :class:`ase.calculators.calculator.Calculator`.
+
+    Notes
+    -----
+    Units: energies eV, forces eV/Å, stress eV/Å³ (ASE's sign and Voigt order
+    xx, yy, zz, yz, xz, xy).  ``energies`` are atomic energies including the free-atom
+    reference energies (they sum to ``energy``); ``free_energy`` equals ``energy``.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
+
+    def __init__(self, model, *, extrapolation: bool = True, max_warnings: int = 10, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.potential: Potential = load_potential(model)
+        self.extrapolation = extrapolation
+        self.max_warnings = max_warnings
+        self.n_warnings = 0
+        self.n_extrapolating = 0
+        self._numbers: np.ndarray | None = None
+        self._species_index: np.ndarray | None = None
+
+    @property
+    def species(self) -> list[str]:
+        """Species of the potential."""
+        return list(self.potential.species)
+
+    def _index(self, atoms) -> np.ndarray:
+        numbers = atoms.numbers
+        if self._numbers is None or len(numbers) != len(self._numbers) or not np.array_equal(numbers, self._numbers):
+            self._species_index = self.potential.species_index(atoms.get_chemical_symbols(), "Atoms")
+            self._numbers = numbers.copy()
+        return self._species_index
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        """Evaluate energy, per-atom energies, forces and (periodic cells) stress."""
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        if "stress" in properties and not pbc.all():
+            raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
+        n = len(atoms)
+        res = self.potential.evaluate_arrays(
+            atoms.positions, np.asarray(atoms.cell[:], dtype=float)[None], pbc[None],
+            np.array([0, n], dtype=np.int64), self._index(atoms),
+            forces=True, stress=bool(pbc.all()), extrapolation=self.extrapolation,
+        )
+        energy = float(res.energy[0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": res.atomic_energies,
+            "forces": res.forces,
+        }
+        if pbc.all():
+            self.results["stress"] = full_3x3_to_voigt_6_stress(res.stress[0])
+        ex = res.extrapolation
+        self.n_extrapolating = len(ex)
+        if len(ex) and self.n_warnings < self.max_warnings:
+            self.n_warnings += 1
+            k = int(np.argmax(np.abs(ex.value - np.clip(ex.value, ex.low, ex.high))))
+            logger.warning(
+                "%d atom(s) outside the training range of the potential, e.g. atom %d (%s): feature %s = %.6g "
+                "not in [%.6g, %.6g]%s", len(ex), ex.atom[k] + 1, ex.species[k],
+                self.potential.feature_label(ex.species[k], int(ex.feature[k])), ex.value[k], ex.low[k], ex.high[k],
+                " (further warnings suppressed)" if self.n_warnings == self.max_warnings else "",
+            )

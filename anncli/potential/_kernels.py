@@ -1,0 +1,82 @@
+"""Numba kernels of the potential engine: scatter of per-pair gradients into forces and virials.
+
+Given the per-pair vectors ``g_q = dE/d vectors[p]`` of the pairs of a set of centres (see
+:mod:`anncli.descriptors.base`), forces follow from ``F_j -= g_q`` (neighbour) and
+``F_i += g_q`` (centre), the virial of the centre's structure from ``W -= outer(r_p, g_q)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure,
+                     do_virial, forces, virials):
+    """Add the pair gradients ``g`` of ``centers`` to ``forces`` and ``virials`` (in place).
+
+    Parameters
+    ----------
+    nl_offsets : int64 (n_atoms + 1,)
+    nl_index : int64 (n_pairs,)
+    nl_vectors : float64 (n_pairs, 3), Å
+    centers : int64 (n_centers,)
+        Their pairs, in neighbour-list order, are the rows of ``g``.
+    g : float64 (n_center_pairs, 3), eV/Å
+    atom_structure : int64 (n_atoms,)
+        Structure of every batch atom.
+    do_virial : bool
+    forces : float64 (n_atoms, 3), eV/Å
+    virials : float64 (n_structures, 3, 3), eV
+    """
+    q = 0
+    for c in range(centers.shape[0]):
+        i = centers[c]
+        s = atom_structure[i]
+        fx = 0.0
+        fy = 0.0
+        fz = 0.0
+        for p in range(nl_offsets[i], nl_offsets[i + 1]):
+            gx = g[q, 0]
+            gy = g[q, 1]
+            gz = g[q, 2]
+            j = nl_index[p]
+            forces[j, 0] -= gx
+            forces[j, 1] -= gy
+            forces[j, 2] -= gz
+            fx += gx
+            fy += gy
+            fz += gz
+            if do_virial:
+                for a in range(3):
+                    r = nl_vectors[p, a]
+                    virials[s, a, 0] -= r * gx
+                    virials[s, a, 1] -= r * gy
+                    virials[s, a, 2] -= r * gz
+            q += 1
+        forces[i, 0] += fx
+        forces[i, 1] += fy
+        forces[i, 2] += fz
+
+
+@njit(cache=True)
+def first_out_of_range_nb(x, lo, hi, tol):
+    """Per row: number of features outside ``[lo - tol, hi + tol]`` and the first such feature.
+
+    Returns
+    -------
+    count : int64 (n,)
+    first : int64 (n,)  (-1 where count is 0)
+    """
+    n, m = x.shape
+    count = np.zeros(n, dtype=np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    for a in range(n):
+        for f in range(m):
+            v = x[a, f]
+            if v < lo[f] - tol[f] or v > hi[f] + tol[f]:
+                if count[a] == 0:
+                    first[a] = f
+                count[a] += 1
+    return count, first

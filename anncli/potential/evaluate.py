@@ -1,0 +1,478 @@
+"""The potential engine: energies, analytic forces and stress of batches of structures.
+
+This module owns the fused evaluation of a :class:`~anncli.potential.model_file.Model`:
+
+1. one neighbour list and the raw features of every atom of the batch
+   (:func:`anncli.descriptors.batch.featurize_batch`, no stored derivatives);
+2. per species, one batched network pass giving the atomic energies ``E_i`` and
+   ``dE_i/dG_i`` (normalisation and energy scale included);
+3. per species, ``setup.pair_gradients`` turns ``dE/dG`` into one vector per pair,
+   which a Numba kernel scatters into forces (``F_j -= g``, ``F_i += g``) and the
+   virial (``W -= outer(r, g)``) of the pair's structure.
+
+No per-pair feature derivative array is ever stored, so memory is linear in the number
+of pairs.  Many small structures go through one call (``batch_atoms`` atoms at a time);
+a big structure is one call.
+
+Conventions: energies in eV, forces in eV/Å, ``stress = -W / V`` in eV/Å³ with ASE's sign
+(``stress = (1/V) dE/dε``; positive under tension), given for cells periodic in all three
+directions only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from anncli.exceptions import DataError
+from anncli.potential._kernels import first_out_of_range_nb, scatter_pairs_nb
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS"]
+
+#: Atoms per engine call when evaluating many structures.
+BATCH_ATOMS = 32768
+
+
+@dataclass
+class Extrapolation:
+    """Atoms whose features lie outside the training range of the model.
+
+    Attributes
+    ----------
+    structure : ndarray of shape (n,), int64
+        Batch structure index of every flagged atom.
+    atom : ndarray of shape (n,), int64
+        0-based index of the atom within its structure.
+    species : list of str
+    feature : ndarray of shape (n,), int64
+        0-based index of the first feature out of range.
+    value, low, high : ndarray of shape (n,)
+        That feature's value and the training range [low, high].
+    n_features : ndarray of shape (n,), int64
+        How many features of the atom are out of range.
+    """
+
+    structure: np.ndarray
+    atom: np.ndarray
+    species: list[str]
+    feature: np.ndarray
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_features: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.atom)
+
+    @staticmethod
+    def empty() -> "Extrapolation":
+        z = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0)
+        return Extrapolation(z, z, [], z, f, f, f, z)
+
+    @staticmethod
+    def concatenate(parts: Sequence["Extrapolation"]) -> "Extrapolation":
+        if not parts:
+            return Extrapolation.empty()
+        cat = np.concatenate
+        return Extrapolation(
+            cat([p.structure for p in parts]), cat([p.atom for p in parts]),
+            [s for p in parts for s in p.species], cat([p.feature for p in parts]),
+            cat([p.value for p in parts]), cat([p.low for p in parts]), cat([p.high for p in parts]),
+            cat([p.n_features for p in parts]),
+        )
+
+    def per_structure(self, n_structures: int) -> np.ndarray:
+        """Number of flagged atoms in each structure, int64 of shape (n_structures,)."""
+        return np.bincount(self.structure, minlength=n_structures).astype(np.int64)
+
+
+@dataclass
+class BatchPrediction:
+    """Result of :meth:`Potential.evaluate_arrays` for a batch of ``n_s`` structures.
+
+    Attributes
+    ----------
+    energy : ndarray of shape (n_s,), eV
+        Total energy (atomic reference energies included).
+    cohesive_energy : ndarray of shape (n_s,), eV
+    atomic_energies : ndarray of shape (n_atoms,), eV
+        Energy of every atom (reference energy included).
+    forces : ndarray of shape (n_atoms, 3), eV/Å, or None
+    virial : ndarray of shape (n_s, 3, 3), eV, or None
+        ``-sum over pairs of outer(r, g)``.
+    stress : ndarray of shape (n_s, 3, 3), eV/Å³, or None
+        ASE convention; NaN for structures not periodic in all three directions.
+    extrapolation : Extrapolation
+    min_distance : ndarray of shape (n_s,), Å
+        Shortest pair distance within the cutoff (inf if none).
+    """
+
+    energy: np.ndarray
+    cohesive_energy: np.ndarray
+    atomic_energies: np.ndarray
+    forces: np.ndarray | None = None
+    virial: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    extrapolation: Extrapolation = field(default_factory=Extrapolation.empty)
+    min_distance: np.ndarray | None = None
+
+
+@dataclass
+class Prediction:
+    """Prediction for one structure (see :class:`BatchPrediction` for units)."""
+
+    energy: float
+    cohesive_energy: float
+    atomic_energies: np.ndarray
+    forces: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    virial: np.ndarray | None = None
+    n_extrapolating: int = 0
+    min_distance: float = float("inf")
+
+
+class _FoldedNetwork:
+    """One species' network with the feature normalisation and energy scale folded in.
+
+    ``E_i = ANN((G_i - mean) * inv_std) / scale + shift + E_atom`` (the Model's
+    convention, ``inv_std = 0`` where ``std <= 1e-10``) is evaluated as a network on the
+    raw features whose first layer is ``W1 * inv_std`` with bias ``b1 - (W1 * inv_std) @ mean``
+    and whose output layer is divided by ``scale``.
+    """
+
+    def __init__(self, model, sym: str) -> None:
+        from anncli.network.activations import activate
+
+        self._activate = activate
+        net = model.networks[sym]
+        std = np.asarray(model.feature_std[sym], dtype=float)
+        inv = np.where(std > 1e-10, 1.0 / np.where(std > 1e-10, std, 1.0), 0.0)
+        mean = np.asarray(model.feature_mean[sym], dtype=float)
+        ws = [np.array(w, dtype=float) for w in net.weights]
+        bs = [np.array(b, dtype=float) for b in net.biases]
+        ws[0] = ws[0] * inv[None, :]
+        bs[0] = bs[0] - ws[0] @ mean
+        ws[-1] = ws[-1] / model.energy_scale
+        bs[-1] = bs[-1] / model.energy_scale + model.energy_shift + model.reference_energy(sym)
+        self.wt = [np.ascontiguousarray(w.T) for w in ws]  # (n_in, n_out) for x @ wt
+        self.w = [np.ascontiguousarray(w) for w in ws]
+        self.b = bs
+        self.acts = list(net.activations)
+
+    def energies(self, x: np.ndarray) -> np.ndarray:
+        """Atomic energies (eV, reference included) of raw features ``x`` (n, n_features)."""
+        h = x
+        last = len(self.wt) - 1
+        for l, (wt, b) in enumerate(zip(self.wt, self.b)):
+            z = h @ wt
+            z += b
+            h = z if l == last else self._act(l, z, need_d=False)[0]
+        return h[:, 0]
+
+    def _act(self, l: int, z: np.ndarray, need_d: bool = True):
+        name = self.acts[l]
+        if name == "tanh":
+            f = np.tanh(z, out=z)
+            if not need_d:
+                return f, None
+            d = f * f
+            np.subtract(1.0, d, out=d)
+            return f, d
+        return self._activate(name, z)
+
+    def energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Atomic energies (eV) and dE_i/dG_i (eV per feature unit), shapes (n,), (n, n_features)."""
+        h = x
+        derivs = []
+        last = len(self.wt) - 1
+        for l, (wt, b) in enumerate(zip(self.wt, self.b)):
+            z = h @ wt
+            z += b
+            if l == last:
+                h = z
+            else:
+                h, d = self._act(l, z)
+                derivs.append(d)
+        delta = np.broadcast_to(self.w[last], (x.shape[0], self.w[last].shape[1]))
+        for l in range(last - 1, -1, -1):
+            delta = delta * derivs[l]
+            delta = delta @ self.w[l]
+        return h[:, 0], delta
+
+
+class Potential:
+    """A model ready for evaluation: descriptor setups built, species indexed.
+
+    Parameters
+    ----------
+    model : Model
+        The potential (:func:`anncli.potential.model_file.load_model` or
+        :func:`anncli.potential.aenet_nn.read_aenet_nn`).
+    extrapolation_tolerance : float
+        Features more than this fraction of the training range outside
+        ``[feature_min, feature_max]`` count as extrapolation (default 0: any excess).
+    """
+
+    def __init__(self, model, *, extrapolation_tolerance: float = 0.0) -> None:
+        from anncli.descriptors import descriptor_from_dict
+
+        self.model = model
+        self.species: list[str] = list(model.species)
+        self.index = {s: k for k, s in enumerate(self.species)}
+        self.setups = {}
+        for sym in self.species:
+            d = model.descriptors[sym]
+            d = json.loads(d) if isinstance(d, str) else dict(d)
+            self.setups[sym] = descriptor_from_dict(d, where=f"the descriptor of {sym} in the model")
+        self.cutoff = max(s.cutoff for s in self.setups.values())
+        self._nets = {sym: _FoldedNetwork(model, sym) for sym in self.species}
+        self._ref = {sym: model.reference_energy(sym) for sym in self.species}
+        self._range = {}
+        for sym in self.species:
+            lo = np.asarray(model.feature_min[sym], dtype=float)
+            hi = np.asarray(model.feature_max[sym], dtype=float)
+            with np.errstate(invalid="ignore"):
+                tol = extrapolation_tolerance * np.abs(hi - lo) + 1e-12 * np.maximum(np.abs(lo), np.abs(hi))
+            tol = np.where(np.isfinite(tol), tol, 0.0)
+            self._range[sym] = (np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(tol))
+
+    # ------------------------------------------------------------------ helpers
+    def species_index(self, symbols: Sequence[str], label: str = "") -> np.ndarray:
+        """Index of every symbol in :attr:`species`, int32 of shape (n_atoms,).
+
+        Raises
+        ------
+        DataError
+            Naming the species the model does not have (and ``label``).
+        """
+        try:
+            return np.fromiter((self.index[x] for x in symbols), dtype=np.int32, count=len(symbols))
+        except KeyError:
+            missing = sorted(set(symbols) - set(self.index))
+            where = f"{label}: " if label else ""
+            raise DataError(
+                f"{where}species {', '.join(missing)} not in the model (it has {', '.join(self.species)})"
+            ) from None
+
+    def feature_label(self, sym: str, f: int) -> str:
+        """``"7 (R6)"``: 1-based feature number and its short name when the setup has names."""
+        names = getattr(self.setups[sym], "feature_names", None)
+        try:
+            name = names()[f] if callable(names) else None
+        except (IndexError, TypeError):
+            name = None
+        return f"{f + 1} ({name})" if name else str(f + 1)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate_arrays(
+        self,
+        positions: np.ndarray,
+        cells: np.ndarray,
+        pbcs: np.ndarray,
+        structure_offsets: np.ndarray,
+        species_index: np.ndarray,
+        *,
+        forces: bool = True,
+        stress: bool = True,
+        extrapolation: bool = True,
+        labels: list[str] | None = None,
+    ) -> BatchPrediction:
+        """Evaluate one batch of structures in one call.
+
+        Parameters
+        ----------
+        positions : ndarray of shape (n_atoms, 3), Å
+        cells : ndarray of shape (n_s, 3, 3), Å
+            Lattice vectors as rows.
+        pbcs : ndarray of shape (n_s, 3), bool
+        structure_offsets : ndarray of shape (n_s + 1,), int64
+        species_index : ndarray of shape (n_atoms,), int32
+            Index of every atom's species in :attr:`species`.
+        forces : bool
+            Compute forces (and, with ``stress``, the virial).
+        stress : bool
+            Compute the virial and stress (needs ``forces``).
+        extrapolation : bool
+            Flag atoms with features outside the model's training range.
+        labels : list of str, optional
+            Structure names for error messages.
+
+        Returns
+        -------
+        BatchPrediction
+        """
+        from anncli.descriptors.batch import env_types_for, featurize_batch
+
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        offsets = np.ascontiguousarray(structure_offsets, dtype=np.int64)
+        sym_idx = np.ascontiguousarray(species_index, dtype=np.int32)
+        n_s = len(offsets) - 1
+        n_atoms = int(offsets[-1])
+        bf = featurize_batch(positions, cells, pbcs, offsets, sym_idx, self.species, self.setups,
+                             derivatives=False, labels=labels)
+        nl = bf.nl
+        atomic = np.zeros(n_atoms)
+        want_virial = bool(forces and stress)
+        f_out = np.zeros((n_atoms, 3)) if forces else None
+        virial = np.zeros((n_s, 3, 3)) if want_virial else None
+        atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
+        extra = []
+        for sym in self.species:
+            sf = bf.species[sym]
+            if len(sf.centers) == 0:
+                continue
+            if extrapolation:
+                extra.append(self._extrapolation(sym, sf.centers, sf.features, offsets))
+            if not forces:
+                atomic[sf.centers] = self._nets[sym].energies(sf.features)
+                continue
+            e, de_dg = self._nets[sym].energies_and_gradients(sf.features)
+            atomic[sf.centers] = e
+            setup = self.setups[sym]
+            env_types = env_types_for(setup, self.species, sym_idx)
+            g = setup.pair_gradients(nl, sf.centers, env_types, de_dg)
+            scatter_pairs_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g, atom_structure,
+                             want_virial, f_out, virial if want_virial else np.zeros((1, 3, 3)))
+        ref = np.array([self._ref[s] for s in self.species])[sym_idx] if n_atoms else np.zeros(0)
+        seg = np.repeat(np.arange(n_s), np.diff(offsets))
+        energy = np.bincount(seg, atomic, minlength=n_s)
+        cohesive = energy - np.bincount(seg, ref, minlength=n_s)
+        stress_out = None
+        if want_virial:
+            stress_out = np.full((n_s, 3, 3), np.nan)
+            cells = np.asarray(cells, dtype=float)
+            full = np.asarray(pbcs, dtype=bool).all(axis=1)
+            for s in np.flatnonzero(full):
+                vol = abs(float(np.linalg.det(cells[s])))
+                w = virial[s]
+                stress_out[s] = -0.5 * (w + w.T) / vol
+        return BatchPrediction(
+            energy=energy, cohesive_energy=cohesive, atomic_energies=atomic, forces=f_out,
+            virial=virial, stress=stress_out,
+            extrapolation=Extrapolation.concatenate(extra), min_distance=bf.min_distance,
+        )
+
+    def _extrapolation(self, sym: str, centers: np.ndarray, x: np.ndarray, offsets: np.ndarray) -> Extrapolation:
+        lo, hi, tol = self._range[sym]
+        count, first = first_out_of_range_nb(np.ascontiguousarray(x), lo, hi, tol)
+        rows = np.flatnonzero(count)
+        if len(rows) == 0:
+            return Extrapolation.empty()
+        atoms = centers[rows]
+        s_idx = np.searchsorted(offsets, atoms, side="right") - 1
+        f = first[rows]
+        return Extrapolation(
+            structure=s_idx.astype(np.int64), atom=(atoms - offsets[s_idx]).astype(np.int64),
+            species=[sym] * len(rows), feature=f, value=x[rows, f], low=lo[f], high=hi[f],
+            n_features=count[rows],
+        )
+
+    def evaluate(
+        self,
+        structures: Sequence,
+        *,
+        forces: bool = True,
+        stress: bool = True,
+        extrapolation: bool = True,
+        batch_atoms: int = BATCH_ATOMS,
+    ) -> tuple[list[Prediction], Extrapolation]:
+        """Evaluate a list of :class:`~anncli.structure.Structure` (batched internally).
+
+        Returns
+        -------
+        predictions : list of Prediction
+            One per structure, in order.
+        extrapolation : Extrapolation
+            Flagged atoms; ``structure`` indexes ``structures``.
+        """
+        out: list[Prediction] = []
+        extra: list[Extrapolation] = []
+        start = 0
+        while start < len(structures):
+            stop, n = start, 0
+            while stop < len(structures) and (n == 0 or n + structures[stop].n_atoms <= batch_atoms):
+                n += structures[stop].n_atoms
+                stop += 1
+            chunk = structures[start:stop]
+            arrays = pack_structures(chunk, self)
+            res = self.evaluate_arrays(*arrays, forces=forces, stress=stress, extrapolation=extrapolation,
+                                       labels=[s.label for s in chunk])
+            offsets = arrays[3]
+            for k in range(len(chunk)):
+                a, b = offsets[k], offsets[k + 1]
+                out.append(Prediction(
+                    energy=float(res.energy[k]), cohesive_energy=float(res.cohesive_energy[k]),
+                    atomic_energies=res.atomic_energies[a:b].copy(),
+                    forces=None if res.forces is None else res.forces[a:b].copy(),
+                    stress=None if res.stress is None or np.isnan(res.stress[k]).any() else res.stress[k].copy(),
+                    virial=None if res.virial is None else res.virial[k].copy(),
+                    n_extrapolating=int(np.count_nonzero(res.extrapolation.structure == k)),
+                    min_distance=float(res.min_distance[k]),
+                ))
+            ex = res.extrapolation
+            if len(ex):
+                ex.structure = ex.structure + start
+                extra.append(ex)
+            start = stop
+        return out, Extrapolation.concatenate(extra)
+
+
+def pack_structures(structures: Sequence, potential: Potential):
+    """Batch arrays ``(positions, cells, pbcs, offsets, species_index)`` of structures.
+
+    Raises
+    ------
+    DataError
+        If a structure holds a species the model lacks.
+    """
+    n = np.array([s.n_atoms for s in structures], dtype=np.int64)
+    offsets = np.zeros(len(structures) + 1, dtype=np.int64)
+    np.cumsum(n, out=offsets[1:])
+    positions = np.concatenate([s.positions for s in structures]) if structures else np.zeros((0, 3))
+    cells = np.zeros((len(structures), 3, 3))
+    pbcs = np.zeros((len(structures), 3), dtype=bool)
+    idx = []
+    for k, s in enumerate(structures):
+        if s.cell is not None:
+            cells[k] = s.cell
+        pbcs[k] = s.pbc
+        idx.append(potential.species_index(s.symbols, s.label))
+    sym = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int32)
+    return positions, cells, pbcs, offsets, sym
+
+
+def load_potential(path_or_model, **kwargs) -> Potential:
+    """A :class:`Potential` from a Model, an anncli model file, or ænet ``.nn`` files.
+
+    Parameters
+    ----------
+    path_or_model : Model, Potential, str, Path or dict of str to path
+        A model object; the path of an anncli model file (HDF5); or
+        ``{species: path}`` of ænet ``.nn`` files.
+    **kwargs
+        Passed to :class:`Potential`.
+
+    Raises
+    ------
+    FileFormatError
+        If the file is not an anncli model (or not a valid ænet potential).
+    """
+    if isinstance(path_or_model, Potential):
+        return path_or_model
+    if isinstance(path_or_model, dict):
+        from anncli.potential.aenet_nn import read_aenet_nn
+
+        return Potential(read_aenet_nn(path_or_model), **kwargs)
+    if isinstance(path_or_model, (str, Path)):
+        from anncli.potential.model_file import load_model
+
+        return Potential(load_model(Path(path_or_model)), **kwargs)
+    return Potential(path_or_model, **kwargs)

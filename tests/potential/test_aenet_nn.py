@@ -1,0 +1,106 @@
+"""ænet .nn potentials: golden energies of predict.x, the ASCII twins, forces, bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anncli.exceptions import FileFormatError
+from anncli.potential.aenet_nn import read_aenet_nn
+from anncli.potential.evaluate import Potential
+
+# predict.x output (predict.out) for xsf-TiO2/structure-001..003
+GOLDEN = {
+    "structure-001.xsf": (-19517.16578343, -192.78242329),
+    "structure-002.xsf": (-39038.49118938, -389.72446909),
+    "structure-003.xsf": (-19517.81272714, -193.42936699),
+}
+
+
+@pytest.fixture(scope="module")
+def tio2(golden):
+    d = golden / "predict-TiO2"
+    return d, read_aenet_nn({"Ti": d / "Ti.nn", "O": d / "O.nn"})
+
+
+def test_golden_energies(tio2):
+    from anncli.io import read_structures
+
+    d, model = tio2
+    pot = Potential(model)
+    structures = [read_structures(d / "xsf-TiO2" / name)[0] for name in GOLDEN]
+    preds, ex = pot.evaluate(structures)
+    for name, p in zip(GOLDEN, preds):
+        total, cohesive = GOLDEN[name]
+        assert abs(p.energy - total) <= 1e-6, name
+        assert abs(p.cohesive_energy - cohesive) <= 1e-6, name
+    assert len(ex) == 0  # the test structures come from the training set
+
+
+def test_golden_predict_out_parsed(tio2):
+    """The values above are the ones in predict.out."""
+    d, _ = tio2
+    text = (d / "predict.out").read_text()
+    totals = [float(line.split(":")[1].split()[0]) for line in text.splitlines() if "Total energy" in line]
+    assert totals == [v[0] for v in GOLDEN.values()]
+
+
+def test_binary_equals_ascii_twin(tio2):
+    """Weights, statistics and scale/shift decoded from the binary equal the *.nn.ascii dump."""
+    d, model = tio2
+    for sym in ("Ti", "O"):
+        lines = (d / f"{sym}.nn.ascii").read_text().splitlines()
+        nnodes = [int(x) for x in lines[4].split()]
+        w = np.array(lines[8].split(), dtype=float)
+        net = model.networks[sym]
+        assert net.sizes == nnodes
+        pos = 0
+        for l in range(len(nnodes) - 1):
+            n_in, n_out = nnodes[l], nnodes[l + 1]
+            mat = w[pos:pos + n_out * (n_in + 1)].reshape((n_out, n_in + 1), order="F")
+            pos += n_out * (n_in + 1)
+            np.testing.assert_allclose(net.weights[l], mat[:, :n_in], rtol=1e-15)
+            np.testing.assert_allclose(net.biases[l], mat[:, n_in], rtol=1e-15)
+        avg = np.array(lines[24].split(), dtype=float)
+        cov = np.array(lines[25].split(), dtype=float)
+        np.testing.assert_allclose(model.feature_mean[sym], avg, rtol=1e-15)
+        np.testing.assert_allclose(model.feature_std[sym], np.sqrt(cov - avg**2), rtol=1e-12)
+        assert model.energy_scale == pytest.approx(float(lines[28]), rel=1e-14)
+        assert model.energy_shift == pytest.approx(float(lines[29]), rel=1e-14)
+    assert model.reference_energy("Ti") == -1604.604515075
+    assert model.reference_energy("O") == -432.503149303
+
+
+def test_golden_forces_by_finite_differences(tio2):
+    """predict.out has no force table: check the analytic forces of the ænet model against -dE/dR."""
+    from anncli.io import read_structures
+
+    d, model = tio2
+    pot = Potential(model)
+    s = read_structures(d / "xsf-TiO2" / "structure-001.xsf")[0]
+    (p,), _ = pot.evaluate([s])
+    h = 1e-4
+    for i in (0, 9, 22):
+        for a in range(3):
+            e = []
+            for sign in (1, -1):
+                t = s.positions.copy()
+                t[i, a] += sign * h
+                s2 = type(s)(s.symbols, t, s.cell, s.pbc)
+                e.append(pot.evaluate([s2], forces=False)[0][0].energy)
+            assert p.forces[i, a] == pytest.approx(-(e[0] - e[1]) / (2 * h), abs=2e-6)
+
+
+def test_not_a_potential(tmp_path):
+    bad = tmp_path / "Ti.nn"
+    bad.write_text("this is not a Fortran file\n")
+    with pytest.raises(FileFormatError, match="not an ænet binary potential"):
+        read_aenet_nn({"Ti": bad})
+    with pytest.raises(FileFormatError, match="no such"):
+        read_aenet_nn({"Ti": tmp_path / "missing.nn"})
+
+
+def test_wrong_species(tio2):
+    d, _ = tio2
+    with pytest.raises(FileFormatError, match="is for O, not for Ti"):
+        read_aenet_nn({"Ti": d / "O.nn"})
