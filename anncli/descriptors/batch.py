@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from anncli.descriptors import _neighbor_kernels as _nk
 from anncli.descriptors.base import Descriptor, NeighborList
 from anncli.descriptors.neighbors import build_neighbor_list, min_distance_per_structure
 from anncli.exceptions import DataError
@@ -134,6 +133,8 @@ def featurize_batch(
         If a species of the batch has no setup, or a neighbour (within a setup's
         cutoff) has a species missing from that setup's ``env``.
     """
+    from anncli.descriptors import _neighbor_kernels as _nk  # Numba on first use only
+
     sym = np.ascontiguousarray(symbols_per_atom_index, dtype=np.int32)
     present = np.unique(sym)
     if len(present) and (present[0] < 0 or present[-1] >= len(species)):

@@ -20,7 +20,6 @@ import logging
 
 import numpy as np
 
-from anncli.descriptors import _neighbor_kernels as _k
 from anncli.descriptors.base import NeighborList
 from anncli.exceptions import DataError
 
@@ -166,6 +165,8 @@ def build_neighbor_list(
     DataError
         If a periodic cell is degenerate.
     """
+    from anncli.descriptors import _neighbor_kernels as _k  # Numba on first use only
+
     positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 3)
     structure_offsets = np.ascontiguousarray(structure_offsets, dtype=np.int64)
     n_s = len(structure_offsets) - 1
@@ -236,6 +237,8 @@ def min_distance_per_structure(nl: NeighborList, structure_offsets: np.ndarray) 
     -------
     ndarray of shape (n_structures,), float64
     """
+    from anncli.descriptors import _neighbor_kernels as _k
+
     out = np.empty(len(structure_offsets) - 1)
     _k.min_distance_per_structure_nb(
         nl.offsets, nl.distances, np.ascontiguousarray(structure_offsets, dtype=np.int64), out
