@@ -30,46 +30,75 @@ def _linear(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z, np.ones_like(z)
 
 
-def _tanh(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    f = np.tanh(z)
-    return f, 1.0 - f * f
+# Every activation writes f(z) and f'(z) into preallocated arrays ``f`` and ``d`` (same shape
+# as ``z``, which is not modified): a fresh temporary of a large batch costs page faults that
+# are dearer than the arithmetic (measured: 1 - f*f on 14,000 x 15 values 1.35 ms as a new
+# array, 0.05 ms in place).
+
+def _linear(z, f, d):
+    f[...] = z
+    d[...] = 1.0
 
 
-def _sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    f = expit(z)
-    return f, f * (1.0 - f)
+def _tanh(z, f, d):
+    np.tanh(z, out=f)
+    np.multiply(f, f, out=d)
+    np.subtract(1.0, d, out=d)
 
 
-def _mtanh(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = np.tanh(MTANH_B * z)
-    return MTANH_A * t, MTANH_A * MTANH_B * (1.0 - t * t)
+def _sigmoid(z, f, d):
+    expit(z, out=f)
+    np.subtract(1.0, f, out=d)
+    d *= f
 
 
-def _twist(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = np.tanh(MTANH_B * z)
-    return MTANH_A * t + TWIST_SLOPE * z, MTANH_A * MTANH_B * (1.0 - t * t) + TWIST_SLOPE
+def _mtanh(z, f, d):
+    np.multiply(z, MTANH_B, out=f)
+    np.tanh(f, out=f)
+    np.multiply(f, f, out=d)
+    np.subtract(1.0, d, out=d)
+    d *= MTANH_A * MTANH_B
+    f *= MTANH_A
 
 
-def _relu(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.maximum(z, 0.0), (z > 0.0).astype(z.dtype)
+def _twist(z, f, d):
+    _mtanh(z, f, d)
+    f += TWIST_SLOPE * z
+    d += TWIST_SLOPE
 
 
-def _gelu(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cdf = 0.5 * (1.0 + erf(z * _SQRT_HALF))
-    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
-    return z * cdf, cdf + z * pdf
+def _relu(z, f, d):
+    np.maximum(z, 0.0, out=f)
+    np.greater(z, 0.0, out=d)
 
 
-def _softplus(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.logaddexp(0.0, z), expit(z)
+def _gelu(z, f, d):
+    cdf = erf(z * _SQRT_HALF)
+    cdf += 1.0
+    cdf *= 0.5
+    np.multiply(z, cdf, out=f)
+    np.multiply(z, z, out=d)
+    d *= -0.5
+    np.exp(d, out=d)
+    d *= _INV_SQRT_2PI
+    d *= z
+    d += cdf
 
 
-def _swish(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _softplus(z, f, d):
+    np.logaddexp(0.0, z, out=f)
+    expit(z, out=d)
+
+
+def _swish(z, f, d):
     s = expit(z)
-    return z * s, s + z * s * (1.0 - s)
+    np.multiply(z, s, out=f)
+    np.subtract(1.0, s, out=d)
+    d *= f
+    d += s
 
 
-ACTIVATIONS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], None]] = {
     "linear": _linear,
     "tanh": _tanh,
     "sigmoid": _sigmoid,
@@ -102,7 +131,8 @@ def canonical_name(name: str) -> str:
     return key
 
 
-def activate(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def activate(name: str, z: np.ndarray, f: np.ndarray | None = None,
+             d: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Apply activation ``name`` element-wise.
 
     Parameters
@@ -110,11 +140,18 @@ def activate(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     name : str
         Canonical activation name (see :data:`ACTIVATIONS`).
     z : ndarray
-        Pre-activations.
+        Pre-activations (not modified).
+    f, d : ndarray, optional
+        Output arrays of the shape of ``z`` (allocated if None; must not alias ``z``).
 
     Returns
     -------
     f, df : ndarray, same shape as ``z``
         f(z) and f'(z).
     """
-    return ACTIVATIONS[name](z)
+    if f is None:
+        f = np.empty_like(z)
+    if d is None:
+        d = np.empty_like(z)
+    ACTIVATIONS[name](z, f, d)
+    return f, d

@@ -26,6 +26,7 @@ from anncli.config.train import TrainConfig
 from anncli.exceptions import ConfigError, DataError
 from anncli.network.species import SpeciesNetworks
 from anncli.potential.model_file import Model, save_model
+from anncli.training.blas import blas_threads
 from anncli.training.checkpoint import (load_checkpoint, rng_from_json, rng_state_json,
                                         save_checkpoint)
 from anncli.training.context import EpochContext
@@ -382,7 +383,7 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
         if not resume:
             trainer.initial()
             checkpoint(state)
-        with SignalGuard() as guard:
+        with SignalGuard() as guard, blas_threads(1):
             reason = trainer.run(guard)
         checkpoint(state)
         final = nets.params.copy()
