@@ -6,7 +6,6 @@ docs/trainset-format.md, so the reader is tested against the real writer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
