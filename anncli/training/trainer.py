@@ -214,7 +214,9 @@ class Trainer:
             elif getattr(self.opt, "converged", False):
                 reason = "the optimiser converged"
             elif self.stop_file.exists():
-                reason = f"{self.stop_file} file found"
+                # removed so that the next run (or --resume) does not stop at once
+                self.stop_file.unlink(missing_ok=True)
+                reason = f"{self.stop_file} file found (and removed)"
             if reason:
                 break
             if guard is not None and guard.signum is not None:

@@ -201,6 +201,7 @@ def test_stop_file(tmp_path, synthetic, monkeypatch):
     (tmp_path / "STOP").write_text("")
     result = run(train_config(tmp_path, synthetic["path"], epochs=50))
     assert result.epochs == 1 and "STOP" in result.stop_reason
+    assert not (tmp_path / "STOP").exists()  # a later run does not stop at once
 
 
 def test_sigterm_writes_checkpoint_and_resumes(tmp_path, synthetic):
