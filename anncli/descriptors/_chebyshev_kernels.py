@@ -302,27 +302,6 @@ def _scratch(maxm, nr, na, nm):  # pragma: no cover
     )
 
 
-def _features(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, tcoef, block, maxm, out,
-):  # pragma: no cover
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
-    nm = deg.shape[0]
-    nrad = nr + 1
-    half = nrad + na + 1
-    for b in prange(n_blocks):
-        sc, tb, mono, s_mom, st_mom, _ = _scratch(maxm, nr, na, nm)
-        for c in range(b * block, min(n_c, (b + 1) * block)):
-            row = out[c]
-            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
-            _radial(nrp, sc, typed, nr, half, tb, row)
-            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
-
-
-features_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_features)
-
-
 @njit(cache=True, fastmath=FASTMATH)
 def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
     """g[k] = sum_q coef[q] M_q(u_k) and h[:, k] its gradient, for the gathered angular pairs."""
@@ -348,213 +327,229 @@ def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
                     hx[k] += cl * ml[k]
 
 
-def _features_and_derivatives(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, maxm, out, dout,
+
+@njit(cache=True, fastmath=FASTMATH)
+def _derivatives_centre(
+    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power, tcoef, rr, q0, dout,
 ):  # pragma: no cover
-    """``dout`` must be zero on entry (entries of pairs beyond a cutoff are not written)."""
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
+    """Per-pair derivatives of one centre into ``dout[q0 + local pair]`` (zero on entry)."""
     nm = deg.shape[0]
     nrad = nr + 1
     half = nrad + na + 1
     two_rr = 2.0 / rr
-    for b in prange(n_blocks):
-        sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
-        coef = np.empty(nm)
-        g = pe[0]
-        h = pe[1:4]
-        for c in range(b * block, min(n_c, (b + 1) * block)):
-            row = out[c]
-            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
-            _radial(nrp, sc, typed, nr, half, tb, row)
-            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
-            q0 = cp_offsets[c]
-            # radial: d(fc T_n)/dd along the unit vector
-            x = sc[0]
-            fr = sc[1]
-            dfr = sc[2]
-            sr = sc[3]
-            tprev = tb[0]
-            tcur = tb[1]
-            dprev = tb[2]
-            dcur = tb[3]
-            for k in range(nrp):
-                tprev[k] = 1.0
-                tcur[k] = x[k]
-                dprev[k] = 0.0
-                dcur[k] = 1.0
-            for n in range(nrad):
-                for k in range(nrp):
-                    if n == 0:
-                        v = dfr[k]
-                    elif n == 1:
-                        v = dfr[k] * x[k] + fr[k] * two_rr
-                    else:
-                        t = 2.0 * x[k] * tcur[k] - tprev[k]
-                        dt = 2.0 * tcur[k] + 2.0 * x[k] * dcur[k] - dprev[k]
-                        tprev[k] = t
-                        dprev[k] = dt
-                        v = dfr[k] * t + fr[k] * dt * two_rr
-                    dg = dout[q0 + np.int64(sc[16, k])]
-                    dg[n, 0] = v * sc[13, k]
-                    dg[n, 1] = v * sc[14, k]
-                    dg[n, 2] = v * sc[15, k]
-                    if typed:
-                        sv = sr[k] * v
-                        dg[half + n, 0] = sv * sc[13, k]
-                        dg[half + n, 1] = sv * sc[14, k]
-                        dg[half + n, 2] = sv * sc[15, k]
-                if n >= 2:
-                    tprev, tcur = tcur, tprev
-                    dprev, dcur = dcur, dprev
-            # angular: f' (G_n - f) u + f (I - u u^T) grad G_n / d
-            fa = sc[5]
-            dfa = sc[6]
-            sa = sc[7]
-            da = sc[9]
-            for copy in range(2 if typed else 1):
-                mom = st_mom if copy == 1 else s_mom
-                base = half + nrad if copy == 1 else nrad
-                for n in range(na + 1):
-                    for q in range(nm):
-                        coef[q] = tcoef[n, deg[q]] * mult[q] * mom[q]
-                    _poly_eval(coef, nap, mono, lower, power, g, h)
-                    for k in range(nap):
-                        ux = sc[10, k]
-                        uy = sc[11, k]
-                        uz = sc[12, k]
-                        s = sa[k] if copy == 1 else 1.0
-                        hu = h[0, k] * ux + h[1, k] * uy + h[2, k] * uz
-                        av = s * dfa[k] * (g[k] - s * fa[k])
-                        bv = s * fa[k] / da[k]
-                        dg = dout[q0 + np.int64(sc[17, k])]
-                        dg[base + n, 0] = av * ux + bv * (h[0, k] - hu * ux)
-                        dg[base + n, 1] = av * uy + bv * (h[1, k] - hu * uy)
-                        dg[base + n, 2] = av * uz + bv * (h[2, k] - hu * uz)
+    g = pe[0]
+    h = pe[1:4]
+    # radial: d(fc T_n)/dd along the unit vector
+    x = sc[0]
+    fr = sc[1]
+    dfr = sc[2]
+    sr = sc[3]
+    tprev = tb[0]
+    tcur = tb[1]
+    dprev = tb[2]
+    dcur = tb[3]
+    for k in range(nrp):
+        tprev[k] = 1.0
+        tcur[k] = x[k]
+        dprev[k] = 0.0
+        dcur[k] = 1.0
+    for n in range(nrad):
+        for k in range(nrp):
+            if n == 0:
+                v = dfr[k]
+            elif n == 1:
+                v = dfr[k] * x[k] + fr[k] * two_rr
+            else:
+                t = 2.0 * x[k] * tcur[k] - tprev[k]
+                dt = 2.0 * tcur[k] + 2.0 * x[k] * dcur[k] - dprev[k]
+                tprev[k] = t
+                dprev[k] = dt
+                v = dfr[k] * t + fr[k] * dt * two_rr
+            dg = dout[q0 + np.int64(sc[16, k])]
+            dg[n, 0] = v * sc[13, k]
+            dg[n, 1] = v * sc[14, k]
+            dg[n, 2] = v * sc[15, k]
+            if typed:
+                sv = sr[k] * v
+                dg[half + n, 0] = sv * sc[13, k]
+                dg[half + n, 1] = sv * sc[14, k]
+                dg[half + n, 2] = sv * sc[15, k]
+        if n >= 2:
+            tprev, tcur = tcur, tprev
+            dprev, dcur = dcur, dprev
+    # angular: f' (G_n - f) u + f (I - u u^T) grad G_n / d
+    fa = sc[5]
+    dfa = sc[6]
+    sa = sc[7]
+    da = sc[9]
+    for copy in range(2 if typed else 1):
+        mom = st_mom if copy == 1 else s_mom
+        base = half + nrad if copy == 1 else nrad
+        for n in range(na + 1):
+            for q in range(nm):
+                coef[q] = tcoef[n, deg[q]] * mult[q] * mom[q]
+            _poly_eval(coef, nap, mono, lower, power, g, h)
+            for k in range(nap):
+                ux = sc[10, k]
+                uy = sc[11, k]
+                uz = sc[12, k]
+                s = sa[k] if copy == 1 else 1.0
+                hu = h[0, k] * ux + h[1, k] * uy + h[2, k] * uz
+                av = s * dfa[k] * (g[k] - s * fa[k])
+                bv = s * fa[k] / da[k]
+                dg = dout[q0 + np.int64(sc[17, k])]
+                dg[base + n, 0] = av * ux + bv * (h[0, k] - hu * ux)
+                dg[base + n, 1] = av * uy + bv * (h[1, k] - hu * uy)
+                dg[base + n, 2] = av * uz + bv * (h[2, k] - hu * uz)
 
 
-features_and_derivatives_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_features_and_derivatives)
-
-
-def _pair_gradients(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, maxm, out,
+@njit(cache=True, fastmath=FASTMATH)
+def _pair_gradients_centre(
+    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, coeft, wdeg, wdegt, e, typed, nr, na, deg, mult,
+    lower, power, tcoef, rr, q0, gout,
 ):  # pragma: no cover
-    """``out`` must be zero on entry (pairs beyond both cutoffs are not written)."""
+    """sum_f e_f dG_f/dv for the pairs of one centre into ``gout[q0 + local pair]`` (zero on entry)."""
+    nm = deg.shape[0]
+    nrad = nr + 1
+    nang = na + 1
+    half = nrad + nang
+    two_rr = 2.0 / rr
+    g = pe[0]
+    h = pe[1:4]
+    gt = pe[4]
+    ht = pe[5:8]
+    acc1 = tb[2]
+    acc2 = tb[3]
+    # radial: sum_n w_n d(fc T_n)/dd with w_n = e_n + s e~_n, T'_n = n U_{n-1}
+    x = sc[0]
+    fr = sc[1]
+    dfr = sc[2]
+    sr = sc[3]
+    tprev = tb[0]
+    tcur = tb[1]
+    for k in range(nrp):
+        w0 = e[0] + sr[k] * e[half] if typed else e[0]
+        acc1[k] = w0
+        acc2[k] = 0.0
+        tprev[k] = 1.0
+        tcur[k] = x[k]
+    if nr >= 1:
+        for k in range(nrp):
+            w1 = e[1] + sr[k] * e[half + 1] if typed else e[1]
+            acc1[k] += w1 * x[k]
+            acc2[k] += w1
+        uprev = pe[4]  # U_{n-2}, U_{n-1}: rows 4/5 are free until the angular part
+        ucur = pe[5]
+        for k in range(nrp):
+            uprev[k] = 1.0
+            ucur[k] = 2.0 * x[k]
+        for n in range(2, nrad):
+            for k in range(nrp):
+                w = e[n] + sr[k] * e[half + n] if typed else e[n]
+                t = 2.0 * x[k] * tcur[k] - tprev[k]
+                tprev[k] = t
+                acc1[k] += w * t
+                acc2[k] += w * n * ucur[k]
+                uprev[k] = 2.0 * x[k] * ucur[k] - uprev[k]
+            tprev, tcur = tcur, tprev
+            uprev, ucur = ucur, uprev
+    for k in range(nrp):
+        v = dfr[k] * acc1[k] + fr[k] * acc2[k] * two_rr
+        p = q0 + np.int64(sc[16, k])
+        gout[p, 0] += v * sc[13, k]
+        gout[p, 1] += v * sc[14, k]
+        gout[p, 2] += v * sc[15, k]
+    # angular: combined polynomial coefficients sum_n e_n t_nm mult S
+    esum = 0.0
+    esumt = 0.0
+    for m in range(nang):
+        wdeg[m] = 0.0
+        wdegt[m] = 0.0
+    for n in range(nang):
+        esum += e[nrad + n]
+        if typed:
+            esumt += e[half + nrad + n]
+        for m in range(nang):
+            wdeg[m] += e[nrad + n] * tcoef[n, m]
+            if typed:
+                wdegt[m] += e[half + nrad + n] * tcoef[n, m]
+    for q in range(nm):
+        coef[q] = wdeg[deg[q]] * mult[q] * s_mom[q]
+    _poly_eval(coef, nap, mono, lower, power, g, h)
+    if typed:
+        for q in range(nm):
+            coeft[q] = wdegt[deg[q]] * mult[q] * st_mom[q]
+        _poly_eval(coeft, nap, mono, lower, power, gt, ht)
+    fa = sc[5]
+    dfa = sc[6]
+    sa = sc[7]
+    da = sc[9]
+    for k in range(nap):
+        ux = sc[10, k]
+        uy = sc[11, k]
+        uz = sc[12, k]
+        gv = g[k] - fa[k] * esum
+        hx = h[0, k]
+        hy = h[1, k]
+        hz = h[2, k]
+        if typed:
+            s = sa[k]
+            gv += s * (gt[k] - s * fa[k] * esumt)
+            hx += s * ht[0, k]
+            hy += s * ht[1, k]
+            hz += s * ht[2, k]
+        hu = hx * ux + hy * uy + hz * uz
+        av = dfa[k] * gv
+        bv = fa[k] / da[k]
+        p = q0 + np.int64(sc[17, k])
+        gout[p, 0] += av * ux + bv * (hx - hu * ux)
+        gout[p, 1] += av * uy + bv * (hy - hu * uy)
+        gout[p, 2] += av * uz + bv * (hz - hu * uz)
+
+
+#: Modes of :func:`chebyshev_nb`.
+FEATURES, DERIVATIVES, PAIR_GRADIENTS = 0, 1, 2
+
+
+def _chebyshev(
+    mode, offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
+    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, maxm, out, dout, gout,
+):  # pragma: no cover
+    """All Chebyshev evaluations, parallel over blocks of centres (one compiled kernel).
+
+    mode FEATURES: ``out`` (n_centers, n_features).  DERIVATIVES: also ``dout``
+    (n_center_pairs, n_features, 3), zero on entry.  PAIR_GRADIENTS: ``gout``
+    (n_center_pairs, 3), zero on entry, from ``de_dg`` (n_centers, n_features); ``out`` unused.
+    """
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block
     nm = deg.shape[0]
     nrad = nr + 1
     nang = na + 1
     half = nrad + nang
-    nf = de_dg.shape[1]
-    two_rr = 2.0 / rr
     for b in prange(n_blocks):
         sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
-        row = np.empty(nf)
+        scratch_row = np.empty(out.shape[1])
         coef = np.empty(nm)
         coeft = np.empty(nm)
         wdeg = np.empty(nang)
         wdegt = np.empty(nang)
-        g = pe[0]
-        h = pe[1:4]
-        gt = pe[4]
-        ht = pe[5:8]
-        acc1 = tb[2]
-        acc2 = tb[3]
         for c in range(b * block, min(n_c, (b + 1) * block)):
-            e = de_dg[c]
+            row = scratch_row if mode == PAIR_GRADIENTS else out[c]
             nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
+            if mode != PAIR_GRADIENTS:
+                _radial(nrp, sc, typed, nr, half, tb, row)
             _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
-            q0 = cp_offsets[c]
-            # radial: sum_n w_n d(fc T_n)/dd with w_n = e_n + s e~_n
-            x = sc[0]
-            fr = sc[1]
-            dfr = sc[2]
-            sr = sc[3]
-            tprev = tb[0]
-            tcur = tb[1]
-            for k in range(nrp):
-                w0 = e[0] + sr[k] * e[half] if typed else e[0]
-                acc1[k] = w0
-                acc2[k] = 0.0
-                tprev[k] = 1.0
-                tcur[k] = x[k]
-            if nr >= 1:
-                for k in range(nrp):
-                    w1 = e[1] + sr[k] * e[half + 1] if typed else e[1]
-                    acc1[k] += w1 * x[k]
-                    acc2[k] += w1
-                # derivative recursion dT_n = n U_{n-1}: keep U in pe rows 4/5 (free here)
-                uprev = pe[4]
-                ucur = pe[5]
-                for k in range(nrp):
-                    uprev[k] = 1.0
-                    ucur[k] = 2.0 * x[k]
-                for n in range(2, nrad):
-                    for k in range(nrp):
-                        w = e[n] + sr[k] * e[half + n] if typed else e[n]
-                        t = 2.0 * x[k] * tcur[k] - tprev[k]
-                        tprev[k] = t
-                        acc1[k] += w * t
-                        acc2[k] += w * n * ucur[k]
-                        un = 2.0 * x[k] * ucur[k] - uprev[k]
-                        uprev[k] = un
-                    tprev, tcur = tcur, tprev
-                    uprev, ucur = ucur, uprev
-            for k in range(nrp):
-                v = dfr[k] * acc1[k] + fr[k] * acc2[k] * two_rr
-                p = q0 + np.int64(sc[16, k])
-                out[p, 0] += v * sc[13, k]
-                out[p, 1] += v * sc[14, k]
-                out[p, 2] += v * sc[15, k]
-            # angular
-            esum = 0.0
-            esumt = 0.0
-            for m in range(nang):
-                wdeg[m] = 0.0
-                wdegt[m] = 0.0
-            for n in range(nang):
-                esum += e[nrad + n]
-                if typed:
-                    esumt += e[half + nrad + n]
-                for m in range(nang):
-                    wdeg[m] += e[nrad + n] * tcoef[n, m]
-                    if typed:
-                        wdegt[m] += e[half + nrad + n] * tcoef[n, m]
-            for q in range(nm):
-                coef[q] = wdeg[deg[q]] * mult[q] * s_mom[q]
-            _poly_eval(coef, nap, mono, lower, power, g, h)
-            if typed:
-                for q in range(nm):
-                    coeft[q] = wdegt[deg[q]] * mult[q] * st_mom[q]
-                _poly_eval(coeft, nap, mono, lower, power, gt, ht)
-            fa = sc[5]
-            dfa = sc[6]
-            sa = sc[7]
-            da = sc[9]
-            for k in range(nap):
-                ux = sc[10, k]
-                uy = sc[11, k]
-                uz = sc[12, k]
-                gv = g[k] - fa[k] * esum
-                hx = h[0, k]
-                hy = h[1, k]
-                hz = h[2, k]
-                if typed:
-                    s = sa[k]
-                    gv += s * (gt[k] - s * fa[k] * esumt)
-                    hx += s * ht[0, k]
-                    hy += s * ht[1, k]
-                    hz += s * ht[2, k]
-                hu = hx * ux + hy * uy + hz * uz
-                av = dfa[k] * gv
-                bv = fa[k] / da[k]
-                p = q0 + np.int64(sc[17, k])
-                out[p, 0] += av * ux + bv * (hx - hu * ux)
-                out[p, 1] += av * uy + bv * (hy - hu * uy)
-                out[p, 2] += av * uz + bv * (hz - hu * uz)
+            if mode == DERIVATIVES:
+                _derivatives_centre(
+                    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power,
+                    tcoef, rr, cp_offsets[c], dout,
+                )
+            elif mode == PAIR_GRADIENTS:
+                _pair_gradients_centre(
+                    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, coeft, wdeg, wdegt, de_dg[c], typed, nr, na,
+                    deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout,
+                )
 
 
-pair_gradients_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_pair_gradients)
+chebyshev_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_chebyshev)

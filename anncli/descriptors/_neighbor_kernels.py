@@ -33,7 +33,7 @@ _SKIN = 1e-8
 _MIN_DISTANCE = 1e-12
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # pragma: no cover
     """Fractional coordinates, wrapped into [0, 1) along periodic directions.
 
@@ -41,7 +41,7 @@ def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # 
     wrapped position is ``positions[a] - shifts[a] @ cells[s]``.
     """
     n = positions.shape[0]
-    for a in prange(n):
+    for a in range(n):
         s = atom_structure[a]
         for k in range(3):
             f = (
@@ -61,11 +61,11 @@ def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # 
             shifts[a, k] = sh
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
     """Per-structure minimum and maximum fractional coordinate (lo, hi of shape (n_s, 3))."""
     n_s = structure_offsets.shape[0] - 1
-    for s in prange(n_s):
+    for s in range(n_s):
         for k in range(3):
             mn = np.inf
             mx = -np.inf
@@ -82,7 +82,7 @@ def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
             hi[s, k] = mx
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def bin_atoms_nb(
     frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms,
     positions, shifts, cells, wrapped, sorted_wrapped,
@@ -94,7 +94,7 @@ def bin_atoms_nb(
     same rows in bin order (contiguous candidates for the distance loop).
     """
     n_s = structure_offsets.shape[0] - 1
-    for s in prange(n_s):
+    for s in range(n_s):
         a0 = structure_offsets[s]
         a1 = structure_offsets[s + 1]
         g0 = bin_offsets[s]
@@ -275,33 +275,23 @@ def _search(
 
 
 @njit(cache=True, parallel=True)
-def count_neighbors_nb(
+def neighbor_pass_nb(
     wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
-    bin_offsets, bin_start, sorted_atoms, cutoff, counts,
+    bin_offsets, bin_start, sorted_atoms, cutoff, fill, offsets, counts, out_index, out_vectors, out_distances,
 ):  # pragma: no cover
-    """First pass: number of neighbours of every atom into ``counts`` (n_atoms,)."""
-    dummy_i = np.empty(0, dtype=np.int64)
-    dummy_v = np.empty((0, 3), dtype=np.float64)
-    dummy_d = np.empty(0, dtype=np.float64)
-    for i in prange(wrapped.shape[0]):
-        counts[i] = _search(
-            i, False, 0, wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs, nbins,
-            origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, dummy_i, dummy_v, dummy_d,
-        )
+    """One pass over all atoms of the batch (parallel).
 
-
-@njit(cache=True, parallel=True)
-def fill_neighbors_nb(
-    wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
-    bin_offsets, bin_start, sorted_atoms, cutoff, offsets, out_index, out_vectors, out_distances,
-):  # pragma: no cover
-    """Second pass: write the pairs of atom ``i`` at ``offsets[i]:offsets[i + 1]``."""
+    ``fill`` False: number of neighbours of every atom into ``counts`` (n_atoms,).
+    ``fill`` True: the pairs of atom ``i`` into ``out_*[offsets[i]:offsets[i + 1]]``.
+    """
     for i in prange(wrapped.shape[0]):
-        _search(
-            i, True, offsets[i], wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs,
-            nbins, origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, out_index,
-            out_vectors, out_distances,
+        start = offsets[i] if fill else 0
+        n = _search(
+            i, fill, start, wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs, nbins,
+            origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
         )
+        if not fill:
+            counts[i] = n
 
 
 @njit(cache=True, parallel=True)

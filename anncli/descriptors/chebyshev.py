@@ -41,6 +41,7 @@ def _kernels():
 
 #: Angular orders above this lose precision in the moment expansion (see ``_angular_warning``).
 MOMENT_PRECISE_ORDER = 12
+_FEATURES, _DERIVATIVES, _PAIR_GRADIENTS = 0, 1, 2  # modes of _chebyshev_kernels.chebyshev_nb
 #: Centres per parallel work item (scratch arrays are allocated once per block).
 _BLOCK = 16
 
@@ -247,26 +248,35 @@ class ChebyshevSetup:
         tcoef = _k.chebyshev_power_coefficients(int(self.angular_order))
         return deg, mult, parent, axis, lower, power, tcoef
 
-    def _common(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> tuple:
+    @staticmethod
+    def _n_center_pairs(nl: NeighborList, centers: np.ndarray) -> int:
+        centers = np.asarray(centers, dtype=np.int64)
+        return int((nl.offsets[centers + 1] - nl.offsets[centers]).sum())
+
+    def _run(self, mode, nl, centers, env_types, out=None, dout=None, de_dg=None, gout=None) -> None:
+        """Call the kernel in ``mode`` with unused outputs replaced by empty arrays."""
         centers = np.ascontiguousarray(centers, dtype=np.int64)
         env_types = np.ascontiguousarray(env_types, dtype=np.int32)
-        weights = np.ascontiguousarray(self.species_weights, dtype=np.float64)
         if self.cutoff > nl.cutoff * (1 + 1e-12):
             raise ValueError(
                 f"The neighbour list (cutoff {nl.cutoff} Å) is shorter than the setup's cutoff {self.cutoff} Å."
             )
         counts = nl.offsets[centers + 1] - nl.offsets[centers]
-        maxm = int(max(1, counts.max(initial=0)))  # scratch length: most neighbours of a centre
-        return centers, env_types, maxm, (
-            nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types, weights, self.typed,
-            float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
-        )
-
-    @staticmethod
-    def _pair_offsets(nl: NeighborList, centers: np.ndarray) -> np.ndarray:
         cp = np.zeros(len(centers) + 1, dtype=np.int64)
-        np.cumsum(nl.offsets[centers + 1] - nl.offsets[centers], out=cp[1:])
-        return cp
+        np.cumsum(counts, out=cp[1:])
+        maxm = int(max(1, counts.max(initial=0)))  # scratch length: most neighbours of a centre
+        nf = self.n_features
+        deg, mult, parent, axis, lower, power, tcoef = self._tables
+        _kernels().chebyshev_nb(
+            mode, nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types,
+            np.ascontiguousarray(self.species_weights, dtype=np.float64), self.typed,
+            float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
+            deg, mult, parent, axis, lower, power, tcoef, cp,
+            de_dg if de_dg is not None else np.zeros((0, nf)), _BLOCK, maxm,
+            out if out is not None else np.zeros((0, nf)),
+            dout if dout is not None else np.zeros((0, nf, 3)),
+            gout if gout is not None else np.zeros((0, 3)),
+        )
 
     def features(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> np.ndarray:
         """Features of the atoms ``centers``.
@@ -285,10 +295,8 @@ class ChebyshevSetup:
         -------
         ndarray of shape (n_centers, n_features), float64
         """
-        centers, env_types, maxm, args = self._common(nl, centers, env_types)
-        deg, mult, parent, axis, _lower, _power, tcoef = self._tables
         out = np.empty((len(centers), self.n_features))
-        _kernels().features_nb(*args, deg, mult, parent, axis, tcoef, _BLOCK, maxm, out)
+        self._run(_FEATURES, nl, centers, env_types, out=out)
         return out
 
     def features_and_derivatives(
@@ -303,14 +311,9 @@ class ChebyshevSetup:
             ``dG[q, f] = d G_cf / d vectors[p]`` for the pairs ``p`` of the centres, centre
             by centre in neighbour-list order (pairs beyond both cutoffs have zero rows).
         """
-        centers, env_types, maxm, args = self._common(nl, centers, env_types)
-        deg, mult, parent, axis, lower, power, tcoef = self._tables
-        cp = self._pair_offsets(nl, centers)
         out = np.empty((len(centers), self.n_features))
-        dout = np.zeros((int(cp[-1]), self.n_features, 3))
-        _kernels().features_and_derivatives_nb(
-            *args, deg, mult, parent, axis, lower, power, tcoef, cp, _BLOCK, maxm, out, dout
-        )
+        dout = np.zeros((self._n_center_pairs(nl, centers), self.n_features, 3))
+        self._run(_DERIVATIVES, nl, centers, env_types, out=out, dout=dout)
         return out, dout
 
     def pair_gradients(
@@ -328,12 +331,7 @@ class ChebyshevSetup:
         ndarray of shape (n_center_pairs, 3), eV/Å
             In the pair order of :meth:`features_and_derivatives`, without storing dG.
         """
-        centers, env_types, maxm, args = self._common(nl, centers, env_types)
-        deg, mult, parent, axis, lower, power, tcoef = self._tables
-        cp = self._pair_offsets(nl, centers)
         de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64).reshape(len(centers), self.n_features)
-        out = np.zeros((int(cp[-1]), 3))
-        _kernels().pair_gradients_nb(
-            *args, deg, mult, parent, axis, lower, power, tcoef, cp, de_dg, _BLOCK, maxm, out
-        )
-        return out
+        gout = np.zeros((self._n_center_pairs(nl, centers), 3))
+        self._run(_PAIR_GRADIENTS, nl, centers, env_types, de_dg=de_dg, gout=gout)
+        return gout

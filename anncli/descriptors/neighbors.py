@@ -218,14 +218,14 @@ def build_neighbor_list(
     args = (wrapped, sorted_wrapped, frac, atom_structure, eff, tri, pbcs, nbins, origin, width,
             bin_offsets, bin_start, sorted_atoms, cutoff)
     counts = np.empty(n_atoms, dtype=np.int64)
-    _k.count_neighbors_nb(*args, counts)
     offsets = np.zeros(n_atoms + 1, dtype=np.int64)
+    _k.neighbor_pass_nb(*args, False, offsets, counts, np.empty(0, np.int64), np.empty((0, 3)), np.empty(0))
     np.cumsum(counts, out=offsets[1:])
     n_pairs = int(offsets[-1])
     index = np.empty(n_pairs, dtype=np.int64)
     vectors = np.empty((n_pairs, 3))
     distances = np.empty(n_pairs)
-    _k.fill_neighbors_nb(*args, offsets, index, vectors, distances)
+    _k.neighbor_pass_nb(*args, True, offsets, counts, index, vectors, distances)
     logger.debug("neighbour list: %d atoms, %d pairs within %.3f Å", n_atoms, n_pairs, cutoff)
     return NeighborList(offsets=offsets, index=index, vectors=vectors, distances=distances, cutoff=cutoff)
 
