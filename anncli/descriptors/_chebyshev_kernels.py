@@ -1,5 +1,12 @@
 """Numba kernels of the Chebyshev (Artrith-Urban-Ceder) descriptor (private).
 
+All evaluations run in one compiled kernel, :func:`chebyshev_nb` (``mode`` selects
+features, per-pair derivatives or per-pair gradient contractions), parallel over blocks
+of centres of the whole batch; per block, scratch arrays hold the centre's neighbours
+within the cutoffs in compact form so that the loops over neighbours vectorise.
+The cutoff function is evaluated as sin(z)^2 with a Taylor polynomial (no libm call,
+no cancellation near the cutoff); it equals ænet's (cos(pi' d/Rc) + 1)/2 to 1e-15.
+
 Preconditions (checked by :class:`anncli.descriptors.chebyshev.ChebyshevSetup`, trusted
 here): CSR neighbour arrays as in :mod:`anncli.descriptors.base`; ``centers`` int64;
 ``env_types`` int32 with every listed neighbour within a cutoff mapped to a valid
@@ -159,8 +166,11 @@ def _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr
     nrp = 0
     nap = 0
     p0 = offsets[i]
+    rmax = max(rr, ra)
     for p in range(p0, offsets[i + 1]):
         d = distances[p]
+        if d > rmax:  # listed by a longer neighbour list; its species may be unknown here
+            continue
         s = 0.0
         if typed:
             s = weights[env_types[index[p]]]

@@ -103,3 +103,29 @@ def test_forces_from_pair_gradients_match_energy_finite_difference():
             pm[a, k] -= h
             de = (_features(setup, pp, cell, pbc, types).sum(0) - _features(setup, pm, cell, pbc, types).sum(0)) @ w
             assert forces[a, k] == pytest.approx(-de / (2 * h), rel=1e-6, abs=1e-7)
+
+
+def test_virial_from_pair_gradients_matches_strain_derivative():
+    """dE/d(strain) = sum_p outer(v_p, g_p) in a cell smaller than the cutoff (self-images)."""
+    rng = np.random.default_rng(15)
+    pos, cell, pbc = random_structure(rng, 3, 2.6, (1, 1, 1))
+    types = np.array([0, 1, 1], dtype=np.int32)
+    setup = ChebyshevSetup("X", ["A", "B"], 4.0, 6, 3.5, 4)
+    w = rng.normal(size=setup.n_features)
+
+    def energy(eps):
+        f = np.eye(3) + eps
+        return _features(setup, pos @ f.T, cell @ f.T, pbc, types).sum(0) @ w
+
+    p, c, b, o = batch_arrays([(pos, cell, pbc)])
+    nl = build_neighbor_list(p, c, b, o, setup.cutoff)
+    g = setup.pair_gradients(nl, np.arange(3), types, np.tile(w, (3, 1)))
+    analytic = np.einsum("pa,pb->ab", nl.vectors, g)
+    h = 1e-6
+    numeric = np.zeros((3, 3))
+    for a in range(3):
+        for bb in range(3):
+            e = np.zeros((3, 3))
+            e[a, bb] = h
+            numeric[a, bb] = (energy(e) - energy(-e)) / (2 * h)
+    np.testing.assert_allclose(analytic.T, numeric, rtol=1e-6, atol=1e-7 * np.abs(numeric).max())
