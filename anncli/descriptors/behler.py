@@ -30,6 +30,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from anncli.descriptors import _behler_kernels as _k
@@ -50,6 +51,18 @@ KEYS: dict[int, tuple[str, ...]] = {
 }
 _OPTIONAL = {"Rs": 0.0}
 _ALL_KEYS = ("G", "type2", "type3", "eta", "Rs", "kappa", "lambda", "zeta", "Rc")
+#: Centres per work chunk of the parallel kernels: dynamic scheduling keeps both threads busy
+#: when a core is shared with another process.  Results do not depend on it (one centre is
+#: always computed by one thread).
+CHUNK = 16
+
+
+def _run(kernel, *args):
+    old = numba.set_parallel_chunksize(CHUNK)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(old)
 
 
 @dataclass(frozen=True)
@@ -362,7 +375,9 @@ class BehlerSetup:
         """
         arrays, _, env_types = self._args(nl, centers, env_types)
         t = self._tables
-        return _k.features_nb(*arrays, env_types, self.cutoff, len(self.env), self.n_features, *t)
+        return _run(
+            _k.features_nb, *arrays, env_types, self.cutoff, len(self.env), self.n_features, *t
+        )
 
     def features_and_derivatives(
         self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray
@@ -378,7 +393,8 @@ class BehlerSetup:
         """
         arrays, pair_start, env_types = self._args(nl, centers, env_types)
         t = self._tables
-        return _k.features_and_derivatives_nb(
+        return _run(
+            _k.features_and_derivatives_nb,
             *arrays, pair_start, env_types, self.cutoff, len(self.env), self.n_features, *t
         )
 
@@ -403,7 +419,8 @@ class BehlerSetup:
                 f"dE_dG has shape {dE_dG.shape}; expected {(len(arrays[4]), self.n_features)}"
             )
         t = self._tables
-        return _k.pair_gradients_nb(
+        return _run(
+            _k.pair_gradients_nb,
             *arrays, pair_start, env_types, self.cutoff, len(self.env), self.n_features, dE_dG, *t
         )
 
