@@ -339,6 +339,46 @@ def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _poly_eval_fused(kc, nap, mono, sa, typed, g, h):  # pragma: no cover
+    """g[k] = P(u_k) + s_k P~(u_k) and h[:, k] its gradient, one sweep over the monomials.
+
+    ``kc`` (8, n_mono): rows 0-3 hold the coefficients of P and of its x/y/z derivatives
+    on the monomial basis (row 0 on M_q, rows 1-3 on the lower monomials), rows 4-7 the
+    same for P~ (used only if ``typed``).
+    """
+    for k in range(nap):
+        g[k] = 0.0
+        h[0, k] = 0.0
+        h[1, k] = 0.0
+        h[2, k] = 0.0
+    for r in range(kc.shape[1]):
+        c0 = kc[0, r]
+        c1 = kc[1, r]
+        c2 = kc[2, r]
+        c3 = kc[3, r]
+        mr = mono[r]
+        if typed:
+            c4 = kc[4, r]
+            c5 = kc[5, r]
+            c6 = kc[6, r]
+            c7 = kc[7, r]
+            for k in range(nap):
+                m = mr[k]
+                sm = sa[k] * m
+                g[k] += c0 * m + c4 * sm
+                h[0, k] += c1 * m + c5 * sm
+                h[1, k] += c2 * m + c6 * sm
+                h[2, k] += c3 * m + c7 * sm
+        else:
+            for k in range(nap):
+                m = mr[k]
+                g[k] += c0 * m
+                h[0, k] += c1 * m
+                h[1, k] += c2 * m
+                h[2, k] += c3 * m
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def _derivatives_centre(
     nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power, tcoef, rr, q0, dout,
 ):  # pragma: no cover
@@ -415,7 +455,7 @@ def _derivatives_centre(
 
 @njit(cache=True, fastmath=FASTMATH)
 def _pair_gradients_centre(
-    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, coeft, wdeg, wdegt, e, typed, nr, na, deg, mult,
+    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, e, typed, nr, na, deg, mult,
     lower, power, tcoef, rr, q0, gout,
 ):  # pragma: no cover
     """sum_f e_f dG_f/dv for the pairs of one centre into ``gout[q0 + local pair]`` (zero on entry)."""
@@ -426,8 +466,6 @@ def _pair_gradients_centre(
     two_rr = 2.0 / rr
     g = pe[0]
     h = pe[1:4]
-    gt = pe[4]
-    ht = pe[5:8]
     acc1 = tb[2]
     acc2 = tb[3]
     # radial: sum_n w_n d(fc T_n)/dd with w_n = e_n + s e~_n, T'_n = n U_{n-1}
@@ -483,13 +521,22 @@ def _pair_gradients_centre(
             wdeg[m] += e[nrad + n] * tcoef[n, m]
             if typed:
                 wdegt[m] += e[half + nrad + n] * tcoef[n, m]
-    for q in range(nm):
-        coef[q] = wdeg[deg[q]] * mult[q] * s_mom[q]
-    _poly_eval(coef, nap, mono, lower, power, g, h)
-    if typed:
+    for r in range(8):
         for q in range(nm):
-            coeft[q] = wdegt[deg[q]] * mult[q] * st_mom[q]
-        _poly_eval(coeft, nap, mono, lower, power, gt, ht)
+            kc[r, q] = 0.0
+    for q in range(nm):
+        c = wdeg[deg[q]] * mult[q] * s_mom[q]
+        kc[0, q] = c
+        for ax in range(3):
+            if power[q, ax] > 0:
+                kc[1 + ax, lower[q, ax]] += c * power[q, ax]
+        if typed:
+            c = wdegt[deg[q]] * mult[q] * st_mom[q]
+            kc[4, q] = c
+            for ax in range(3):
+                if power[q, ax] > 0:
+                    kc[5 + ax, lower[q, ax]] += c * power[q, ax]
+    _poly_eval_fused(kc, nap, mono, sc[7], typed, g, h)
     fa = sc[5]
     dfa = sc[6]
     sa = sc[7]
@@ -499,15 +546,11 @@ def _pair_gradients_centre(
         uy = sc[11, k]
         uz = sc[12, k]
         gv = g[k] - fa[k] * esum
+        if typed:
+            gv -= sa[k] * sa[k] * fa[k] * esumt
         hx = h[0, k]
         hy = h[1, k]
         hz = h[2, k]
-        if typed:
-            s = sa[k]
-            gv += s * (gt[k] - s * fa[k] * esumt)
-            hx += s * ht[0, k]
-            hy += s * ht[1, k]
-            hz += s * ht[2, k]
         hu = hx * ux + hy * uy + hz * uz
         av = dfa[k] * gv
         bv = fa[k] / da[k]
@@ -541,7 +584,7 @@ def _chebyshev(
         sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
         scratch_row = np.empty(out.shape[1])
         coef = np.empty(nm)
-        coeft = np.empty(nm)
+        kc = np.empty((8, nm))
         wdeg = np.empty(nang)
         wdegt = np.empty(nang)
         for c in range(b * block, min(n_c, (b + 1) * block)):
@@ -557,7 +600,7 @@ def _chebyshev(
                 )
             elif mode == PAIR_GRADIENTS:
                 _pair_gradients_centre(
-                    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, coeft, wdeg, wdegt, de_dg[c], typed, nr, na,
+                    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, de_dg[c], typed, nr, na,
                     deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout,
                 )
 
