@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import cached_property
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ChebyshevSetup", "typespin_weights"]
 
+
 def _kernels():
     """The Numba kernel module, imported on first use (keeps ``import anncli`` fast)."""
     from anncli.descriptors import _chebyshev_kernels
@@ -39,11 +40,24 @@ def _kernels():
     return _chebyshev_kernels
 
 
-#: Angular orders above this lose precision in the moment expansion (see ``_angular_warning``).
+#: Angular orders above this lose precision in the moment expansion (a warning is logged).
 MOMENT_PRECISE_ORDER = 12
 _FEATURES, _DERIVATIVES, _PAIR_GRADIENTS = 0, 1, 2  # modes of _chebyshev_kernels.chebyshev_nb
 #: Centres per parallel work item (scratch arrays are allocated once per block).
 _BLOCK = 16
+
+
+@lru_cache(maxsize=32)
+def _tables_for(angular_order: int) -> tuple:
+    """Monomial tables and Chebyshev power coefficients of an angular order (see the kernels)."""
+    if angular_order > MOMENT_PRECISE_ORDER:
+        logger.warning(
+            "Chebyshev angular order %d > %d: the moment expansion of the angular terms loses precision "
+            "with the order (relative error ~4e-11 at 16, ~2e-9 at 20 on TiO2 at 6.5 Å; < 1e-13 up to 10).",
+            angular_order, MOMENT_PRECISE_ORDER,
+        )
+    k = _kernels()
+    return (*k.monomial_tables(angular_order), k.chebyshev_power_coefficients(angular_order))
 
 
 def typespin_weights(n_env: int) -> np.ndarray:
@@ -234,19 +248,9 @@ class ChebyshevSetup:
         return isinstance(other, ChebyshevSetup) and self.to_dict() == other.to_dict()
 
     # ------------------------------------------------------------------ kernels
-    @cached_property
+    @property
     def _tables(self) -> tuple:
-        _k = _kernels()
-        if self.angular_order > MOMENT_PRECISE_ORDER:
-            logger.warning(
-                "Chebyshev setup of %s: angular order %d > %d; the moment expansion of the angular terms "
-                "loses precision with the order (relative error ~4e-11 at 16, ~2e-9 at 20 on TiO2 at 6.5 Å, "
-                "versus < 1e-13 up to 10).",
-                self.central, self.angular_order, MOMENT_PRECISE_ORDER,
-            )
-        deg, mult, parent, axis, lower, power = _k.monomial_tables(int(self.angular_order))
-        tcoef = _k.chebyshev_power_coefficients(int(self.angular_order))
-        return deg, mult, parent, axis, lower, power, tcoef
+        return _tables_for(int(self.angular_order))
 
     @staticmethod
     def _n_center_pairs(nl: NeighborList, centers: np.ndarray) -> int:
