@@ -149,7 +149,9 @@ class BehlerFunction(Section):
     Rs: Float | None = Field(None, description="Gaussian centre (Å) (G2; default 0).")
     kappa: Float | None = Field(None, description="Cosine frequency (1/Å) (G3).")
     lambda_: Float | None = Field(None, alias="lambda", description="Angular sign, -1 or 1 (G4, G5).")
-    zeta: PositiveFloat | None = Field(None, description="Angular exponent > 0 (G4, G5).")
+    zeta: Annotated[Float, Field(ge=1)] | None = Field(
+        None, description="Angular exponent ≥ 1 (G4, G5); whole numbers are fastest."
+    )
     Rc: PositiveFloat = Field(description="Cutoff radius (Å).")
 
     @model_validator(mode="after")

@@ -156,7 +156,7 @@ def test_weights_must_match_env(tmp_path):
     [
         ("{G: 2, type2: Cu, Rc: 6.0}", r"functions\[0\]: G=2 needs 'eta'"),
         ("{G: 4, type2: Cu, type3: Au, eta: 0.1, lambda: 0.5, zeta: 2, Rc: 6}", r"functions\[0\].lambda: expected -1 or 1, got 0.5"),
-        ("{G: 4, type2: Cu, type3: Au, eta: 0.1, lambda: 1, zeta: 0, Rc: 6}", r"functions\[0\].zeta: expected a number > 0, got 0"),
+        ("{G: 4, type2: Cu, type3: Au, eta: 0.1, lambda: 1, zeta: 0, Rc: 6}", r"functions\[0\].zeta: expected a number >= 1, got 0"),
         ("{G: 6, type2: Cu, Rc: 6}", r"functions\[0\].G: expected an integer <= 5, got 6"),
         ("{G: 1, type2: Ti, Rc: 6}", r"functions\[0\].type2: type2 Ti is not an environment species \(Cu, Au\)"),
         ("{G: 1, type2: Cu, Rc: 6, zeta: 1}", r"functions\[0\].zeta: 'zeta' is not a parameter of G=1"),
