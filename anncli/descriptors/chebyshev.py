@@ -45,6 +45,9 @@ MOMENT_PRECISE_ORDER = 12
 _FEATURES, _DERIVATIVES, _PAIR_GRADIENTS = 0, 1, 2  # modes of _chebyshev_kernels.chebyshev_nb
 #: Centres per parallel work item (scratch arrays are allocated once per block).
 _BLOCK = 16
+#: Blocks per dynamically scheduled chunk: a thread whose core is shared with another process
+#: takes fewer chunks instead of stalling the batch.  Results do not depend on it.
+_CHUNK_BLOCKS = 2
 
 
 @lru_cache(maxsize=32)
@@ -271,7 +274,7 @@ class ChebyshevSetup:
         maxm = int(max(1, counts.max(initial=0)))  # scratch length: most neighbours of a centre
         nf = self.n_features
         deg, mult, parent, axis, lower, power, tcoef = self._tables
-        _kernels().chebyshev_nb(
+        args = (
             mode, nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types,
             np.ascontiguousarray(self.species_weights, dtype=np.float64), self.typed,
             float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
@@ -281,6 +284,13 @@ class ChebyshevSetup:
             dout if dout is not None else np.zeros((0, nf, 3)),
             gout if gout is not None else np.zeros((0, 3)),
         )
+        import numba
+
+        old_chunk = numba.set_parallel_chunksize(_CHUNK_BLOCKS)  # dynamic scheduling of blocks
+        try:
+            _kernels().chebyshev_nb(*args)
+        finally:
+            numba.set_parallel_chunksize(old_chunk)
 
     def features(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> np.ndarray:
         """Features of the atoms ``centers``.

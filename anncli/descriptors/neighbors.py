@@ -29,6 +29,9 @@ __all__ = ["build_neighbor_list", "effective_cells"]
 
 #: Bin edge as a fraction of the cutoff (measured on TiO2 and a 100k-atom cell).
 BIN_FRACTION = 0.5
+#: Atoms per dynamically scheduled chunk of the parallel passes (a thread on a shared core
+#: takes fewer chunks instead of stalling the batch; results do not depend on it).
+CHUNK_ATOMS = 64
 #: At most this many bins per atom of a structure (limits memory for sparse structures).
 MAX_BINS_PER_ATOM = 4
 
@@ -165,6 +168,8 @@ def build_neighbor_list(
     DataError
         If a periodic cell is degenerate.
     """
+    import numba
+
     from anncli.descriptors import _neighbor_kernels as _k  # Numba on first use only
 
     positions = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1, 3)
@@ -219,13 +224,17 @@ def build_neighbor_list(
             bin_offsets, bin_start, sorted_atoms, cutoff)
     counts = np.empty(n_atoms, dtype=np.int64)
     offsets = np.zeros(n_atoms + 1, dtype=np.int64)
-    _k.neighbor_pass_nb(*args, False, offsets, counts, np.empty(0, np.int64), np.empty((0, 3)), np.empty(0))
-    np.cumsum(counts, out=offsets[1:])
-    n_pairs = int(offsets[-1])
-    index = np.empty(n_pairs, dtype=np.int64)
-    vectors = np.empty((n_pairs, 3))
-    distances = np.empty(n_pairs)
-    _k.neighbor_pass_nb(*args, True, offsets, counts, index, vectors, distances)
+    old_chunk = numba.set_parallel_chunksize(CHUNK_ATOMS)  # dynamic scheduling over atoms
+    try:
+        _k.neighbor_pass_nb(*args, False, offsets, counts, np.empty(0, np.int64), np.empty((0, 3)), np.empty(0))
+        np.cumsum(counts, out=offsets[1:])
+        n_pairs = int(offsets[-1])
+        index = np.empty(n_pairs, dtype=np.int64)
+        vectors = np.empty((n_pairs, 3))
+        distances = np.empty(n_pairs)
+        _k.neighbor_pass_nb(*args, True, offsets, counts, index, vectors, distances)
+    finally:
+        numba.set_parallel_chunksize(old_chunk)
     logger.debug("neighbour list: %d atoms, %d pairs within %.3f Å", n_atoms, n_pairs, cutoff)
     return NeighborList(offsets=offsets, index=index, vectors=vectors, distances=distances, cutoff=cutoff)
 
