@@ -38,6 +38,9 @@ __all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
+#: Calls with fewer atoms run the Numba kernels on one thread: waking the other threads costs
+#: more than it saves (and on a busy machine a parallel region waits for its slowest thread).
+SERIAL_BELOW = 1000
 
 
 @dataclass
@@ -309,6 +312,24 @@ class Potential:
         -------
         BatchPrediction
         """
+        n_atoms = int(np.asarray(structure_offsets)[-1])
+        if n_atoms < SERIAL_BELOW:
+            import numba
+
+            threads = numba.get_num_threads()
+            if threads > 1:
+                numba.set_num_threads(1)
+                try:
+                    return self.evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
+                                                forces=forces, stress=stress, extrapolation=extrapolation,
+                                                labels=labels)
+                finally:
+                    numba.set_num_threads(threads)
+        return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
+                                     forces=forces, stress=stress, extrapolation=extrapolation, labels=labels)
+
+    def _evaluate_arrays(self, positions, cells, pbcs, structure_offsets, species_index, *, forces: bool,
+                         stress: bool, extrapolation: bool, labels: list[str] | None) -> BatchPrediction:
         from anncli.descriptors.batch import env_types_for, featurize_batch
 
         positions = np.ascontiguousarray(positions, dtype=np.float64)
@@ -350,10 +371,10 @@ class Potential:
             stress_out = np.full((n_s, 3, 3), np.nan)
             cells = np.asarray(cells, dtype=float)
             full = np.asarray(pbcs, dtype=bool).all(axis=1)
-            for s in np.flatnonzero(full):
-                vol = abs(float(np.linalg.det(cells[s])))
-                w = virial[s]
-                stress_out[s] = -0.5 * (w + w.T) / vol
+            if full.any():
+                vol = np.abs(np.linalg.det(cells[full]))
+                w = virial[full]
+                stress_out[full] = -0.5 * (w + w.transpose(0, 2, 1)) / vol[:, None, None]
         return BatchPrediction(
             energy=energy, cohesive_energy=cohesive, atomic_energies=atomic, forces=f_out,
             virial=virial, stress=stress_out,

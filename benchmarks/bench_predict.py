@@ -1,0 +1,156 @@
+"""Throughput of the potential engine, ``anncli predict`` and the ASE calculator (issue 5).
+
+Model: a randomly initialised anncli model of the issue's shape (Chebyshev radial 8.0 Å /
+order 16, angular 6.5 Å / order 4, 44 features; networks 44-15-15-1 tanh; feature statistics
+from the data), which costs exactly what a trained one costs.
+
+1. Engine throughput on TiO2-1000 (../shared/data), all 1000 structures in one batch, after a
+   warm-up call (Numba compilation excluded): µs/atom with forces (and stress) and energies only.
+   ænet predict.x: 671 µs/atom with forces, 238 µs/atom energies only.  Goals 34 / 12.
+2. The whole command ``anncli predict`` on TiO2-1000 with forces in a fresh process
+   (start-up, reading, table, extxyz and CSV included).  Goal < 3 s.
+3. MD through ANNCalculator (velocity Verlet, 1 fs) on a >= 3,000-atom TiO2 supercell:
+   atom-steps per second.  Goal >= 10,000.
+4. Size scaling: µs/atom with forces for supercells of ~100 to ~100,000 atoms (goal: flat ±20 %).
+
+Ends with ``RESULT us_per_atom_forces=<x> us_per_atom_energy=<x> command_s=<x> md_atom_steps_per_s=<x>``.
+Usage: python benchmarks/bench_predict.py [--data ../shared/data] [--repeat 3] [--max-atoms 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+E_REF = {"Ti": -1604.604515075, "O": -432.503149303}
+
+
+def build_model(structures):
+    from anncli.descriptors.chebyshev import ChebyshevSetup
+    from anncli.potential.synthetic import random_model
+
+    setups = {s: ChebyshevSetup(s, ["Ti", "O"], 8.0, 16, 6.5, 4) for s in ("Ti", "O")}
+    return random_model(setups, (15, 15), structures=structures, reference_energies=E_REF, seed=0)
+
+
+def best_time(fn, repeat: int) -> float:
+    fn()  # warm-up: Numba compilation / cache load
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def supercell(s, n_min: int):
+    """Smallest near-cubic repetition of ``s`` with at least ``n_min`` atoms."""
+    from anncli.structure import Structure
+
+    lengths = np.linalg.norm(s.cell, axis=1)
+    reps = np.ones(3, dtype=int)
+    while s.n_atoms * reps.prod() < n_min:
+        reps[np.argmin(lengths * reps)] += 1
+    shifts = np.array([[i, j, k] for i in range(reps[0]) for j in range(reps[1]) for k in range(reps[2])]) @ s.cell
+    pos = (s.positions[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    return Structure(s.symbols * len(shifts), pos, s.cell * reps[:, None], s.pbc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--max-atoms", type=int, default=100_000)
+    ap.add_argument("--md-steps", type=int, default=20)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    import numba
+
+    from anncli.io import read_structures
+    from anncli.potential.evaluate import Potential, pack_structures
+    from anncli.potential.model_file import save_model
+
+    xsf = args.data / "TiO2-1000" / "xsf"
+    files = sorted(xsf.glob("*.xsf"))
+    structures = [read_structures(f)[0] for f in files]
+    n_atoms = sum(s.n_atoms for s in structures)
+    model = build_model(structures)
+    pot = Potential(model)
+    arrays = pack_structures(structures, pot)
+    print(f"TiO2-1000: {len(structures)} structures, {n_atoms} atoms; {numba.get_num_threads()} threads")
+
+    # 1. engine throughput
+    t_f = best_time(lambda: pot.evaluate_arrays(*arrays, forces=True, stress=True, extrapolation=False), args.repeat)
+    t_e = best_time(lambda: pot.evaluate_arrays(*arrays, forces=False, extrapolation=False), args.repeat)
+    us_f, us_e = 1e6 * t_f / n_atoms, 1e6 * t_e / n_atoms
+    print(f"engine, forces+stress : {us_f:8.2f} µs/atom  (ænet 671, goal 34)")
+    print(f"engine, energies only : {us_e:8.2f} µs/atom  (ænet 238, goal 12)")
+
+    # 2. the whole command in a fresh process
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        save_model(tmp / "model.h5", model)
+        cfg = tmp / "predict.yaml"
+        cfg.write_text(f"model: model.h5\nstructures: ['{xsf}/*.xsf']\nforces: true\n"
+                       "extrapolation: {check: false}\n")
+        cmd = [sys.executable, "-m", "anncli", "predict", str(cfg)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # warm caches
+        command_s = np.inf
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            command_s = min(command_s, time.perf_counter() - t)
+    print(f"anncli predict (whole command, forces): {command_s:.2f} s  (goal < 3)")
+
+    # 3. MD through the ASE calculator
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    from anncli.calculator import ANNCalculator
+
+    base = max(structures, key=lambda s: s.n_atoms)
+    big = supercell(base, 3000)
+    atoms = big.to_ase()
+    atoms.calc = ANNCalculator(pot, extrapolation=False)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+    dyn = VelocityVerlet(atoms, 1.0 * units.fs)
+    dyn.run(2)  # warm-up
+    t = time.perf_counter()
+    dyn.run(args.md_steps)
+    md = len(atoms) * args.md_steps / (time.perf_counter() - t)
+    print(f"MD (velocity Verlet, {len(atoms)} atoms): {md:,.0f} atom-steps/s  (goal >= 10,000)")
+
+    # 4. size scaling
+    small = min(structures, key=lambda s: abs(s.n_atoms - 24))
+    print("size scaling (forces + stress, one structure per call):")
+    per_atom = {}
+    for target in (100, 1_000, 10_000, 100_000):
+        if target > args.max_atoms:
+            break
+        s = supercell(small, target)
+        arr = pack_structures([s], pot)
+        t = best_time(lambda: pot.evaluate_arrays(*arr, forces=True, stress=True, extrapolation=False),
+                      1 if s.n_atoms > 20_000 else args.repeat)
+        per_atom[s.n_atoms] = 1e6 * t / s.n_atoms
+        print(f"  {s.n_atoms:7d} atoms: {per_atom[s.n_atoms]:8.2f} µs/atom")
+    if per_atom:
+        v = np.array(list(per_atom.values()))
+        print(f"  spread: {100 * (v.max() / v.min() - 1):.0f} % (goal <= 20 % either side of the mean)")
+    print(f"RESULT us_per_atom_forces={us_f:.2f} us_per_atom_energy={us_e:.2f} command_s={command_s:.2f} "
+          f"md_atom_steps_per_s={md:.0f}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
