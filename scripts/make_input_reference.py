@@ -34,10 +34,11 @@ INTRO = f"""\
 
 Every stage (`anncli generate`, `anncli train`, …) reads one YAML input file, validated
 against the stage's schema before anything is computed. Paths in an input file are relative
-to the directory of that file, not to the current directory (`~` and `$VARIABLES` are
-expanded). Unknown keys are errors (with a "did you mean" hint), and so are duplicate keys
-and values of the wrong type: a number in quotes is text, `0`/`1` are not booleans, `2.5`
-is not an integer; `1e-3` is a number. Errors name the file, the line and the key. Units are
+to the directory of that file, not to the current directory; `~` is expanded, and so are
+`$VARIABLES` in keys of type `path` (not in the entries of `structures`). Unknown keys are
+errors (with a "did you mean" hint), and so are duplicate keys and values of the wrong type:
+a number in quotes is text, `0`/`1` are not booleans, `2.5` is not an integer; `1e-3` is a
+number. Errors name the file, the line and the key. Units are
 eV and Å throughout (energies per atom in eV/atom, errors in meV/atom), except where a key
 says otherwise; `anncli generate` converts structure files in other units (`units`).
 Every key has a commented example in [`example_inputs/`](../example_inputs/).
