@@ -121,6 +121,12 @@ class ChebyshevDescriptor(Section):
 
     @model_validator(mode="after")
     def _weights_match_env(self) -> "ChebyshevDescriptor":
+        if self.angular.cutoff > self.radial.cutoff:
+            raise SectionError(
+                f"the angular cutoff ({self.angular.cutoff:g} Å) must not exceed the radial cutoff "
+                f"({self.radial.cutoff:g} Å): the angular environment is part of the radial one",
+                "angular", "cutoff",
+            )
         if self.weights is not None and self.env is not None and len(self.weights) != len(self.env):
             raise SectionError(
                 f"expected {len(self.env)} weights (one per env species), got {len(self.weights)}", "weights"

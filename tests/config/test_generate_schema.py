@@ -196,3 +196,17 @@ def test_reference_lists_every_key_with_its_default():
     for key in ("radial.cutoff", "radial.order", "angular.cutoff", "weights", "functions[].lambda", "functions[].Rc"):
         assert f"descriptors.<species>.{key}" in rows
     assert all(line.count("|") >= 5 for line in table.splitlines())
+
+
+def test_angular_cutoff_beyond_radial_is_an_error(tmp_path):
+    from anncli.config.generate import GenerateConfig
+    from anncli.config.loader import load_config
+    from anncli.exceptions import ConfigError
+
+    path = tmp_path / "gen.yaml"
+    path.write_text(
+        "structures: [x.xsf]\nreference_energies: {Cu: 0}\ndescriptors:\n  default:\n"
+        "    type: chebyshev\n    radial: {cutoff: 5.0, order: 8}\n    angular: {cutoff: 6.5, order: 4}\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 7: descriptors\.default\.angular\.cutoff: the angular cutoff \(6\.5 Å\) must not exceed"):
+        load_config(path, GenerateConfig)

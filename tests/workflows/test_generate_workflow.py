@@ -213,3 +213,61 @@ def test_hartree_bohr_input_and_reference_energies_are_converted(tmp_path, share
         np.testing.assert_allclose(f["reference_energies"][()], [-75.0 * Hartree, -0.5 * Hartree])
         first = src[0].read_text().splitlines()[3].split()
         np.testing.assert_allclose(f["atoms/positions"][0], np.array(first[1:4], float) * Bohr, rtol=1e-14)
+
+
+def test_atom_without_neighbours_has_zero_features_and_warns_once(tmp_path, caplog):
+    lone = [Structure(["Cu", "Cu", "Cu"], [[0, 0, 0], [2.5, 0, 0], [30.0, 0, 0]], energy=-3.0) for _ in range(2)]
+    config_path = _write_inputs(tmp_path, lone)
+    with caplog.at_level("WARNING"):
+        _run(config_path)
+    warnings = [r.getMessage() for r in caplog.records if "no neighbours" in r.getMessage()]
+    assert len(warnings) == 1 and "atom 3 (Cu)" in warnings[0]
+    with h5py.File(tmp_path / "out.h5") as f:
+        values = f["features/Cu/values"][()]
+        assert np.all(values[2] == 0) and np.all(values[5] == 0) and np.any(values[0] != 0)
+
+
+def test_stored_derivatives_match_finite_differences(tmp_path):
+    """dG rows and neighbour indices in the file give dG_i/dR_j (checked by central differences)."""
+    from anncli.descriptors.batch import featurize_batch
+
+    structures = _structures(3, seed=5)
+    config_path = _write_inputs(tmp_path, structures, derivatives=True)
+    _run(config_path)
+    setups = gen.build_setups(
+        {"default": {"type": "chebyshev", "radial": {"cutoff": 5.0, "order": 6},
+                     "angular": {"cutoff": 3.5, "order": 3}}}, ["Cu", "Au"])
+    k = 1
+    s = structures[k]
+    sym = np.array([["Cu", "Au"].index(x) for x in s.symbols], dtype=np.int32)
+
+    def features_of(pos):
+        res = featurize_batch(pos, s.cell[None], np.ones((1, 3), bool), np.array([0, s.n_atoms]), sym,
+                              ["Cu", "Au"], setups)
+        out = {}
+        for name in ("Cu", "Au"):
+            for c, row in zip(res.species[name].centers, res.species[name].features):
+                out[int(c)] = row
+        return out
+
+    with h5py.File(tmp_path / "out.h5") as f:
+        a0 = int(f["structures/atom_offset"][k])
+        i_global = a0  # first atom of structure k
+        name = s.symbols[0]
+        g = f["features"][name]
+        row = int(np.flatnonzero(g["atom_index"][()] == i_global)[0])
+        d = f["derivatives"][name]
+        p0, p1 = d["pair_offset"][row], d["pair_offset"][row + 1]
+        neighbors, dG = d["neighbor"][p0:p1], d["dG"][p0:p1]
+    h = 1e-5
+    for j in (0, 2):  # derivative of atom 0's features w.r.t. atom j (j = 0: itself)
+        analytic = np.zeros((dG.shape[1], 3))
+        analytic += dG[neighbors == a0 + j].sum(axis=0)
+        if j == 0:
+            analytic -= dG.sum(axis=0)
+        for axis in range(3):
+            plus, minus = s.positions.copy(), s.positions.copy()
+            plus[j, axis] += h
+            minus[j, axis] -= h
+            numeric = (features_of(plus)[0] - features_of(minus)[0]) / (2 * h)
+            np.testing.assert_allclose(analytic[:, axis], numeric, rtol=1e-6, atol=1e-7)
