@@ -9,6 +9,7 @@ import click
 from anncli.cli import common_options
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+CLOSE_PAIR_DISTANCE = 0.1  # Å; the default min_distance of generate and predict
 
 
 def is_hdf5(path: Path) -> bool:
@@ -64,6 +65,14 @@ def format_summary(name: str, info: dict) -> str:
         lines.append("energy:   none")
     lines.append(f"forces:   {'yes' if info['frames_with_forces'] else 'no'} ({info['frames_with_forces']} of {n} frames)")
     lines.append(f"cell:     periodic in {info['frames_periodic']} of {n} frames")
+    close = info.get("close_pairs", [])
+    for pair in close[:10]:
+        lines.append(
+            f"WARNING:  {pair['structure']}: atoms {pair['atoms'][0]} and {pair['atoms'][1]} are "
+            f"{pair['distance']:.4f} Å apart (generate and predict reject pairs closer than 0.1 Å)"
+        )
+    if len(close) > 10:
+        lines.append(f"WARNING:  ... {len(close) - 10} more close pairs")
     return "\n".join(lines)
 
 
@@ -96,47 +105,38 @@ def info(
     import json
 
     from anncli.cli import _apply_logging
-    from anncli.cli._stage import StageUnavailable, _import
     from anncli.exceptions import DataError
+    from anncli.io import close_pairs, expand_sources, read_structures
 
     _apply_logging(click.get_current_context())
     file = Path(sources[0])
     if len(sources) == 1 and not file.exists() and not any(c in sources[0] for c in "*?[@"):
         raise DataError(f"{file}: no such file")
     if len(sources) == 1 and file.is_file() and is_hdf5(file):
-        try:
-            h5info = _import("anncli.io.h5info", "describe")
-            dumper = _import("anncli.io.h5info", "dump_json")
-        except StageUnavailable:
-            click.echo("anncli info: reading HDF5 files is not available yet in this anncli", err=True)
-            return 1
+        from anncli.io.h5info import describe, dump_json
+
         if dump == "json":
-            dumper(file, click.get_text_stream("stdout"))
+            dump_json(file, click.get_text_stream("stdout"))
         else:
-            click.echo(h5info(file))
+            click.echo(describe(file))
         return 0
 
-    try:
-        read_structures = _import("anncli.io", "read_structures")
-        expand_sources = _import("anncli.io", "expand_sources")
-    except (StageUnavailable, AttributeError):
-        click.echo("anncli info: reading structure files is not available yet in this anncli", err=True)
-        return 1
     units = None
     if units_energy or units_length:
         from anncli.units import Units
 
         units = Units(energy=units_energy or "eV", length=units_length or "Angstrom")
-    if len(sources) == 1 and file.is_file():
-        files = [file]
-    else:
-        files = expand_sources(list(sources), ".")
+    files = [file] if len(sources) == 1 and file.is_file() else expand_sources(list(sources), ".")
     structures = []
     for path in files:
         structures.extend(read_structures(path, format=fmt, index=index, units=units))
     if not structures:
         raise DataError(f"{' '.join(sources)}: no structures selected (index {index!r})")
     summary = structure_summary(structures)
+    summary["close_pairs"] = [
+        {"structure": s.label, "atoms": [i + 1, j + 1], "distance": d}
+        for s in structures for i, j, d in close_pairs(s, CLOSE_PAIR_DISTANCE)
+    ]
     name = str(file) if len(files) == 1 else f"{' '.join(sources)} ({len(files)} files)"
     if dump == "json":
         click.echo(json.dumps({"file": name, "files": [str(f) for f in files], **summary}, indent=2))

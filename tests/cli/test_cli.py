@@ -76,7 +76,7 @@ def test_stage_without_workflow_is_not_available(invoke, tmp_path, monkeypatch):
     assert result.stderr.strip() == f"anncli generate: this stage is not available yet in anncli {anncli.__version__}"
 
 
-@pytest.mark.parametrize("stage", ["train", "predict", "validate"])
+@pytest.mark.parametrize("stage", ["validate"])
 def test_stages_not_written_yet(invoke, tmp_path, stage):
     import importlib.util
 
@@ -167,3 +167,10 @@ def test_console_script_smoke(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "generate" in proc.stdout and "info" in proc.stdout
+
+
+def test_info_warns_about_close_atoms(invoke, tmp_path):
+    (tmp_path / "close.xsf").write_text("ATOMS\nCu 0 0 0\nCu 0 0 2.5\nAu 0 0.04 2.5\n")
+    result = invoke("info", "close.xsf")
+    assert result.exit_code == 0
+    assert "atoms 2 and 3 are 0.0400 Å apart" in result.stdout
