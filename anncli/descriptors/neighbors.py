@@ -32,6 +32,8 @@ BIN_FRACTION = 0.5
 #: Atoms per dynamically scheduled chunk of the parallel passes (a thread on a shared core
 #: takes fewer chunks instead of stalling the batch; results do not depend on it).
 CHUNK_ATOMS = 64
+#: Largest number of periodic images of the cell an atom may have to visit.
+MAX_IMAGES = 1e6
 #: At most this many bins per atom of a structure (limits memory for sparse structures).
 MAX_BINS_PER_ATOM = 4
 
@@ -184,9 +186,28 @@ def build_neighbor_list(
     if n_s < 0 or structure_offsets[0] != 0 or structure_offsets[-1] != n_atoms:
         raise ValueError("structure_offsets must start at 0 and end at len(positions).")
 
+    if not np.isfinite(positions).all():
+        a = int(np.flatnonzero(~np.isfinite(positions).all(axis=1))[0])
+        s = int(np.searchsorted(structure_offsets, a, side="right") - 1)
+        raise DataError(
+            f"Atom {a - structure_offsets[s] + 1} of structure {s} of the batch has a non-finite position "
+            f"{positions[a].tolist()}."
+        )
+    if not np.isfinite(cells[pbcs.any(axis=1)]).all():
+        s = int(np.flatnonzero(pbcs.any(axis=1) & ~np.isfinite(cells).all(axis=(1, 2)))[0])
+        raise DataError(f"Structure {s} of the batch has a non-finite cell {cells[s].tolist()}.")
     eff = effective_cells(cells, pbcs)
     inv = np.ascontiguousarray(np.linalg.inv(eff)) if n_s else np.zeros((0, 3, 3))
     tri, h = _triangular(eff) if n_s else (np.zeros((0, 6)), np.zeros((0, 3)))
+    # periodic images to visit per atom; refuse absurd cells instead of running for hours
+    images = np.prod(np.where(pbcs, 2 * np.ceil(cutoff / h) + 1, 1.0), axis=1) if n_s else np.zeros(0)
+    if n_s and images.max() > MAX_IMAGES:
+        s = int(np.argmax(images))
+        raise DataError(
+            f"Structure {s} of the batch has a periodic cell far smaller than the cutoff {cutoff} Å "
+            f"(plane spacings {np.round(h[s], 4).tolist()} Å): every atom would see ~{images[s]:.2g} "
+            f"periodic images. Check the cell (units?)."
+        )
     atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(structure_offsets))
 
     frac = np.empty((n_atoms, 3))

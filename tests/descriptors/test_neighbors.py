@@ -87,3 +87,11 @@ def test_mixed_pbc_with_zero_vector_along_open_direction():
     pos = rng.uniform(0, 3, size=(5, 3))
     cell = np.array([[3.0, 0.0, 0.0], [0.5, 2.8, 0.0], [0.0, 0.0, 0.0]])  # slab, no c vector
     _check_batch([(pos, cell, (1, 1, 0))], 3.5)
+
+
+def test_non_finite_input_and_absurd_cells_are_data_errors():
+    cell = np.eye(3)[None] * 3.0
+    with pytest.raises(DataError, match="non-finite position"):
+        build_neighbor_list(np.array([[0.0, np.nan, 0.0]]), cell, np.ones((1, 3), bool), np.array([0, 1]), 2.0)
+    with pytest.raises(DataError, match="far smaller than the cutoff"):
+        build_neighbor_list(np.zeros((1, 3)), np.eye(3)[None] * 0.01, np.ones((1, 3), bool), np.array([0, 1]), 8.0)
