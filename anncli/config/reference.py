@@ -1,8 +1,8 @@
 """Markdown reference tables of the input-file schemas (the one place defaults are documented).
 
 ``config_reference(GenerateConfig)`` walks the pydantic model tree and renders one row
-per key: key path, type, default and the ``Field(description=...)`` text.  The README's
-key tables are generated from it (``python -m anncli.config.reference generate``).
+per key: key path, type, default and the ``Field(description=...)`` text.  docs/input-reference.md
+is generated from it by scripts/make_input_reference.py (``python -m anncli.config.reference generate``).
 """
 
 from __future__ import annotations
