@@ -49,6 +49,15 @@ def test_input_reference_is_up_to_date():
         "and commit the result")
 
 
+def test_readme_key_tables_are_up_to_date():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert _SCRIPT.updated_readme(readme) == readme, (
+        f"the README's input-key tables differ from the schemas; run: {REGEN} and commit the result")
+    for stage in STAGE_SCHEMAS:  # top-level keys only; nested ones are in docs/input-reference.md
+        assert f"**`anncli {stage}`**" in readme
+    assert "| `structures` |" in readme and "| `units.energy` |" not in readme
+
+
 def test_input_reference_has_a_section_per_schema():
     text = _SCRIPT.render()
     assert "generate" in STAGE_SCHEMAS and "train" in STAGE_SCHEMAS
