@@ -493,7 +493,16 @@ def load_potential(path_or_model, **kwargs) -> Potential:
 
         return Potential(read_aenet_nn(path_or_model), **kwargs)
     if isinstance(path_or_model, (str, Path)):
+        from anncli.exceptions import FileFormatError
         from anncli.potential.model_file import load_model
 
-        return Potential(load_model(Path(path_or_model)), **kwargs)
+        path = Path(path_or_model)
+        try:
+            model = load_model(path)
+        except FileFormatError as exc:
+            if path.suffix.lower() in (".nn", ".ascii") and path.is_file():
+                raise FileFormatError(f"{exc}; for ænet potential files give them by species "
+                                      f"(aenet_networks: {{X: {path.name}, ...}})") from None
+            raise
+        return Potential(model, **kwargs)
     return Potential(path_or_model, **kwargs)

@@ -188,3 +188,21 @@ def test_relax(model_file, tmp_path, capsys):
     assert np.linalg.norm(relaxed.get_forces(), axis=1).max() < 0.01
     row = next(csv.DictReader((tmp_path / "predictions.csv").open()))
     assert float(row["energy"]) < float(row["initial_energy"])
+
+
+def test_aenet_file_given_as_model_gets_a_hint(golden, tmp_path, capsys):
+    write_data(tmp_path, [fcc()])
+    assert main(["predict", str(write_config(tmp_path, golden / "predict-TiO2" / "Ti.nn"))]) == 2
+    err = capsys.readouterr().err
+    assert "Ti.nn: not a readable HDF5 file" in err and "aenet_networks" in err
+
+
+def test_config_errors(tmp_path, capsys):
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("structures: [a.xsf]\nrelax: {optimizer: lbfgs}\n")
+    assert main(["predict", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "missing required key 'model'" in err or "relax.optimizer" in err
+    cfg.write_text("model: m.h5\nstructures: [a.xsf]\nrelax: {optimizer: lbfgs}\n")
+    assert main(["predict", str(cfg)]) == 2
+    assert "relax.optimizer" in capsys.readouterr().err
