@@ -41,6 +41,9 @@ BATCH_ATOMS = 32768
 #: Calls with fewer atoms run the Numba kernels on one thread: waking the other threads costs
 #: more than it saves (and on a busy machine a parallel region waits for its slowest thread).
 SERIAL_BELOW = 1000
+#: Rows per network matmul: OpenBLAS goes multi-threaded above a few thousand rows, which for
+#: these skinny matrices is slower (and much slower on a busy machine) than one thread.
+NET_CHUNK = 2048
 
 
 @dataclass
@@ -172,6 +175,20 @@ class _FoldedNetwork:
 
     def energies(self, x: np.ndarray) -> np.ndarray:
         """Atomic energies (eV, reference included) of raw features ``x`` (n, n_features)."""
+        out = np.empty(x.shape[0])
+        for a in range(0, x.shape[0], NET_CHUNK):
+            out[a:a + NET_CHUNK] = self._energies(x[a:a + NET_CHUNK])
+        return out
+
+    def energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Atomic energies (eV) and dE_i/dG_i (eV per feature unit), shapes (n,), (n, n_features)."""
+        e = np.empty(x.shape[0])
+        g = np.empty(x.shape)
+        for a in range(0, x.shape[0], NET_CHUNK):
+            e[a:a + NET_CHUNK], g[a:a + NET_CHUNK] = self._energies_and_gradients(x[a:a + NET_CHUNK])
+        return e, g
+
+    def _energies(self, x: np.ndarray) -> np.ndarray:
         h = x
         last = len(self.wt) - 1
         for l, (wt, b) in enumerate(zip(self.wt, self.b)):
@@ -191,8 +208,7 @@ class _FoldedNetwork:
             return f, d
         return self._activate(name, z)
 
-    def energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Atomic energies (eV) and dE_i/dG_i (eV per feature unit), shapes (n,), (n, n_features)."""
+    def _energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h = x
         derivs = []
         last = len(self.wt) - 1
