@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +30,8 @@ import numpy as np
 
 from anncli.exceptions import DataError
 from anncli.potential._kernels import first_out_of_range_nb, scatter_pairs_nb
+from anncli.potential.folded import FoldedNetwork
+from anncli.potential.results import BatchPrediction, Extrapolation, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -41,190 +42,6 @@ BATCH_ATOMS = 32768
 #: Calls with fewer atoms run the Numba kernels on one thread: waking the other threads costs
 #: more than it saves (and on a busy machine a parallel region waits for its slowest thread).
 SERIAL_BELOW = 1000
-#: Rows per network matmul: OpenBLAS goes multi-threaded above a few thousand rows, which for
-#: these skinny matrices is slower (and much slower on a busy machine) than one thread.
-NET_CHUNK = 2048
-
-
-@dataclass
-class Extrapolation:
-    """Atoms whose features lie outside the training range of the model.
-
-    Attributes
-    ----------
-    structure : ndarray of shape (n,), int64
-        Batch structure index of every flagged atom.
-    atom : ndarray of shape (n,), int64
-        0-based index of the atom within its structure.
-    species : list of str
-    feature : ndarray of shape (n,), int64
-        0-based index of the first feature out of range.
-    value, low, high : ndarray of shape (n,)
-        That feature's value and the training range [low, high].
-    n_features : ndarray of shape (n,), int64
-        How many features of the atom are out of range.
-    """
-
-    structure: np.ndarray
-    atom: np.ndarray
-    species: list[str]
-    feature: np.ndarray
-    value: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    n_features: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.atom)
-
-    @staticmethod
-    def empty() -> "Extrapolation":
-        z = np.zeros(0, dtype=np.int64)
-        f = np.zeros(0)
-        return Extrapolation(z, z, [], z, f, f, f, z)
-
-    @staticmethod
-    def concatenate(parts: Sequence["Extrapolation"]) -> "Extrapolation":
-        if not parts:
-            return Extrapolation.empty()
-        cat = np.concatenate
-        return Extrapolation(
-            cat([p.structure for p in parts]), cat([p.atom for p in parts]),
-            [s for p in parts for s in p.species], cat([p.feature for p in parts]),
-            cat([p.value for p in parts]), cat([p.low for p in parts]), cat([p.high for p in parts]),
-            cat([p.n_features for p in parts]),
-        )
-
-    def per_structure(self, n_structures: int) -> np.ndarray:
-        """Number of flagged atoms in each structure, int64 of shape (n_structures,)."""
-        return np.bincount(self.structure, minlength=n_structures).astype(np.int64)
-
-
-@dataclass
-class BatchPrediction:
-    """Result of :meth:`Potential.evaluate_arrays` for a batch of ``n_s`` structures.
-
-    Attributes
-    ----------
-    energy : ndarray of shape (n_s,), eV
-        Total energy (atomic reference energies included).
-    cohesive_energy : ndarray of shape (n_s,), eV
-    atomic_energies : ndarray of shape (n_atoms,), eV
-        Energy of every atom (reference energy included).
-    forces : ndarray of shape (n_atoms, 3), eV/Å, or None
-    virial : ndarray of shape (n_s, 3, 3), eV, or None
-        ``-sum over pairs of outer(r, g)``.
-    stress : ndarray of shape (n_s, 3, 3), eV/Å³, or None
-        ASE convention; NaN for structures not periodic in all three directions.
-    extrapolation : Extrapolation
-    min_distance : ndarray of shape (n_s,), Å
-        Shortest pair distance within the cutoff (inf if none).
-    """
-
-    energy: np.ndarray
-    cohesive_energy: np.ndarray
-    atomic_energies: np.ndarray
-    forces: np.ndarray | None = None
-    virial: np.ndarray | None = None
-    stress: np.ndarray | None = None
-    extrapolation: Extrapolation = field(default_factory=Extrapolation.empty)
-    min_distance: np.ndarray | None = None
-
-
-@dataclass
-class Prediction:
-    """Prediction for one structure (see :class:`BatchPrediction` for units)."""
-
-    energy: float
-    cohesive_energy: float
-    atomic_energies: np.ndarray
-    forces: np.ndarray | None = None
-    stress: np.ndarray | None = None
-    virial: np.ndarray | None = None
-    n_extrapolating: int = 0
-    min_distance: float = float("inf")
-
-
-class _FoldedNetwork:
-    """One species' network with the feature normalisation and energy scale folded in.
-
-    ``E_i = ANN((G_i - mean) * inv_std) / scale + shift + E_atom`` (the Model's
-    convention, ``inv_std = 0`` where ``std <= 1e-10``) is evaluated as a network on the
-    raw features whose first layer is ``W1 * inv_std`` with bias ``b1 - (W1 * inv_std) @ mean``
-    and whose output layer is divided by ``scale``.
-    """
-
-    def __init__(self, model, sym: str) -> None:
-        from anncli.network.activations import activate
-
-        self._activate = activate
-        net = model.networks[sym]
-        std = np.asarray(model.feature_std[sym], dtype=float)
-        inv = np.where(std > 1e-10, 1.0 / np.where(std > 1e-10, std, 1.0), 0.0)
-        mean = np.asarray(model.feature_mean[sym], dtype=float)
-        ws = [np.array(w, dtype=float) for w in net.weights]
-        bs = [np.array(b, dtype=float) for b in net.biases]
-        ws[0] = ws[0] * inv[None, :]
-        bs[0] = bs[0] - ws[0] @ mean
-        ws[-1] = ws[-1] / model.energy_scale
-        bs[-1] = bs[-1] / model.energy_scale + model.energy_shift + model.reference_energy(sym)
-        self.wt = [np.ascontiguousarray(w.T) for w in ws]  # (n_in, n_out) for x @ wt
-        self.w = [np.ascontiguousarray(w) for w in ws]
-        self.b = bs
-        self.acts = list(net.activations)
-
-    def energies(self, x: np.ndarray) -> np.ndarray:
-        """Atomic energies (eV, reference included) of raw features ``x`` (n, n_features)."""
-        out = np.empty(x.shape[0])
-        for a in range(0, x.shape[0], NET_CHUNK):
-            out[a:a + NET_CHUNK] = self._energies(x[a:a + NET_CHUNK])
-        return out
-
-    def energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Atomic energies (eV) and dE_i/dG_i (eV per feature unit), shapes (n,), (n, n_features)."""
-        e = np.empty(x.shape[0])
-        g = np.empty(x.shape)
-        for a in range(0, x.shape[0], NET_CHUNK):
-            e[a:a + NET_CHUNK], g[a:a + NET_CHUNK] = self._energies_and_gradients(x[a:a + NET_CHUNK])
-        return e, g
-
-    def _energies(self, x: np.ndarray) -> np.ndarray:
-        h = x
-        last = len(self.wt) - 1
-        for l, (wt, b) in enumerate(zip(self.wt, self.b)):
-            z = h @ wt
-            z += b
-            h = z if l == last else self._act(l, z, need_d=False)[0]
-        return h[:, 0]
-
-    def _act(self, l: int, z: np.ndarray, need_d: bool = True):
-        name = self.acts[l]
-        if name == "tanh":
-            f = np.tanh(z, out=z)
-            if not need_d:
-                return f, None
-            d = f * f
-            np.subtract(1.0, d, out=d)
-            return f, d
-        return self._activate(name, z)
-
-    def _energies_and_gradients(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h = x
-        derivs = []
-        last = len(self.wt) - 1
-        for l, (wt, b) in enumerate(zip(self.wt, self.b)):
-            z = h @ wt
-            z += b
-            if l == last:
-                h = z
-            else:
-                h, d = self._act(l, z)
-                derivs.append(d)
-        delta = np.broadcast_to(self.w[last], (x.shape[0], self.w[last].shape[1]))
-        for l in range(last - 1, -1, -1):
-            delta = delta * derivs[l]
-            delta = delta @ self.w[l]
-        return h[:, 0], delta
 
 
 class Potential:
@@ -252,7 +69,7 @@ class Potential:
             d = json.loads(d) if isinstance(d, str) else dict(d)
             self.setups[sym] = descriptor_from_dict(d, where=f"the descriptor of {sym} in the model")
         self.cutoff = max(s.cutoff for s in self.setups.values())
-        self._nets = {sym: _FoldedNetwork(model, sym) for sym in self.species}
+        self._nets = {sym: FoldedNetwork(model, sym) for sym in self.species}
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
         for sym in self.species:

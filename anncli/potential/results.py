@@ -1,0 +1,109 @@
+"""Result types of the potential engine: per-batch and per-structure predictions, extrapolation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Extrapolation", "BatchPrediction", "Prediction"]
+
+
+@dataclass
+class Extrapolation:
+    """Atoms whose features lie outside the training range of the model.
+
+    Attributes
+    ----------
+    structure : ndarray of shape (n,), int64
+        Batch structure index of every flagged atom.
+    atom : ndarray of shape (n,), int64
+        0-based index of the atom within its structure.
+    species : list of str
+    feature : ndarray of shape (n,), int64
+        0-based index of the first feature out of range.
+    value, low, high : ndarray of shape (n,)
+        That feature's value and the training range [low, high].
+    n_features : ndarray of shape (n,), int64
+        How many features of the atom are out of range.
+    """
+
+    structure: np.ndarray
+    atom: np.ndarray
+    species: list[str]
+    feature: np.ndarray
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_features: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.atom)
+
+    @staticmethod
+    def empty() -> "Extrapolation":
+        z = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0)
+        return Extrapolation(z, z, [], z, f, f, f, z)
+
+    @staticmethod
+    def concatenate(parts: Sequence["Extrapolation"]) -> "Extrapolation":
+        if not parts:
+            return Extrapolation.empty()
+        cat = np.concatenate
+        return Extrapolation(
+            cat([p.structure for p in parts]), cat([p.atom for p in parts]),
+            [s for p in parts for s in p.species], cat([p.feature for p in parts]),
+            cat([p.value for p in parts]), cat([p.low for p in parts]), cat([p.high for p in parts]),
+            cat([p.n_features for p in parts]),
+        )
+
+    def per_structure(self, n_structures: int) -> np.ndarray:
+        """Number of flagged atoms in each structure, int64 of shape (n_structures,)."""
+        return np.bincount(self.structure, minlength=n_structures).astype(np.int64)
+
+
+@dataclass
+class BatchPrediction:
+    """Result of :meth:`Potential.evaluate_arrays` for a batch of ``n_s`` structures.
+
+    Attributes
+    ----------
+    energy : ndarray of shape (n_s,), eV
+        Total energy (atomic reference energies included).
+    cohesive_energy : ndarray of shape (n_s,), eV
+    atomic_energies : ndarray of shape (n_atoms,), eV
+        Energy of every atom (reference energy included).
+    forces : ndarray of shape (n_atoms, 3), eV/Å, or None
+    virial : ndarray of shape (n_s, 3, 3), eV, or None
+        ``-sum over pairs of outer(r, g)``.
+    stress : ndarray of shape (n_s, 3, 3), eV/Å³, or None
+        ASE convention; NaN for structures not periodic in all three directions.
+    extrapolation : Extrapolation
+    min_distance : ndarray of shape (n_s,), Å
+        Shortest pair distance within the cutoff (inf if none).
+    """
+
+    energy: np.ndarray
+    cohesive_energy: np.ndarray
+    atomic_energies: np.ndarray
+    forces: np.ndarray | None = None
+    virial: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    extrapolation: Extrapolation = field(default_factory=Extrapolation.empty)
+    min_distance: np.ndarray | None = None
+
+
+@dataclass
+class Prediction:
+    """Prediction for one structure (see :class:`BatchPrediction` for units)."""
+
+    energy: float
+    cohesive_energy: float
+    atomic_energies: np.ndarray
+    forces: np.ndarray | None = None
+    stress: np.ndarray | None = None
+    virial: np.ndarray | None = None
+    n_extrapolating: int = 0
+    min_distance: float = float("inf")
