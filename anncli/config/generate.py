@@ -239,6 +239,10 @@ class GenerateConfig(Section):
         0.1, description="Atom pairs closer than this (Å) are an input error."
     )
     derivatives: Bool = Field(False, description="Also store feature derivatives for force training (large files).")
+    compression: Literal["none", "lzf", "gzip"] = Field(
+        "none", description="HDF5 compression of the floating-point data: none (fastest; features "
+        "compress by only ~20 %), lzf (fast) or gzip (smallest, slowest)."
+    )
     n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads for featurisation; null = all cores.")
 
     @field_validator("reference_energies")

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 PI = 3.14159265358979  # ænet's truncated constant (symmfunc.f90)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _ipow(x, n):  # pragma: no cover - jitted
     """``x**n`` for an integer ``n >= 0`` by squaring (exact ænet-compatible products)."""
     result = 1.0
@@ -63,7 +63,7 @@ def _ipow(x, n):  # pragma: no cover - jitted
     return result
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _angle(c, lam, zeta, pref, izeta):  # pragma: no cover - jitted
     """``A = pref (1 + lam c)^zeta`` and ``dA/dc``."""
     base = 1.0 + lam * c
@@ -79,7 +79,7 @@ def _angle(c, lam, zeta, pref, izeta):  # pragma: no cover - jitted
     return a, da
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather(i, offsets, index, vectors, distances, env_types, cutoff, n_env, rk_f):  # pragma: no cover
     """Neighbours of centre ``i`` within ``cutoff``, sorted by environment species.
 
@@ -131,7 +131,7 @@ def _gather(i, offsets, index, vectors, distances, env_types, cutoff, n_env, rk_
     return lp, ld, lu, ts, E, dE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _radial(kind, d, rc, eta, rs, kappa):  # pragma: no cover - jitted
     """Value and d/dR of one radial term (G1, G2 or G3) at distance ``d < rc``."""
     x = PI * d / rc
@@ -147,7 +147,7 @@ def _radial(kind, d, rc, eta, rs, kappa):  # pragma: no cover - jitted
     return ck * fc, ck * dfc - kappa * np.sin(kappa * d) * fc
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _rjk(lu, ld, jj, kk):  # pragma: no cover - jitted
     """cos(theta_jik) (clipped to [-1, 1]), the vector R_k - R_j and its length."""
     c = lu[jj, 0] * lu[kk, 0] + lu[jj, 1] * lu[kk, 1] + lu[jj, 2] * lu[kk, 2]
@@ -163,7 +163,7 @@ def _rjk(lu, ld, jj, kk):  # pragma: no cover - jitted
     return c, x, y, z, np.sqrt(x * x + y * y + z * z)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _centre_features(i, offsets, index, vectors, distances, env_types, cutoff, n_env,
                      rad_off, rad_i, rad_f, grp_i, grp_f, fn_i, rk_f, ak_f, ak_i, out):  # pragma: no cover
     lp, ld, lu, ts, E, dE = _gather(i, offsets, index, vectors, distances, env_types,
@@ -227,7 +227,7 @@ def _centre_features(i, offsets, index, vectors, distances, env_types, cutoff, n
                         out[fn_i[f, 3]] += A[fn_i[f, 2]] * R5[fn_i[f, 1]]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def features_nb(offsets, index, vectors, distances, centers, env_types, cutoff, n_env,
                 n_features, rad_off, rad_i, rad_f, grp_i, grp_f, fn_i, rk_f, ak_f,
                 ak_i):  # pragma: no cover
@@ -241,7 +241,7 @@ def features_nb(offsets, index, vectors, distances, centers, env_types, cutoff, 
     return G
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _centre_grad(i, offsets, index, vectors, distances, env_types, cutoff, n_env,
                  rad_off, rad_i, rad_f, grp_i, grp_f, fn_i, rk_f, ak_f, ak_i,
                  out, dG, w, gp, mode):  # pragma: no cover
@@ -394,7 +394,7 @@ def _centre_grad(i, offsets, index, vectors, distances, env_types, cutoff, n_env
                         gp[pk, xx] += sc * dck[xx] + sk * lu[kk, xx] + sjk * ujk[xx]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def features_and_derivatives_nb(offsets, index, vectors, distances, centers, pair_start,
                                 env_types, cutoff, n_env, n_features, rad_off, rad_i, rad_f,
                                 grp_i, grp_f, fn_i, rk_f, ak_f, ak_i):  # pragma: no cover
@@ -415,7 +415,7 @@ def features_and_derivatives_nb(offsets, index, vectors, distances, centers, pai
     return G, dG
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def pair_gradients_nb(offsets, index, vectors, distances, centers, pair_start, env_types,
                       cutoff, n_env, n_features, dE_dG, rad_off, rad_i, rad_f, grp_i, grp_f,
                       fn_i, rk_f, ak_f, ak_i):  # pragma: no cover

@@ -106,7 +106,7 @@ _C16, _C18 = 1.0 / 20922789888000.0, -1.0 / 6402373705728000.0
 _C20, _C22 = 1.0 / 2432902008176640000.0, -1.0 / 1124000727777607680000.0
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 def _sin_poly(z):  # pragma: no cover
     z2 = z * z
     p = _S21 + z2 * _S23
@@ -122,7 +122,7 @@ def _sin_poly(z):  # pragma: no cover
     return z * (_S1 + z2 * p)
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 def _cos_poly(z):  # pragma: no cover
     z2 = z * z
     p = _C20 + z2 * _C22
@@ -138,7 +138,7 @@ def _cos_poly(z):  # pragma: no cover
     return 1.0 + z2 * p
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _cutoff_functions(d, n, rc, fc, dfc):  # pragma: no cover
     """fc(d) = (cos(pi' d/rc) + 1)/2 = sin(z)^2 and its derivative, z = pi/2 - pi' d/(2 rc).
 
@@ -154,7 +154,7 @@ def _cutoff_functions(d, n, rc, fc, dfc):  # pragma: no cover
         dfc[k] = b * sz * _cos_poly(z)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc):  # pragma: no cover
     """Copy the pairs of atom ``i`` within the radial / angular cutoffs into compact scratch.
 
@@ -205,7 +205,7 @@ def _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr
     return nrp, nap
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _radial(nrp, sc, typed, nr, half, tb, row):  # pragma: no cover
     """R_n (and R~_n) from the gathered radial pairs; ``tb`` is (2, max neighbours) scratch."""
     x = sc[0]
@@ -254,7 +254,7 @@ def _radial(nrp, sc, typed, nr, half, tb, row):  # pragma: no cover
         tprev, tcur = tcur, tprev
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row):  # pragma: no cover
     """A_n (and A~_n) by monomial moments; fills ``mono`` (n_mono, max neighbours) and the moments."""
     fa = sc[5]
@@ -300,7 +300,7 @@ def _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mon
             row[half + nrad + n] = 0.5 * (acct - qtsum)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scratch(maxm, nr, na, nm):  # pragma: no cover
     return (
         np.zeros((19, maxm)),
@@ -312,7 +312,7 @@ def _scratch(maxm, nr, na, nm):  # pragma: no cover
     )
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
     """g[k] = sum_q coef[q] M_q(u_k) and h[:, k] its gradient, for the gathered angular pairs."""
     for k in range(nap):
@@ -338,7 +338,7 @@ def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
 
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _poly_eval_fused(kc, nap, mono, sa, typed, g, h):  # pragma: no cover
     """g[k] = P(u_k) + s_k P~(u_k) and h[:, k] its gradient, one sweep over the monomials.
 
@@ -378,7 +378,7 @@ def _poly_eval_fused(kc, nap, mono, sa, typed, g, h):  # pragma: no cover
                 h[2, k] += c3 * m
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _derivatives_centre(
     nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power, tcoef, rr, q0, dout,
 ):  # pragma: no cover
@@ -453,7 +453,7 @@ def _derivatives_centre(
                 dg[base + n, 2] = av * uz + bv * (h[2, k] - hu * uz)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _pair_gradients_centre(
     nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, e, typed, nr, na, deg, mult,
     lower, power, tcoef, rr, q0, gout,
@@ -605,4 +605,4 @@ def _chebyshev(
                 )
 
 
-chebyshev_nb = njit(cache=True, parallel=True, fastmath=FASTMATH)(_chebyshev)
+chebyshev_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_chebyshev)

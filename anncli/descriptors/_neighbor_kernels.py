@@ -33,7 +33,7 @@ _SKIN = 1e-8
 _MIN_DISTANCE = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # pragma: no cover
     """Fractional coordinates, wrapped into [0, 1) along periodic directions.
 
@@ -61,7 +61,7 @@ def fractional_nb(positions, inv_cells, pbcs, atom_structure, frac, shifts):  # 
             shifts[a, k] = sh
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
     """Per-structure minimum and maximum fractional coordinate (lo, hi of shape (n_s, 3))."""
     n_s = structure_offsets.shape[0] - 1
@@ -82,7 +82,7 @@ def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
             hi[s, k] = mx
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bin_atoms_nb(
     frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms,
     positions, shifts, cells, wrapped, sorted_wrapped,
@@ -133,7 +133,7 @@ def bin_atoms_nb(
             counts[b] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bin_index(f, o, w, nb):  # pragma: no cover
     e = np.int64(np.floor((f - o) / w))
     if e < 0:
@@ -143,7 +143,7 @@ def _bin_index(f, o, w, nb):  # pragma: no cover
     return e
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
     """Bins whose fractional interval meets [lo_coord, hi_coord]."""
     e_lo = np.int64(np.floor((lo_coord - o) / w))
@@ -156,7 +156,7 @@ def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
     return e_lo, e_hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _search(
     i, fill, start, wrapped, sorted_wrapped, frac, s, cells, tri, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
@@ -274,7 +274,7 @@ def _search(
     return count
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def neighbor_pass_nb(
     wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, fill, offsets, counts, out_index, out_vectors, out_distances,
@@ -294,7 +294,7 @@ def neighbor_pass_nb(
             counts[i] = n
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def min_distance_per_structure_nb(offsets, distances, structure_offsets, out):  # pragma: no cover
     """Smallest pair distance of every structure (inf if it has no pair)."""
     n_s = structure_offsets.shape[0] - 1
@@ -306,7 +306,7 @@ def min_distance_per_structure_nb(offsets, distances, structure_offsets, out):  
         out[s] = m
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_missing_neighbor_nb(offsets, index, distances, centers, env_types, cutoff):  # pragma: no cover
     """First (centre, pair) whose neighbour within ``cutoff`` has ``env_types == -1``.
 

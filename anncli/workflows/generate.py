@@ -10,6 +10,8 @@ structures.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +115,7 @@ class _Batch:
         self.structures: list[Structure] = []
         self.cohesive: list[float] = []
         self.n_atoms = 0
+        self.files_done = 0  # files completely read when the batch was handed over
 
     def add(self, s: Structure, e_coh: float) -> None:
         self.structures.append(s)
@@ -215,8 +218,68 @@ def _iter_structures(files: list[Path], cfg):
     from anncli.units import Units
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
-    for path in files:
-        yield from read_structures(path, format=cfg.format, units=units)
+    for k, path in enumerate(files):
+        for s in read_structures(path, format=cfg.format, units=units):
+            yield k, s
+
+
+class _BatchReader(threading.Thread):
+    """Reads, filters and batches structures in a background thread.
+
+    File parsing is Python work; the kernels release the GIL, so reading the next batch
+    overlaps with featurising the current one.  Iterating over the reader yields the
+    batches in file order and re-raises any error of the reading thread.
+    """
+
+    def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int) -> None:
+        super().__init__(name="anncli-reader", daemon=True)
+        self.files, self.cfg, self.e_ref, self.batch_atoms = files, cfg, e_ref, batch_atoms
+        self.dropped: list[tuple[str, str]] = []
+        self.per_atom: list[float] = []
+        self._queue: queue.Queue = queue.Queue(maxsize=2)  # bounds memory to ~3 batches
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            batch = _Batch()
+            for k, s in _iter_structures(self.files, self.cfg):
+                if self._halt.is_set():
+                    return
+                batch.files_done = k
+                e_coh = _accept(s, self.cfg, self.e_ref, self.dropped)
+                if e_coh is None:
+                    continue
+                batch.add(s, e_coh)
+                self.per_atom.append(e_coh / s.n_atoms)
+                if batch.n_atoms >= self.batch_atoms:
+                    self._put(batch)
+                    batch = _Batch()
+            batch.files_done = len(self.files)
+            self._put(batch)
+            self._put(None)
+        except BaseException as exc:  # handed to the main thread
+            self._put(exc)
+
+    def _put(self, item) -> None:
+        while not self._halt.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def halt(self) -> None:
+        """Ask the thread to stop (after an error or interruption in the main thread)."""
+        self._halt.set()
 
 
 def run(config, *, config_path: str | Path | None = None, input_text: str | None = None) -> GenerateResult:
@@ -257,45 +320,33 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     if input_text is None and config_path is not None:
         input_text = Path(config_path).read_text(errors="replace")
     stats = NeighborStatistics({sym: _named_cutoffs(setup) for sym, setup in setups.items()})
-    dropped: list[tuple[str, str]] = []
-    per_atom: list[float] = []
     warned: dict = {}
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
+    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS)
+    reader.start()
     try:
         with TrainsetWriter(
             Path(config.output), species, np.array([e_ref[s] for s in species]), setups,
             input_text=input_text or "", input_path=str(config_path or ""),
             overwrite=config.overwrite, derivatives=config.derivatives,
+            compression=None if config.compression == "none" else config.compression,
         ) as writer, Progress(total=len(files), desc="generate", unit="files") as progress:
-            batch = _Batch()
-            done_files = 0
-            last_source = None
-            for s in _iter_structures(files, config):
-                if s.source != last_source:
-                    if last_source is not None:
-                        done_files += 1
-                        progress.update(1)
-                    last_source = s.source
-                e_coh = _accept(s, config, e_ref, dropped)
-                if e_coh is None:
-                    continue
-                batch.add(s, e_coh)
-                per_atom.append(e_coh / s.n_atoms)
-                if batch.n_atoms >= BATCH_ATOMS:
+            files_done = 0
+            for batch in reader:
+                if batch.structures:
                     writer.append(*_featurize(batch, species, setups, config, stats, warned))
-                    batch = _Batch()
-            if batch.structures:
-                writer.append(*_featurize(batch, species, setups, config, stats, warned))
-            if last_source is not None:
-                progress.update(1)
+                progress.update(batch.files_done - files_done)
+                files_done = batch.files_done
             if writer.n_structures == 0:
                 raise DataError("no structures left to write (all were dropped or none were read)")
             n_structures, n_atoms = writer.n_structures, writer.n_atoms
             output = writer.close()
     finally:
+        reader.halt()
         numba.set_num_threads(old_threads)
+    dropped, per_atom = reader.dropped, reader.per_atom
     if dropped:
         logger.warning("left out %d structures:", len(dropped))
         for label, reason in dropped[:20]:
