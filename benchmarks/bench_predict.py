@@ -141,7 +141,7 @@ def main() -> None:
         s = supercell(small, target)
         arr = pack_structures([s], pot)
         t = best_time(lambda: pot.evaluate_arrays(*arr, forces=True, stress=True, extrapolation=False),
-                      1 if s.n_atoms > 20_000 else args.repeat)
+                      min(args.repeat, 2) if s.n_atoms > 20_000 else args.repeat)
         per_atom[s.n_atoms] = 1e6 * t / s.n_atoms
         print(f"  {s.n_atoms:7d} atoms: {per_atom[s.n_atoms]:8.2f} µs/atom")
     if per_atom:

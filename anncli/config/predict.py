@@ -73,9 +73,11 @@ class PredictConfig(Section):
     aenet_networks: Annotated[dict[Str, InputPath], Field(min_length=1)] | None = Field(
         None, description="Instead of 'model': ænet potential files by species, e.g. {Ti: Ti.nn, O: O.nn}."
     )
-    structures: Annotated[list[Str], Field(min_length=1)] = Field(
+    structures: Annotated[list[Str], Field(min_length=1)] | None = Field(
+        None,
         description="Structure files: files, directories, glob patterns, or list files "
-        "('@files.txt' or *.list). Relative to the input file; replaced by files given on the command line."
+        "('@files.txt' or *.list). Relative to the input file. Required unless structure files are given "
+        "on the command line, which replace this list."
     )
     format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
     frames: Str = Field(":", description="Frames of multi-frame files: ':' all, '-1' last, '0:10:2', ...")
@@ -100,6 +102,9 @@ class PredictConfig(Section):
 
     @model_validator(mode="after")
     def _one_potential(self) -> "PredictConfig":
+        if self.structures is None:
+            raise SectionError("missing required key 'structures' (or give structure files on the command line: "
+                               "anncli predict CONFIG FILES...)")
         if self.model is None and self.aenet_networks is None:
             raise SectionError("missing required key 'model' (an anncli model file) or 'aenet_networks'")
         if self.model is not None and self.aenet_networks is not None:

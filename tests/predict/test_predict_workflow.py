@@ -206,3 +206,13 @@ def test_config_errors(tmp_path, capsys):
     cfg.write_text("model: m.h5\nstructures: [a.xsf]\nrelax: {optimizer: lbfgs}\n")
     assert main(["predict", str(cfg)]) == 2
     assert "relax.optimizer" in capsys.readouterr().err
+
+
+def test_structures_only_on_command_line(model_file, tmp_path, capsys):
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"model: {model_file}\nprint: none\n")
+    assert main(["predict", str(cfg)]) == 2
+    assert "missing required key 'structures' (or give structure files on the command line" in capsys.readouterr().err
+    (path,) = write_data(tmp_path, [fcc()])
+    assert main(["predict", str(cfg), str(path)]) == 0
+    assert len(list(csv.DictReader((tmp_path / "predictions.csv").open()))) == 1
