@@ -32,6 +32,7 @@ from anncli.exceptions import DataError
 from anncli.potential._kernels import first_out_of_range_nb, scatter_pairs_nb
 from anncli.potential.folded import FoldedNetwork
 from anncli.potential.results import BatchPrediction, Extrapolation, Prediction
+from anncli.potential.threads import ThreadChooser
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ __all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
-#: Calls with fewer atoms run the Numba kernels on one thread: waking the other threads costs
-#: more than it saves (and on a busy machine a parallel region waits for its slowest thread).
-SERIAL_BELOW = 1000
+#: Calls with fewer atoms run on one thread or on all, whichever :class:`ThreadChooser` has
+#: timed faster (on a busy machine a parallel region waits for its slowest thread).
+SERIAL_BELOW = 2000
 
 
 class Potential:
@@ -70,6 +71,7 @@ class Potential:
             self.setups[sym] = descriptor_from_dict(d, where=f"the descriptor of {sym} in the model")
         self.cutoff = max(s.cutoff for s in self.setups.values())
         self._nets = {sym: FoldedNetwork(model, sym) for sym in self.species}
+        self._threads = ThreadChooser()
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
         for sym in self.species:
@@ -147,17 +149,10 @@ class Potential:
         """
         n_atoms = int(np.asarray(structure_offsets)[-1])
         if n_atoms < SERIAL_BELOW:
-            import numba
-
-            threads = numba.get_num_threads()
-            if threads > 1:
-                numba.set_num_threads(1)
-                try:
-                    return self.evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
-                                                forces=forces, stress=stress, extrapolation=extrapolation,
-                                                labels=labels)
-                finally:
-                    numba.set_num_threads(threads)
+            with self._threads.run(n_atoms):
+                return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
+                                             forces=forces, stress=stress, extrapolation=extrapolation,
+                                             labels=labels)
         return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
                                      forces=forces, stress=stress, extrapolation=extrapolation, labels=labels)
 
