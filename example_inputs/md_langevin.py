@@ -46,6 +46,7 @@ def main() -> None:
 
     from ase import units
     from ase.build import bulk
+    from ase.constraints import FixCom
     from ase.io import write
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -66,8 +67,9 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=args.temperature, rng=rng)
     Stationary(atoms)
+    atoms.set_constraint(FixCom())  # no drift of the centre of mass (ASE's recommended way)
     dyn = Langevin(atoms, args.timestep * units.fs, temperature_K=args.temperature,
-                   friction=args.friction / units.fs, rng=rng)
+                   friction=args.friction / units.fs, fixcm=False, rng=rng)
 
     print(f"{len(atoms)} atoms ({atoms.get_chemical_formula()}), model {model}")
     print(f"{'step':>6} {'E_pot (eV/atom)':>16} {'E_kin (eV/atom)':>16} {'T (K)':>8} {'p (GPa)':>9}")

@@ -32,9 +32,7 @@ def describe(path: str | Path) -> str:
     if fmt == "anncli-trainset":
         return _describe_trainset(Path(path))
     if fmt == "anncli-model":
-        from anncli.potential.model_file import describe_model
-
-        return describe_model(Path(path))
+        return _describe_model(Path(path))
     raise FileFormatError(f"{path}: an HDF5 file, but not one written by anncli")
 
 
@@ -72,6 +70,43 @@ def _describe_trainset(path: Path) -> str:
         if "derivatives" in f:
             lines.append("  feature derivatives stored (force training)")
     return "\n".join(lines)
+
+
+def _describe_model(path: Path) -> str:
+    from anncli.potential.model_file import load_model
+
+    model = load_model(path)
+    meta = model.metadata
+    with h5py.File(path, "r") as f:
+        created, version = _text(f.attrs.get("created", "?")), _text(f.attrs.get("anncli_version", "?"))
+    lines = [f"{path}: anncli model (written by anncli {version} on {created})"]
+    if "best_epoch" in meta:
+        lines.append(
+            f"  training: {meta.get('optimizer', '?')}, best epoch {meta['best_epoch']} of {meta.get('epochs', '?')}, "
+            f"validation RMSE {meta.get('best_val_rmse_meV', float('nan')):.3f} meV/atom, "
+            f"{meta.get('n_train', '?')} training / {meta.get('n_validation', '?')} validation structures, "
+            f"seed {meta.get('seed', '?')}"
+        )
+    if "trainset" in meta:
+        lines.append(f"  training set: {meta['trainset']}")
+    lines.append(f"  energy: E_i = network_i / {model.energy_scale:.6g} + {model.energy_shift:.6g} eV + E_atom")
+    lines.append("  species, reference energy (eV), network, descriptor:")
+    for sym, e_ref in zip(model.species, model.reference_energies):
+        net = model.networks[sym]
+        setup = json.loads(model.descriptors[sym])
+        arch = "-".join(str(n) for n in net.sizes)
+        acts = ",".join(dict.fromkeys(net.activations[:-1])) or "linear"
+        lines.append(
+            f"    {sym:<3} {e_ref:18.9f}   {arch} {acts}   {setup.get('kind', '?')}, "
+            f"cutoff {_max_cutoff(setup):g} Å, env {' '.join(setup.get('env', []))}"
+        )
+    return "\n".join(lines)
+
+
+def _max_cutoff(setup: dict) -> float:
+    if setup.get("kind") == "chebyshev":
+        return max(setup["radial_cutoff"], setup["angular_cutoff"])
+    return max((fn.get("Rc", 0.0) for fn in setup.get("functions", [])), default=0.0)
 
 
 def dump_json(path: str | Path, stream: TextIO) -> None:

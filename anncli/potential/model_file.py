@@ -174,7 +174,7 @@ def save_model(path: str | Path, model: Model) -> Path:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    logger.info("model written: %s", path)
+    logger.debug("model written: %s", path)
     return path
 
 

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The whole pipeline on the bundled Cu-Au example (run from anywhere).
+# The whole pipeline on the bundled Cu-Au example (run from anywhere):
+# data (EMT) -> generate -> train -> predict on held-out structures -> a short MD run.
 set -euo pipefail
 cd "$(dirname "$0")"
 ANNCLI=${ANNCLI:-anncli}
-python ../make_example_data.py data --n 200 --seed 0
+PYTHON=${PYTHON:-python}
+$PYTHON ../make_example_data.py data --n 200 --seed 0     # training data
+$PYTHON ../make_example_data.py test --n 40 --seed 1      # held-out test structures
 $ANNCLI info data/
 $ANNCLI generate generate.yaml
 $ANNCLI info trainset.h5
-if [ -f train.yaml ]; then
-    $ANNCLI train train.yaml
-fi
-if [ -f predict.yaml ]; then
-    $ANNCLI predict predict.yaml
-fi
+$ANNCLI train train.yaml
+$ANNCLI info model.h5
+mkdir -p predict-output
+$ANNCLI predict predict.yaml | tail -n 12
+$PYTHON ../md_langevin.py --model model.h5 --steps 100

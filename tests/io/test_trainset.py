@@ -144,3 +144,19 @@ def test_describe_and_json_dump(tmp_path):
     assert centers[0] == 0 or atom0["features"] == pytest.approx(values[list(centers).index(0)].tolist())
     np.testing.assert_allclose(atom0["features"], values[list(centers).index(0)])
     assert doc["structures"][1]["cohesive_energy"] == pytest.approx(b[0]["cohesive_energy"][1])
+
+
+def test_describe_model_file(tmp_path):
+    from anncli.descriptors import ChebyshevSetup
+    from anncli.potential.model_file import save_model
+    from anncli.potential.synthetic import random_model
+
+    setups = {s: ChebyshevSetup(s, ["Ti", "O"], 6.0, 8, 4.0, 3) for s in ("Ti", "O")}
+    model = random_model(setups, hidden=(7, 5), reference_energies={"Ti": -1.0, "O": -2.5})
+    save_model(tmp_path / "m.h5", model)
+    text = describe(tmp_path / "m.h5")
+    n_features = setups["Ti"].n_features
+    import re
+
+    assert re.search(rf"Ti\s+-1\.000000000\s+{n_features}-7-5-1 tanh\s+chebyshev, cutoff 6 Å, env Ti O", text)
+    assert re.search(r"\n\s+O\s+-2\.500000000\s", text)
