@@ -193,6 +193,16 @@ class Behler2011Descriptor(Section):
         return _check_env(value)
 
 
+class AenetSetupDescriptor(Section):
+    """An ænet structural-fingerprint setup file (.stp), Chebyshev or Behler2011."""
+
+    type: Annotated[Literal["aenet"], BeforeValidator(_lower)] = Field(description="Descriptor type.")
+    file: InputPath = Field(
+        description="ænet setup file (.stp) of this species, relative to the input file; its lengths "
+        "are in the unit of 'units.length'."
+    )
+
+
 def _descriptor_tag(value: Any) -> str | None:
     """The descriptor ``type``, case-insensitive (ænet writes Chebyshev, Behler2011)."""
     tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
@@ -203,6 +213,7 @@ Descriptor = Annotated[
     Union[
         Annotated[ChebyshevDescriptor, Tag("chebyshev")],
         Annotated[Behler2011Descriptor, Tag("behler2011")],
+        Annotated[AenetSetupDescriptor, Tag("aenet")],
     ],
     Discriminator(_descriptor_tag),
 ]
@@ -256,6 +267,9 @@ class GenerateConfig(Section):
     def _cross_checks(self) -> "GenerateConfig":
         species = list(self.reference_energies)
         known = ", ".join(species)
+        for key, desc in list(self.descriptors.items()):
+            if isinstance(desc, AenetSetupDescriptor):
+                self.descriptors[key] = _read_aenet_setup(desc, key, self.units.length)
         for key in self.descriptors:
             if key != "default" and key not in self.reference_energies:
                 raise SectionError(
@@ -288,6 +302,27 @@ class GenerateConfig(Section):
                                 "descriptors", key, "functions", i, attr,
                             )
         return self
+
+
+def _read_aenet_setup(desc: AenetSetupDescriptor, key: str, length_unit: str):
+    """The Chebyshev or Behler2011 section equivalent to an ænet .stp file."""
+    from anncli.exceptions import ConfigError
+    from anncli.io.aenet_inputs import descriptor_entry, read_stp
+
+    if key == "default":
+        raise SectionError("an ænet setup file describes one species; give it under that species' symbol",
+                           "descriptors", key)
+    try:
+        setup = read_stp(desc.file, length_unit=length_unit)
+    except ConfigError as exc:
+        raise SectionError(str(exc), "descriptors", key, "file") from None
+    central = setup.central if hasattr(setup, "central") else setup["central"]
+    if central != key:
+        raise SectionError(f"{desc.file} is the setup of {central} (ATOM {central}), not of {key}",
+                           "descriptors", key, "file")
+    entry = descriptor_entry(setup)
+    cls = Behler2011Descriptor if entry["type"] == "behler2011" else ChebyshevDescriptor
+    return cls.model_validate(entry)
 
 
 # ænet's generate.in: TYPES / SETUPS / FILES stand alone on their line (counts and entries follow)

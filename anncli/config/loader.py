@@ -198,6 +198,11 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
 # ----------------------------------------------------------------------------- validation
 
 
+def _one_of(choices: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
 def _num(x: Any) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
@@ -301,7 +306,7 @@ def _error_line(err: dict, data: Any, name: str, locations, sections: Mapping[in
         tags = [tag.strip().strip("'") for tag in str(ctx.get("expected_tags", "")).split(",")]
         return (
             f"{_where(name, _line_of(sub, locations))}: {format_key_path(sub)}: "
-            f"expected {' or '.join(tags)}, got {ctx.get('tag')!r}"
+            f"expected {_one_of(tags)}, got {ctx.get('tag')!r}"
         )
     if t == "value_error" and isinstance(ctx.get("error"), SectionError):
         exc = ctx["error"]

@@ -283,7 +283,7 @@ def read_stp(path: str | Path, length_unit: str = "Angstrom") -> BehlerSetup | d
     return setup.scaled(factor) if factor != 1.0 else setup
 
 
-def _descriptor_entry(setup: BehlerSetup | dict) -> dict:
+def descriptor_entry(setup: BehlerSetup | dict) -> dict:
     """A setup as an entry of the generate schema's ``descriptors`` section."""
     if isinstance(setup, BehlerSetup):
         d = setup.to_dict()
@@ -413,7 +413,7 @@ def read_generate_in(
         if central != sym:
             raise ConfigError(f"{src.where(n)}: the setup file {file} is for {central!r} "
                               f"(its ATOM line), not for {sym!r}.")
-        descriptors[sym] = _descriptor_entry(setup)
+        descriptors[sym] = descriptor_entry(setup)
     missing = [s for s in types if s not in descriptors]
     if missing:
         raise ConfigError(f"{src.path}: no SETUPS line for species {', '.join(missing)}.")

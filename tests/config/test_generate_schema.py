@@ -90,7 +90,7 @@ def test_negative_cutoff_names_key_and_line(tmp_path):
         ("Cu: -0.5", "Cu: [1]", r"line 4: reference_energies.Cu: expected a number, got a list"),
         ("  - data/*.xsf", "  - 3", r"line 2: structures\[0\]: expected text, got 3"),
         ("cutoff: 6.0", "cutof: 6.0", r"line 9: descriptors.default.radial.cutof: unknown key 'cutof'; did you mean 'cutoff'\?"),
-        ("type: chebyshev", "type: gaussian", r"line 8: descriptors.default.type: expected chebyshev or behler2011, got 'gaussian'"),
+        ("type: chebyshev", "type: gaussian", r"line 8: descriptors.default.type: expected chebyshev, behler2011 or aenet, got 'gaussian'"),
         ("    type: chebyshev\n", "", r"line 7: descriptors.default: missing required key 'type'"),
         ("    angular: {cutoff: 4.0, order: 4}\n", "", r"line 7: descriptors.default: missing required key 'angular'"),
         ("  Au: -0.25", "  Xx: -0.25", r"line 5: reference_energies.Xx: 'Xx' is not a chemical symbol"),

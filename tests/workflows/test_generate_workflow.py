@@ -271,3 +271,38 @@ def test_stored_derivatives_match_finite_differences(tmp_path):
             minus[j, axis] -= h
             numeric = (features_of(plus)[0] - features_of(minus)[0]) / (2 * h)
             np.testing.assert_allclose(analytic[:, axis], numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_aenet_setup_files_in_yaml_with_bohr_units(tmp_path, shared_data):
+    """A descriptor given as ænet .stp files (lengths in Bohr) equals the same functions in Å."""
+    from ase.units import Bohr
+
+    from anncli.io.aenet_inputs import read_stp
+
+    root = shared_data / "water-clusters"
+    src = sorted((root / "xsf").glob("*.xsf"))[:3]
+    (tmp_path / "files.list").write_text("\n".join(str(p) for p in src) + "\n")
+    stp = {sym: root / "reference-ann" / f"{sym}.fingerprint.stp" for sym in ("H", "O")}
+    (tmp_path / "gen.yaml").write_text(
+        "structures: ['@files.list']\noutput: w.h5\nunits: {energy: Hartree, length: Bohr}\n"
+        "reference_energies: {H: 0.0, O: 0.0}\ndescriptors:\n"
+        + "".join(f"  {sym}: {{type: aenet, file: {path}}}\n" for sym, path in stp.items())
+    )
+    _run(tmp_path / "gen.yaml")
+    setup = read_stp(stp["O"], length_unit="Bohr")
+    assert setup.cutoff == pytest.approx(12.0 * Bohr)
+    with h5py.File(tmp_path / "w.h5") as f:
+        stored = json.loads(f["features/O"].attrs["descriptor"])
+        assert stored["kind"] == "behler2011" and len(stored["functions"]) == 30
+        assert max(fn["Rc"] for fn in stored["functions"]) == pytest.approx(12.0 * Bohr)
+        assert f["features/O/values"].shape[1] == 30 and f["features/H/values"].shape[1] == 27
+
+
+def test_aenet_setup_of_another_species_is_refused(tmp_path, shared_data, capsys):
+    stp = shared_data / "water-clusters" / "reference-ann" / "H.fingerprint.stp"
+    (tmp_path / "gen.yaml").write_text(
+        "structures: [x.xsf]\nreference_energies: {H: 0.0, O: 0.0}\ndescriptors:\n"
+        f"  H: {{type: aenet, file: {stp}}}\n  O: {{type: aenet, file: {stp}}}\n"
+    )
+    assert main(["generate", str(tmp_path / "gen.yaml")]) == 2
+    assert "line 5: descriptors.O.file:" in capsys.readouterr().err
