@@ -20,17 +20,25 @@ Bins: along direction ``k`` bin ``e`` covers the fractional interval
 ``[origin[s, k] + e * width[s, k], origin[s, k] + (e + 1) * width[s, k]]``.  Periodic
 directions have origin 0, width 1/nb and any integer ``e`` (``e // nb`` is the image
 shift); non-periodic directions only ``0 <= e < nb``.
+
+Passes: the count pass tests every candidate (branch-free) and records one bit per candidate
+(is it a pair?) in a per-atom bit stream; the fill pass enumerates the same candidates in the
+same order and writes only those whose bit is set.  A pair is listed iff ``lo2 < d2 <= hi2``
+(squared bounds chosen by the caller so that this equals ``1e-12 < sqrt(d2) <= cutoff``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 #: Extra search radius (Å) covering round-off in fractional coordinates.
 _SKIN = 1e-8
-#: Pairs closer than this (Å) are the atom itself and are not listed (ænet convention).
-_MIN_DISTANCE = 1e-12
+#: Modes of ``_search``.
+MODE_COUNT = 0
+MODE_FILL_BITS = 1
+MODE_FILL_TEST = 2
 
 
 @njit(cache=True, nogil=True)
@@ -85,13 +93,13 @@ def frac_extent_nb(frac, structure_offsets, lo, hi):  # pragma: no cover
 @njit(cache=True, nogil=True)
 def bin_atoms_nb(
     frac, structure_offsets, nbins, origin, width, bin_offsets, bin_start, sorted_atoms,
-    positions, shifts, cells, wrapped, sorted_wrapped,
+    positions, shifts, cells, wrapped, sorted_xyz,
 ):  # pragma: no cover
     """Counting sort of the atoms of every structure into its bins.
 
     ``bin_start`` (n_total_bins + 1) receives global CSR offsets into ``sorted_atoms``;
-    ``wrapped[a] = positions[a] - shifts[a] @ cells[s]`` and ``sorted_wrapped`` holds the
-    same rows in bin order (contiguous candidates for the distance loop).
+    ``wrapped[a] = positions[a] - shifts[a] @ cells[s]`` and ``sorted_xyz`` (3, n_atoms) holds
+    their x, y and z in bin order (contiguous candidates for the distance loop).
     """
     n_s = structure_offsets.shape[0] - 1
     for s in range(n_s):
@@ -127,9 +135,9 @@ def bin_atoms_nb(
             b = ids[a - a0]
             q = a0 + counts[b]
             sorted_atoms[q] = a
-            sorted_wrapped[q, 0] = wrapped[a, 0]
-            sorted_wrapped[q, 1] = wrapped[a, 1]
-            sorted_wrapped[q, 2] = wrapped[a, 2]
+            sorted_xyz[0, q] = wrapped[a, 0]
+            sorted_xyz[1, q] = wrapped[a, 1]
+            sorted_xyz[2, q] = wrapped[a, 2]
             counts[b] += 1
 
 
@@ -158,10 +166,25 @@ def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
 
 @njit(cache=True, nogil=True)
 def _search(
-    i, fill, start, wrapped, sorted_wrapped, frac, s, cells, tri, pbcs, nbins, origin, width,
-    bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
+    i, mode, start, wrapped, sorted_xyz, frac, s, cells, tri, pbcs, nbins, origin, width,
+    bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index, out_vectors, out_distances,
 ):  # pragma: no cover
-    """Count (and if ``fill`` write from ``start`` on) the neighbours of atom ``i``."""
+    """Count, or write from ``start`` on, the neighbours of atom ``i``; returns their number.
+
+    A pair is listed iff ``lo2 < d2 <= hi2`` for its squared distance ``d2``, which the caller
+    chose equivalent to ``1e-12 < sqrt(d2) <= cutoff``.  Along the first lattice direction the
+    bins of one periodic image are contiguous in ``sorted_xyz``, so every (z, y) bin row is
+    scanned as at most one contiguous segment per image.  Candidates are enumerated in the same
+    order in every mode:
+
+    * ``MODE_COUNT``: count, and record which candidates are pairs as a bit stream in
+      ``bits[i]`` (one bit per candidate, in enumeration order); returns ``-(count + 1)`` if
+      the stream did not fit in ``bits[i]``.
+    * ``MODE_FILL_BITS``: write the pairs whose bits are set (no distance test, no mispredicted
+      branches).
+    * ``MODE_FILL_TEST``: write the pairs found by testing every candidate (atoms whose bit
+      stream did not fit).
+    """
     ax = tri[s, 0]
     bx = tri[s, 1]
     by = tri[s, 2]
@@ -176,7 +199,6 @@ def _search(
     xi = f0 * ax + f1 * bx + f2 * cx
     r = cutoff + _SKIN
     r2 = r * r
-    rc2 = cutoff * cutoff * (1.0 + 1e-12)
     nb0 = nbins[s, 0]
     nb1 = nbins[s, 1]
     nb2 = nbins[s, 2]
@@ -193,7 +215,22 @@ def _search(
     wix = wrapped[i, 0]
     wiy = wrapped[i, 1]
     wiz = wrapped[i, 2]
+    c00 = cells[s, 0, 0]
+    c01 = cells[s, 0, 1]
+    c02 = cells[s, 0, 2]
+    c10 = cells[s, 1, 0]
+    c11 = cells[s, 1, 1]
+    c12 = cells[s, 1, 2]
+    c20 = cells[s, 2, 0]
+    c21 = cells[s, 2, 1]
+    c22 = cells[s, 2, 2]
+    sx = sorted_xyz[0]
+    sy = sorted_xyz[1]
+    sz = sorted_xyz[2]
     count = 0
+    cur = 0  # position in the bit stream
+    cap = bits.shape[1] * 64
+    fits = True
     e2_lo, e2_hi = _range((zi - r) / cz, (zi + r) / cz, o2, w2, nb2, p2)
     for e2 in range(e2_lo, e2_hi + 1):
         f2a = o2 + e2 * w2
@@ -231,67 +268,125 @@ def _search(
                 n1 = 0
                 b1 = e1
             e0_lo, e0_hi = _range((xi - rx - xh) / ax, (xi + rx - xl) / ax, o0, w0, nb0, p0)
-            for e0 in range(e0_lo, e0_hi + 1):
-                if p0:
-                    n0 = e0 // nb0
-                    b0 = e0 - n0 * nb0
-                else:
-                    n0 = 0
-                    b0 = e0
-                g = g0 + (b2 * nb1 + b1) * nb0 + b0
+            if e0_hi < e0_lo:
+                continue
+            if p0:
+                n0_lo = e0_lo // nb0
+                n0_hi = e0_hi // nb0
+            else:
+                n0_lo = 0
+                n0_hi = 0
+            row = g0 + (b2 * nb1 + b1) * nb0
+            for n0 in range(n0_lo, n0_hi + 1):
+                # bins [b_lo, b_hi] of image n0 along the first direction: one contiguous segment
+                b_lo = max(e0_lo - n0 * nb0, 0)
+                b_hi = min(e0_hi - n0 * nb0, nb0 - 1)
+                q0 = bin_start[row + b_lo]
+                q1 = bin_start[row + b_hi + 1]
                 # translation of this image minus the centre: vectors = W_j + T - W_i
-                ox = n0 * cells[s, 0, 0] + n1 * cells[s, 1, 0] + n2 * cells[s, 2, 0] - wix
-                oy = n0 * cells[s, 0, 1] + n1 * cells[s, 1, 1] + n2 * cells[s, 2, 1] - wiy
-                oz = n0 * cells[s, 0, 2] + n1 * cells[s, 1, 2] + n2 * cells[s, 2, 2] - wiz
-                if fill:
-                    for q in range(bin_start[g], bin_start[g + 1]):
-                        vx = sorted_wrapped[q, 0] + ox
-                        vy = sorted_wrapped[q, 1] + oy
-                        vz = sorted_wrapped[q, 2] + oz
-                        d2 = vx * vx + vy * vy + vz * vz
-                        if d2 > rc2:
-                            continue
-                        d = np.sqrt(d2)
-                        if d <= _MIN_DISTANCE or d > cutoff:
-                            continue
-                        p = start + count
-                        out_index[p] = sorted_atoms[q]
-                        out_vectors[p, 0] = vx
-                        out_vectors[p, 1] = vy
-                        out_vectors[p, 2] = vz
-                        out_distances[p] = d
-                        count += 1
+                ox = n0 * c00 + n1 * c10 + n2 * c20 - wix
+                oy = n0 * c01 + n1 * c11 + n2 * c21 - wiy
+                oz = n0 * c02 + n1 * c12 + n2 * c22 - wiz
+                if mode == MODE_COUNT:
+                    qb = q0
+                    while qb < q1:
+                        nq = min(64, q1 - qb)
+                        m = np.uint64(0)
+                        for k in range(nq):
+                            q = qb + k
+                            vx = sx[q] + ox
+                            vy = sy[q] + oy
+                            vz = sz[q] + oz
+                            d2 = vx * vx + vy * vy + vz * vz
+                            hit = (d2 <= hi2) & (d2 > lo2)
+                            count += hit
+                            m |= np.uint64(hit) << np.uint64(k)
+                        if fits and cur + nq > cap:
+                            fits = False
+                        if fits:
+                            w = cur >> 6
+                            sh = cur & 63
+                            if sh == 0:
+                                bits[i, w] = m
+                            else:
+                                bits[i, w] |= m << np.uint64(sh)
+                                if sh + nq > 64:
+                                    bits[i, w + 1] = m >> np.uint64(64 - sh)
+                        cur += nq
+                        qb += 64
+                elif mode == MODE_FILL_BITS:
+                    qb = q0
+                    while qb < q1:
+                        nq = min(64, q1 - qb)
+                        w = cur >> 6
+                        sh = cur & 63
+                        m = bits[i, w] >> np.uint64(sh)
+                        if sh + nq > 64:
+                            m |= bits[i, w + 1] << np.uint64(64 - sh)
+                        if nq < 64:
+                            m &= (np.uint64(1) << np.uint64(nq)) - np.uint64(1)
+                        cur += nq
+                        while m != 0:
+                            q = qb + trailing_zeros(m)
+                            m &= m - np.uint64(1)
+                            vx = sx[q] + ox
+                            vy = sy[q] + oy
+                            vz = sz[q] + oz
+                            p = start + count
+                            out_index[p] = sorted_atoms[q]
+                            out_vectors[p, 0] = vx
+                            out_vectors[p, 1] = vy
+                            out_vectors[p, 2] = vz
+                            out_distances[p] = np.sqrt(vx * vx + vy * vy + vz * vz)
+                            count += 1
+                        qb += 64
                 else:
-                    for q in range(bin_start[g], bin_start[g + 1]):
-                        vx = sorted_wrapped[q, 0] + ox
-                        vy = sorted_wrapped[q, 1] + oy
-                        vz = sorted_wrapped[q, 2] + oz
+                    for q in range(q0, q1):
+                        vx = sx[q] + ox
+                        vy = sy[q] + oy
+                        vz = sz[q] + oz
                         d2 = vx * vx + vy * vy + vz * vz
-                        if d2 <= rc2:
-                            d = np.sqrt(d2)
-                            if d > _MIN_DISTANCE and d <= cutoff:
-                                count += 1
+                        if d2 <= hi2 and d2 > lo2:
+                            p = start + count
+                            out_index[p] = sorted_atoms[q]
+                            out_vectors[p, 0] = vx
+                            out_vectors[p, 1] = vy
+                            out_vectors[p, 2] = vz
+                            out_distances[p] = np.sqrt(d2)
+                            count += 1
+    if mode == MODE_COUNT and not fits:
+        return -(count + 1)
     return count
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def neighbor_pass_nb(
-    wrapped, sorted_wrapped, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
-    bin_offsets, bin_start, sorted_atoms, cutoff, fill, offsets, counts, out_index, out_vectors, out_distances,
+    wrapped, sorted_xyz, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, fill, offsets, counts, bits, out_index, out_vectors,
+    out_distances,
 ):  # pragma: no cover
     """One pass over all atoms of the batch (parallel).
 
-    ``fill`` False: number of neighbours of every atom into ``counts`` (n_atoms,).
-    ``fill`` True: the pairs of atom ``i`` into ``out_*[offsets[i]:offsets[i + 1]]``.
+    ``fill`` False: number of neighbours of every atom into ``counts`` (n_atoms,), and the bit
+    stream of its candidates into ``bits`` (n_atoms, n_words) uint64; an atom whose stream does
+    not fit gets ``-(count + 1)``.
+    ``fill`` True: the pairs of atom ``i`` into ``out_*[offsets[i]:offsets[i + 1]]``, from the bit
+    stream where ``counts[i] >= 0``, else by testing the candidates again.
     """
     for i in prange(wrapped.shape[0]):
-        start = offsets[i] if fill else 0
-        n = _search(
-            i, fill, start, wrapped, sorted_wrapped, frac, atom_structure[i], cells, tri, pbcs, nbins,
-            origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, out_index, out_vectors, out_distances,
-        )
-        if not fill:
-            counts[i] = n
+        if fill:
+            mode = MODE_FILL_BITS if counts[i] >= 0 else MODE_FILL_TEST
+            _search(
+                i, mode, offsets[i], wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, pbcs, nbins,
+                origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
+                out_vectors, out_distances,
+            )
+        else:
+            counts[i] = _search(
+                i, MODE_COUNT, 0, wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, pbcs, nbins,
+                origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
+                out_vectors, out_distances,
+            )
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -95,3 +95,38 @@ def test_non_finite_input_and_absurd_cells_are_data_errors():
         build_neighbor_list(np.array([[0.0, np.nan, 0.0]]), cell, np.ones((1, 3), bool), np.array([0, 1]), 2.0)
     with pytest.raises(DataError, match="far smaller than the cutoff"):
         build_neighbor_list(np.zeros((1, 3)), np.eye(3)[None] * 0.01, np.ones((1, 3), bool), np.array([0, 1]), 8.0)
+
+
+def test_fill_without_bit_stream_gives_the_same_list(monkeypatch):
+    """Atoms whose candidate bit stream overflows are tested again in the fill pass: same pairs, same order."""
+    import anncli.descriptors.neighbors as nbr
+
+    rng = np.random.default_rng(21)
+    structures = [random_structure(rng, n, 2.6 + 0.1 * n, (1, 1, 1), skew=0.3) for n in (1, 3, 8, 30)]
+    structures += [random_structure(rng, 60, 7.0, (1, 0, 1), skew=0.2)]
+    positions, cells, pbcs, offsets = batch_arrays(structures)
+    ref = build_neighbor_list(positions, cells, pbcs, offsets, 5.0)
+    for words in (1, 3):  # all atoms overflow / some do
+        monkeypatch.setattr(nbr, "BIT_WORDS", words)
+        nl = build_neighbor_list(positions, cells, pbcs, offsets, 5.0)
+        np.testing.assert_array_equal(nl.offsets, ref.offsets)
+        np.testing.assert_array_equal(nl.index, ref.index)
+        np.testing.assert_array_equal(nl.vectors, ref.vectors)
+        np.testing.assert_array_equal(nl.distances, ref.distances)
+    _check_batch(structures, 5.0)
+
+
+@pytest.mark.parametrize("r", [1e-12, 0.5, 2.0, 6.5, 8.0, 1 / 3, 7.123456789])
+def test_squared_bound_is_the_exact_threshold(r):
+    from anncli.descriptors.neighbors import _squared_bound
+
+    x = _squared_bound(r)
+    assert np.sqrt(x) <= r < np.sqrt(np.nextafter(x, np.inf))
+
+
+def test_pairs_exactly_at_the_cutoff_are_listed():
+    # two atoms exactly 3.0 Å apart along x (exact in binary), cutoff 3.0: listed, cutoff just below: not
+    pos = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    args = (pos, np.zeros((1, 3, 3)), np.zeros((1, 3), bool), np.array([0, 2]))
+    assert build_neighbor_list(*args, 3.0).n_pairs == 2
+    assert build_neighbor_list(*args, np.nextafter(3.0, 0.0)).n_pairs == 0
