@@ -30,7 +30,7 @@ __all__ = ["build_neighbor_list", "effective_cells"]
 #: Bin edge as a fraction of the cutoff along the three lattice directions (measured on TiO2
 #: and a 100k-atom cell).  Bins along the first direction are scanned as contiguous segments,
 #: so making them finer removes candidates at no extra cost per segment.
-BIN_FRACTION = (0.5, 0.5, 0.5)
+BIN_FRACTION = (0.25, 0.5, 0.5)
 #: Atoms per dynamically scheduled chunk of the parallel passes (a thread on a shared core
 #: takes fewer chunks instead of stalling the batch; results do not depend on it).
 CHUNK_ATOMS = 64
@@ -42,7 +42,7 @@ BIT_WORDS = 32
 #: Pairs closer than this (Å) are an atom and itself and are not listed (ænet's convention).
 MIN_DISTANCE = 1e-12
 #: At most this many bins per atom of a structure (limits memory for sparse structures).
-MAX_BINS_PER_ATOM = 4
+MAX_BINS_PER_ATOM = 8
 
 
 def effective_cells(cells: np.ndarray, pbcs: np.ndarray) -> np.ndarray:
