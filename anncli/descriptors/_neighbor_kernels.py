@@ -152,10 +152,13 @@ def _bin_index(f, o, w, nb):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
-    """Bins whose fractional interval meets [lo_coord, hi_coord]."""
-    e_lo = np.int64(np.floor((lo_coord - o) / w))
-    e_hi = np.int64(np.floor((hi_coord - o) / w))
+def _range(lo_coord, hi_coord, o, iw, nb, periodic):  # pragma: no cover
+    """Bins whose fractional interval meets [lo_coord, hi_coord] (``iw`` = 1 / bin width).
+
+    Round-off in the bounds is far below the search skin, so a bin that is left out holds no pair.
+    """
+    e_lo = np.int64(np.floor((lo_coord - o) * iw))
+    e_hi = np.int64(np.floor((hi_coord - o) * iw))
     if not periodic:
         if e_lo < 0:
             e_lo = 0
@@ -164,9 +167,17 @@ def _range(lo_coord, hi_coord, o, w, nb, periodic):  # pragma: no cover
     return e_lo, e_hi
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _floordiv(e, nb):  # pragma: no cover
+    """``e // nb`` (floor), without a division for the common single-bin case."""
+    if nb == 1:
+        return e
+    return e // nb
+
+
 @njit(cache=True, nogil=True)
 def _search(
-    i, mode, start, wrapped, sorted_xyz, frac, s, cells, tri, pbcs, nbins, origin, width,
+    i, mode, start, wrapped, sorted_xyz, frac, s, cells, tri, inv, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index, out_vectors, out_distances,
 ):  # pragma: no cover
     """Count, or write from ``start`` on, the neighbours of atom ``i``; returns their number.
@@ -208,6 +219,13 @@ def _search(
     w0 = width[s, 0]
     w1 = width[s, 1]
     w2 = width[s, 2]
+    # inv[s] = (1 / ax, 1 / by, 1 / cz, 1 / w0, 1 / w1, 1 / w2)
+    iax = inv[s, 0]
+    iby = inv[s, 1]
+    icz = inv[s, 2]
+    iw0 = inv[s, 3]
+    iw1 = inv[s, 4]
+    iw2 = inv[s, 5]
     p0 = pbcs[s, 0]
     p1 = pbcs[s, 1]
     p2 = pbcs[s, 2]
@@ -231,7 +249,7 @@ def _search(
     cur = 0  # position in the bit stream
     cap = bits.shape[1] * 64
     fits = True
-    e2_lo, e2_hi = _range((zi - r) / cz, (zi + r) / cz, o2, w2, nb2, p2)
+    e2_lo, e2_hi = _range((zi - r) * icz, (zi + r) * icz, o2, iw2, nb2, p2)
     for e2 in range(e2_lo, e2_hi + 1):
         f2a = o2 + e2 * w2
         f2b = f2a + w2
@@ -245,12 +263,12 @@ def _search(
         cxl = min(f2a * cx, f2b * cx)
         cxh = max(f2a * cx, f2b * cx)
         if p2:
-            n2 = e2 // nb2
+            n2 = _floordiv(e2, nb2)
             b2 = e2 - n2 * nb2
         else:
             n2 = 0
             b2 = e2
-        e1_lo, e1_hi = _range((yi - ry - cyh) / by, (yi + ry - cyl) / by, o1, w1, nb1, p1)
+        e1_lo, e1_hi = _range((yi - ry - cyh) * iby, (yi + ry - cyl) * iby, o1, iw1, nb1, p1)
         for e1 in range(e1_lo, e1_hi + 1):
             f1a = o1 + e1 * w1
             f1b = f1a + w1
@@ -262,17 +280,17 @@ def _search(
             xl = min(f1a * bx, f1b * bx) + cxl
             xh = max(f1a * bx, f1b * bx) + cxh
             if p1:
-                n1 = e1 // nb1
+                n1 = _floordiv(e1, nb1)
                 b1 = e1 - n1 * nb1
             else:
                 n1 = 0
                 b1 = e1
-            e0_lo, e0_hi = _range((xi - rx - xh) / ax, (xi + rx - xl) / ax, o0, w0, nb0, p0)
+            e0_lo, e0_hi = _range((xi - rx - xh) * iax, (xi + rx - xl) * iax, o0, iw0, nb0, p0)
             if e0_hi < e0_lo:
                 continue
             if p0:
-                n0_lo = e0_lo // nb0
-                n0_hi = e0_hi // nb0
+                n0_lo = _floordiv(e0_lo, nb0)
+                n0_hi = _floordiv(e0_hi, nb0)
             else:
                 n0_lo = 0
                 n0_hi = 0
@@ -361,7 +379,7 @@ def _search(
 
 @njit(cache=True, nogil=True, parallel=True)
 def neighbor_pass_nb(
-    wrapped, sorted_xyz, frac, atom_structure, cells, tri, pbcs, nbins, origin, width,
+    wrapped, sorted_xyz, frac, atom_structure, cells, tri, inv, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, fill, offsets, counts, bits, out_index, out_vectors,
     out_distances,
 ):  # pragma: no cover
@@ -377,13 +395,13 @@ def neighbor_pass_nb(
         if fill:
             mode = MODE_FILL_BITS if counts[i] >= 0 else MODE_FILL_TEST
             _search(
-                i, mode, offsets[i], wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, pbcs, nbins,
+                i, mode, offsets[i], wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, inv, pbcs, nbins,
                 origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
                 out_vectors, out_distances,
             )
         else:
             counts[i] = _search(
-                i, MODE_COUNT, 0, wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, pbcs, nbins,
+                i, MODE_COUNT, 0, wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, inv, pbcs, nbins,
                 origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
                 out_vectors, out_distances,
             )

@@ -260,7 +260,8 @@ def build_neighbor_list(
 
     # 1e-12 < sqrt(d2) <= cutoff  <=>  lo2 < d2 <= hi2 (sqrt is monotone and correctly rounded)
     lo2, hi2 = _squared_bound(MIN_DISTANCE), _squared_bound(cutoff)
-    args = (wrapped, sorted_xyz, frac, atom_structure, eff, tri, pbcs, nbins, origin, width,
+    inv_geom = np.ascontiguousarray(np.concatenate([1.0 / tri[:, [0, 2, 5]], 1.0 / width], axis=1))
+    args = (wrapped, sorted_xyz, frac, atom_structure, eff, tri, inv_geom, pbcs, nbins, origin, width,
             bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2)
     counts = np.empty(n_atoms, dtype=np.int64)
     offsets = np.zeros(n_atoms + 1, dtype=np.int64)
