@@ -332,12 +332,12 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             input_text=input_text or "", input_path=str(config_path or ""),
             overwrite=config.overwrite, derivatives=config.derivatives,
             compression=None if config.compression == "none" else config.compression,
-        ) as writer, Progress(total=len(files), desc="generate", unit="files") as progress:
+        ) as writer, Progress(total=len(files), desc="generate", unit="files", rate_unit="atoms") as progress:
             files_done = 0
             for batch in reader:
                 if batch.structures:
                     writer.append(*_featurize(batch, species, setups, config, stats, warned))
-                progress.update(batch.files_done - files_done)
+                progress.update(batch.files_done - files_done, work=batch.n_atoms)
                 files_done = batch.files_done
             if writer.n_structures == 0:
                 raise DataError("no structures left to write (all were dropped or none were read)")

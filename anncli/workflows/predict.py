@@ -219,8 +219,9 @@ def _iter_structures(files: list[Path], cfg):
     from anncli.units import Units
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
-    for path in files:
-        yield from read_structures(path, format=cfg.format, index=cfg.frames, units=units)
+    for k, path in enumerate(files):
+        for s in read_structures(path, format=cfg.format, index=cfg.frames, units=units):
+            yield k, s
 
 
 def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None = None) -> PredictResult:
@@ -242,6 +243,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
     import numba
 
     from anncli.io import expand_sources
+    from anncli.log import Progress
     from anncli.potential.output import CSV_COLUMNS, AtomicOutput
 
     t0 = time.perf_counter()
@@ -272,16 +274,20 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
         if config.print != "none":
             stream.write(_header(config, potential))
         batch: list = []
-        n_batch = 0
-        for s in _iter_structures(files, config):
-            state.check(s)
-            batch.append(s)
-            n_batch += s.n_atoms
-            if n_batch >= config.batch_atoms:
+        n_batch = files_done = 0
+        with Progress(total=len(files), desc="predict", unit="files", rate_unit="atoms") as progress:
+            for k, s in _iter_structures(files, config):
+                state.check(s)
+                batch.append(s)
+                n_batch += s.n_atoms
+                if n_batch >= config.batch_atoms:
+                    state.batch(batch)
+                    progress.update(k - files_done, work=n_batch)
+                    files_done = k
+                    batch, n_batch = [], 0
+            if batch:
                 state.batch(batch)
-                batch, n_batch = [], 0
-        if batch:
-            state.batch(batch)
+            progress.update(len(files) - files_done, work=n_batch)
         if state.result.n_structures == 0:
             raise DataError("no structures to evaluate")
         if config.output.json_ is not None:
