@@ -11,7 +11,11 @@ enumerated with nested, exact interval bounds in a frame where the cell is lower
 triangular, which also enumerates all periodic images when the cell is smaller than
 the cutoff (including the images of the atom itself).  The cost per atom does not
 depend on the structure size; memory is O(n_atoms + n_bins + n_pairs).  Two passes
-(count, then fill) run in parallel over all atoms of the batch.
+(count, then fill) run in parallel over all atoms of the batch; the bins of one periodic
+image along the first lattice direction are scanned as one contiguous segment, the count pass
+tests every candidate branch-free against exact squared-distance bounds and keeps one bit per
+candidate (``BIT_WORDS`` words per atom), and the fill pass writes only the candidates whose
+bit is set (atoms with more candidates than fit are tested again).
 """
 
 from __future__ import annotations
