@@ -216,7 +216,6 @@ def _search(
     o0 = origin[s, 0]
     o1 = origin[s, 1]
     o2 = origin[s, 2]
-    w0 = width[s, 0]
     w1 = width[s, 1]
     w2 = width[s, 2]
     # inv[s] = (1 / ax, 1 / by, 1 / cz, 1 / w0, 1 / w1, 1 / w2)

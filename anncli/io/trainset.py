@@ -291,32 +291,16 @@ def open_trainset(path: str | Path) -> h5py.File:
 
     Raises
     ------
-    DataError
-        The file does not exist.
     FileFormatError
-        Not an HDF5 file, not an anncli training set, another format version, or incomplete
-        (an interrupted ``generate``).
+        Missing, not an HDF5 file, not an anncli training set, another format version, or
+        incomplete (an interrupted ``generate``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such training-set file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from None
-    fmt = f.attrs.get("format")
-    version = f.attrs.get("format_version")
-    if fmt != FORMAT:
-        f.close()
-        raise FileFormatError(f"{path}: not an anncli training-set file (format attribute {fmt!r})")
-    if version != FORMAT_VERSION:
-        f.close()
-        raise FileFormatError(
-            f"{path}: training-set format version {version}, this anncli reads version {FORMAT_VERSION}"
-        )
+    from anncli.io.h5files import open_checked
+
+    f = open_checked(path, FORMAT, FORMAT_VERSION, "training-set file")
     if not bool(f.attrs.get("complete", False)):
         f.close()
-        raise FileFormatError(f"{path}: the training-set file is incomplete (generate was interrupted)")
+        raise FileFormatError(f"{Path(path)}: the training-set file is incomplete (generate was interrupted)")
     return f
 
 

@@ -149,7 +149,7 @@ class _Reader:
             raise self.error(start, "expected atom lines 'symbol x y z [fx fy fz]', found none")
         widths = {len(r) for r in rows}
         values = None
-        if len(widths) == 1 and (width := next(iter(widths))) in (4, 7):
+        if len(widths) == 1 and next(iter(widths)) in (4, 7):
             try:
                 values = np.array([r[1:] for r in rows], dtype=np.float64)
             except ValueError:

@@ -187,21 +187,10 @@ def load_model(path: str | Path) -> Model:
         Missing or unreadable file, not an anncli model, another format version, or an
         inconsistent layout.
     """
+    from anncli.io.h5files import open_checked
+
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(f"{path}: no such model file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        fmt = f.attrs.get("format")
-        if fmt != FORMAT:
-            raise FileFormatError(f"{path}: not an anncli model file (format attribute {fmt!r})")
-        version = f.attrs.get("format_version")
-        if version != FORMAT_VERSION:
-            raise FileFormatError(f"{path}: model format version {version}, this anncli "
-                                  f"reads version {FORMAT_VERSION}")
+    with open_checked(path, FORMAT, FORMAT_VERSION, "model file") as f:
         try:
             species = [s.decode() if isinstance(s, bytes) else str(s) for s in f["species"][()]]
             kwargs: dict = {k: {} for k in ("descriptors", "feature_mean", "feature_std",

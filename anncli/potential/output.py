@@ -8,7 +8,6 @@ This module owns the formats of what ``anncli predict`` writes: :func:`structure
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import os

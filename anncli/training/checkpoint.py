@@ -17,7 +17,6 @@ import h5py
 import numpy as np
 
 from anncli import __version__
-from anncli.exceptions import FileFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -95,19 +94,9 @@ def load_checkpoint(path: Path) -> dict:
     FileFormatError
         Missing, not a checkpoint, or of another format version.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(f"{path}: no checkpoint to resume from")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise FileFormatError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise FileFormatError(f"{path}: not an anncli checkpoint")
-        if f.attrs.get("format_version") != FORMAT_VERSION:
-            raise FileFormatError(f"{path}: checkpoint format version "
-                                  f"{f.attrs.get('format_version')}, expected {FORMAT_VERSION}")
+    from anncli.io.h5files import open_checked
+
+    with open_checked(path, FORMAT, FORMAT_VERSION, "checkpoint") as f:
         state = _read(f)
     for key in ("format", "format_version", "anncli_version"):
         state.pop(key, None)
