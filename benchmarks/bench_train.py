@@ -61,6 +61,33 @@ def _seconds_per_epoch(out_dir: Path, skip: int = 1) -> float:
     return times[len(times) // 2]  # median: robust against other processes on the machine
 
 
+def _peak_rss_mb(args: list[str], cwd: Path) -> float:
+    """Peak resident memory (MB) of a child process."""
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                         text=True, check=True).stdout.split()
+    if out[1] != "0":
+        raise SystemExit(f"{' '.join(args)} failed")
+    return float(out[0])
+
+
+def _memory(workdir: Path, trainset: Path) -> dict[str, float]:
+    """Peak RSS of 'anncli train' with memory: load and stream, and of the imports alone."""
+    result = {"file_mb": trainset.stat().st_size / 1e6}
+    result["baseline_mb"] = _peak_rss_mb(
+        [sys.executable, "-c", "import anncli.workflows.train, anncli.training.trainer, numba, h5py, scipy"],
+        workdir)
+    for memory in ("load", "stream"):
+        (workdir / f"mem-{memory}.yaml").write_text(
+            f"trainset: {trainset}\noutput: mem-{memory}.h5\noutput_dir: mem-{memory}\noverwrite: true\n"
+            f"networks: {{default: {{hidden: [15, 15]}}}}\noptimizer: {{method: lbfgs}}\nepochs: 20\n"
+            f"memory: {memory}\n")
+        result[memory + "_mb"] = _peak_rss_mb(
+            [sys.executable, "-m", "anncli", "-q", "train", f"mem-{memory}.yaml"], workdir)
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trainset", type=Path)
@@ -83,6 +110,11 @@ def main() -> None:
     run(_config(workdir, trainset, {"method": "adam", "learning_rate": 0.005},
                 max(5, args.timing_epochs // 5), "adam_timing", batch_size=32))
     adam = _seconds_per_epoch(workdir / "adam_timing")
+
+    mem = _memory(workdir, trainset)
+    print(f"peak RSS: imports alone {mem['baseline_mb']:.0f} MB; memory: load {mem['load_mb']:.0f} MB, "
+          f"stream {mem['stream_mb']:.0f} MB (above the imports: {mem['load_mb'] - mem['baseline_mb']:.0f} / "
+          f"{mem['stream_mb'] - mem['baseline_mb']:.0f} MB); training-set file {mem['file_mb']:.1f} MB")
 
     # accuracy: L-BFGS for a fixed wall time (epochs estimated from the measured speed)
     cfg = _config(workdir, trainset, {"method": "lbfgs"}, 100000, "accuracy")
