@@ -251,7 +251,7 @@ class GenerateConfig(Section):
     )
     derivatives: Bool = Field(False, description="Also store feature derivatives for force training (large files).")
     compression: Literal["none", "lzf", "gzip"] = Field(
-        "none", description="HDF5 compression of the floating-point data: none (fastest; features "
+        "none", description="HDF5 compression of the training-set file: none (fastest; features "
         "compress by only ~20 %), lzf (fast) or gzip (smallest, slowest)."
     )
     n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads for featurisation; null = all cores.")

@@ -100,10 +100,9 @@ class TrainsetWriter:
     derivatives : bool
         Also store per-pair feature derivatives (``/derivatives``).
     compression : str or None
-        HDF5 filter of the floating-point datasets (features, positions, forces,
-        derivatives): None (default), ``"lzf"`` or ``"gzip"``.  Features compress by only
-        ~20 % at several times the write time, so the default leaves them as they are;
-        integer columns (indices, counts) are always written with the fast ``lzf`` filter.
+        HDF5 filter of the datasets: None (default), ``"lzf"`` or ``"gzip"``.  Features
+        compress by only ~20 % at several times the write time, so the default leaves the
+        file uncompressed (it stays chunked, so readers can stream it).
 
     Use as a context manager: an exception inside the block removes the temporary file.
     """
@@ -179,12 +178,7 @@ class TrainsetWriter:
     def _create(self, group: h5py.Group, name: str, shape: tuple, dtype) -> None:
         row_bytes = 8 * int(np.prod(shape)) if shape else 8
         chunk_rows = max(256, min(16384, (1 << 20) // row_bytes))
-        if dtype is _STR:
-            compression = None
-        elif np.dtype(dtype).kind == "f":
-            compression = self._compression
-        else:
-            compression = "lzf"
+        compression = None if dtype is _STR else self._compression
         group.create_dataset(
             name,
             shape=(0, *shape),
