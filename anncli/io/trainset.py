@@ -44,6 +44,9 @@ _ATOM_COLUMNS = {
 }
 
 
+STRUCTURE_BUFFER_ROWS = 65536  # per-structure rows kept in memory before they are written
+
+
 def temporary_path(path: Path) -> Path:
     """Name under which ``path`` is written until it is complete."""
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
@@ -134,6 +137,10 @@ class TrainsetWriter:
         self._tmp = temporary_path(self.path)
         self._file = h5py.File(self._tmp, "w")
         self._n_structures = 0
+        self._pending: dict[str, list[np.ndarray]] = {
+            name: [] for name in (*_STRUCTURE_COLUMNS, "species_count", "atom_offset")
+        }
+        self._pending_rows = 0
         self._n_atoms = 0
         self._n_pairs = {sym: 0 for sym in self.species}
         self._stats = {sym: _RunningStats(setups[sym].n_features) for sym in self.species}
@@ -217,10 +224,14 @@ class TrainsetWriter:
         atom_structure = np.repeat(np.arange(n_new), n_atoms)
         species_count = np.zeros((n_new, len(self.species)), dtype=np.int32)
         np.add.at(species_count, (atom_structure, atoms["species"]), 1)
+        # the per-structure columns are small: buffered, and written in few large pieces
         for name in _STRUCTURE_COLUMNS:
-            self._append(f["structures"][name], np.asarray(structures[name]))
-        self._append(f["structures/species_count"], species_count)
-        self._append(f["structures/atom_offset"], self._n_atoms + batch_offsets[1:])
+            self._pending[name].append(np.asarray(structures[name]))
+        self._pending["species_count"].append(species_count)
+        self._pending["atom_offset"].append(self._n_atoms + batch_offsets[1:])
+        self._pending_rows += n_new
+        if self._pending_rows >= STRUCTURE_BUFFER_ROWS:
+            self._flush_structures()
         for name in _ATOM_COLUMNS:
             self._append(f["atoms"][name], np.asarray(atoms[name]))
         for sym, (centers, values) in features.items():
@@ -253,8 +264,16 @@ class TrainsetWriter:
         """Per species: min, max, mean, std of every feature over the atoms written."""
         return {sym: stats.result() for sym, stats in self._stats.items()}
 
+    def _flush_structures(self) -> None:
+        for name, parts in self._pending.items():
+            if parts:
+                self._append(self._file["structures"][name], np.concatenate(parts))
+                parts.clear()
+        self._pending_rows = 0
+
     def close(self) -> Path:
         """Write the statistics, mark the file complete and rename it to its final name."""
+        self._flush_structures()
         for sym, stats in self.feature_statistics().items():
             self._file["features"][sym].attrs.update(stats)
             self._file["features"][sym].attrs["count"] = self._stats[sym].count

@@ -54,7 +54,11 @@ def _writer(path, **kw):
     return TrainsetWriter(path, ["A", "B"], np.array([-1.0, -2.0]), setups, input_text="x: 1", **kw)
 
 
-def test_two_batches_concatenate_with_global_indices_and_statistics(tmp_path):
+@pytest.mark.parametrize("buffer_rows", [1, 65536])  # per-structure columns flushed often / once
+def test_two_batches_concatenate_with_global_indices_and_statistics(tmp_path, monkeypatch, buffer_rows):
+    import anncli.io.trainset as trainset
+
+    monkeypatch.setattr(trainset, "STRUCTURE_BUFFER_ROWS", buffer_rows)
     rng = np.random.default_rng(1)
     path = tmp_path / "t.h5"
     b1, b2 = _batch(rng, [3, 5]), _batch(rng, [4])
