@@ -27,25 +27,11 @@ SPECIES = ["Ti", "O"]
 RUN_CPU: list[float] = []  # process CPU time of every run_once call (all threads)
 
 
-def read_xsf_minimal(path: Path):
-    """(symbols, positions, cell) of an ænet periodic XSF."""
-    lines = path.read_text().splitlines()
-    n = next(i for i, line in enumerate(lines) if "PRIMVEC" in line)
-    cell = np.array([[float(x) for x in lines[n + k].split()[:3]] for k in (1, 2, 3)])
-    start = next(i for i, line in enumerate(lines) if "PRIMCOORD" in line) + 2
-    symbols, pos = [], []
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        tok = line.split()
-        symbols.append(tok[0])
-        pos.append([float(x) for x in tok[1:4]])
-    return symbols, np.array(pos), cell
-
-
 def load(data: Path):
     files = sorted(data.glob("*.xsf"))
-    structs = [read_xsf_minimal(f) for f in files]
+    from anncli.io import read_xsf
+
+    structs = [(s.symbols, s.positions, s.cell) for s in map(read_xsf, files)]
     offsets = np.zeros(len(structs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(s[0]) for s in structs])
     positions = np.concatenate([s[1] for s in structs])

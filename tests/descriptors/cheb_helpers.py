@@ -1,32 +1,8 @@
-"""Shared helpers of the descriptor tests: random structures, batching, a tiny XSF reader."""
+"""Shared helpers of the descriptor tests: random structures and batching."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-
-
-def read_xsf_minimal(path: Path):
-    """(symbols, positions, cell or None) of a single-frame ænet XSF (PRIMVEC/PRIMCOORD or ATOMS)."""
-    lines = Path(path).read_text().splitlines()
-    cell = None
-    start = None
-    for n, line in enumerate(lines):
-        if "PRIMVEC" in line:
-            cell = np.array([[float(x) for x in lines[n + k].split()[:3]] for k in (1, 2, 3)])
-        if "PRIMCOORD" in line:
-            start = n + 2
-        elif "ATOMS" in line and start is None:
-            start = n + 1
-    symbols, pos = [], []
-    for line in lines[start:]:
-        if not line.strip():
-            break
-        tok = line.split()
-        symbols.append(tok[0])
-        pos.append([float(x) for x in tok[1:4]])
-    return symbols, np.array(pos), cell
 
 
 def batch_arrays(structures):

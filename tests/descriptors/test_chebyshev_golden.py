@@ -8,7 +8,7 @@ import pytest
 from anncli.descriptors.batch import featurize_batch
 from anncli.descriptors.chebyshev import ChebyshevSetup
 
-from cheb_helpers import read_xsf_minimal
+from anncli.io import read_xsf
 
 PARAMS = dict(radial_cutoff=4.0, radial_order=10, angular_cutoff=1.5, angular_order=3)
 
@@ -40,7 +40,8 @@ def test_water_isolated(golden):
 
 
 def test_lmnto_periodic_five_species(golden):
-    symbols, positions, cell = read_xsf_minimal(golden / "chebyshev" / "lmnto_structure001.xsf")
+    s = read_xsf(golden / "chebyshev" / "lmnto_structure001.xsf")
+    symbols, positions, cell = s.symbols, s.positions, s.cell
     ref = np.loadtxt(golden / "chebyshev" / "lmnto_ref.csv", delimiter=",")
     got = _features(symbols, positions, cell, ["Li", "Mo", "Ni", "Ti", "O"])
     _compare(got, ref)
@@ -48,7 +49,8 @@ def test_lmnto_periodic_five_species(golden):
 
 def test_lmnto_typed_copy_is_sensitive_to_weights(golden):
     """Guard: a wrong species weight order would not reproduce the reference."""
-    symbols, positions, cell = read_xsf_minimal(golden / "chebyshev" / "lmnto_structure001.xsf")
+    s = read_xsf(golden / "chebyshev" / "lmnto_structure001.xsf")
+    symbols, positions, cell = s.symbols, s.positions, s.cell
     ref = np.loadtxt(golden / "chebyshev" / "lmnto_ref.csv", delimiter=",")
     got = _features(symbols, positions, cell, ["O", "Ti", "Ni", "Mo", "Li"])
     assert not np.allclose(got, ref, rtol=1e-6, atol=1e-6)
