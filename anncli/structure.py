@@ -52,7 +52,9 @@ class Structure:
         self.positions = np.ascontiguousarray(self.positions, dtype=np.float64).reshape(-1, 3)
         if self.cell is not None:
             self.cell = np.ascontiguousarray(self.cell, dtype=np.float64).reshape(3, 3)
-        self.pbc = tuple(bool(p) for p in np.broadcast_to(self.pbc, 3))
+        pbc = self.pbc
+        if not (type(pbc) is tuple and len(pbc) == 3 and all(type(p) is bool for p in pbc)):
+            self.pbc = tuple(bool(p) for p in np.broadcast_to(pbc, 3))
         if self.forces is not None:
             self.forces = np.ascontiguousarray(self.forces, dtype=np.float64).reshape(-1, 3)
 

@@ -68,10 +68,12 @@ def parse_index(index: str | int | slice) -> int | slice:
 def _is_xsf(path: Path, format: str | None) -> bool:
     if format is not None:
         return format.lower() in XSF_FORMATS
-    suffixes = [x.lower() for x in path.suffixes[-2:]]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz"):
-        suffixes = suffixes[:-1]
-    return bool(suffixes) and suffixes[-1] == ".xsf"
+    name = path.name.lower()
+    for ext in (".gz", ".bz2", ".xz"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return name.endswith(".xsf") and len(name) > 4
 
 
 def _select(n: int, index: int | slice, name: str) -> list[int]:
@@ -145,7 +147,8 @@ def read_structures(
     ConfigError
         If ``index`` is not a valid frame index.
     """
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     idx = parse_index(index)
     name = str(path)
     if not _is_xsf(path, format):

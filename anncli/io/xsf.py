@@ -48,7 +48,7 @@ __all__ = ["read_xsf", "write_xsf"]
 
 @lru_cache(maxsize=1)
 def _valid_symbols() -> frozenset[str]:
-    from ase.data import chemical_symbols
+    from ase.data import chemical_symbols  # imported on first use: ase takes 0.1 s to import
 
     return frozenset(chemical_symbols[1:])  # index 0 is the dummy 'X'
 
@@ -94,40 +94,53 @@ class _Reader:
     # -- lattice ----------------------------------------------------------
     def primvec(self, i: int) -> tuple[np.ndarray, int]:
         """Read the 3 lattice rows after the PRIMVEC line ``i``; return (cell, next index)."""
-        rows = []
+        lines = self.lines
         j = i + 1
-        n = len(self.lines)
+        if j + 3 <= len(lines):  # fast path: 3 rows of plain numbers right after PRIMVEC
+            try:
+                cell = np.array([lines[j + k].split()[:3] for k in range(3)], dtype=np.float64)
+            except ValueError:
+                cell = None
+            if cell is not None and cell.shape == (3, 3) and math.isfinite(cell.sum()):
+                self._check_cell(i, cell)
+                return cell, j + 3
+        rows = []
+        n = len(lines)
         while len(rows) < 3:
             # Fortran list-directed reads skip blank lines
-            while j < n and not self.lines[j].strip():
+            while j < n and not lines[j].strip():
                 j += 1
             if j >= n:
                 raise self.error(
                     j, f"expected 3 lattice vectors after PRIMVEC (line {i + 1}), "
                     f"found {len(rows)} before the end of the file"
                 )
-            tokens = self.lines[j].split()
+            tokens = lines[j].split()
             try:
                 row = [_float(t) for t in tokens[:3]]
             except ValueError:
                 row = []
             if len(row) < 3:
                 raise self.error(
-                    j, f"expected 3 numbers for a lattice vector after PRIMVEC, got {self.lines[j].strip()!r}"
+                    j, f"expected 3 numbers for a lattice vector after PRIMVEC, got {lines[j].strip()!r}"
                 )
             if not all(math.isfinite(x) for x in row):
-                raise self.error(j, f"lattice vector {self.lines[j].strip()!r} is not finite")
+                raise self.error(j, f"lattice vector {lines[j].strip()!r} is not finite")
             rows.append(row)
             j += 1
-        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = rows
+        cell = np.array(rows, dtype=np.float64)
+        self._check_cell(i, cell)
+        return cell, j
+
+    def _check_cell(self, i: int, cell: np.ndarray) -> None:
+        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = cell.tolist()
         volume = abs(ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx))
-        norms = [math.sqrt(x * x + y * y + z * z) for x, y, z in rows]
+        norms = [math.sqrt(x * x + y * y + z * z) for x, y, z in cell.tolist()]
         if volume <= 1e-10 * norms[0] * norms[1] * norms[2] or min(norms) == 0.0:
             raise self.error(
                 i, f"the 3 lattice vectors after PRIMVEC are linearly dependent (cell volume {volume:.3g}); "
                 "a periodic cell needs 3 independent vectors"
             )
-        return np.array(rows, dtype=np.float64), j
 
     # -- atoms ------------------------------------------------------------
     def atoms(self, start: int) -> tuple[list[str], np.ndarray, np.ndarray | None, int]:
@@ -136,30 +149,27 @@ class _Reader:
         Returns symbols, positions (n, 3), forces (n, 3) or None, index after the block.
         """
         lines = self.lines
-        rows = []
-        j = start
         n = len(lines)
-        while j < n:
-            tokens = lines[j].split()
-            if not tokens:
-                break
-            rows.append(tokens)
+        j = start
+        while j < n and lines[j] and not lines[j].isspace():
             j += 1
+        rows = [line.split() for line in lines[start:j]]
         if not rows:
             raise self.error(start, "expected atom lines 'symbol x y z [fx fy fz]', found none")
-        widths = {len(r) for r in rows}
+        widths = set(map(len, rows))
         values = None
         if len(widths) == 1 and next(iter(widths)) in (4, 7):
             try:
                 values = np.array([r[1:] for r in rows], dtype=np.float64)
             except ValueError:
                 values = None
-        if values is None or not np.isfinite(values).all():
+        # the sum is finite iff every value is (for coordinates and forces far below 1e300)
+        if values is None or not math.isfinite(values.sum()):
             values = self._atoms_slow(start, rows)
         symbols = [r[0] for r in rows]
-        bad = set(symbols) - _valid_symbols()
-        if bad:
-            k = next(k for k, s in enumerate(symbols) if s in bad)
+        valid = _valid_symbols()
+        if not valid.issuperset(symbols):
+            k = next(k for k, s in enumerate(symbols) if s not in valid)
             raise self.error(start + k, self._symbol_message(symbols[k]))
         positions = values[:, :3]
         forces = values[:, 3:6] if values.shape[1] >= 6 else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from anncli.structure import Structure
 logger = logging.getLogger(__name__)
 
 BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
+SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while the reader thread runs
 
 
 @dataclass
@@ -325,7 +327,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     reader = _BatchReader(files, config, e_ref, BATCH_ATOMS)
-    reader.start()
+    old_switch = sys.getswitchinterval()
     try:
         with TrainsetWriter(
             Path(config.output), species, np.array([e_ref[s] for s in species]), setups,
@@ -333,6 +335,11 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             overwrite=config.overwrite, derivatives=config.derivatives,
             compression=None if config.compression == "none" else config.compression,
         ) as writer, Progress(total=len(files), desc="generate", unit="files", rate_unit="atoms") as progress:
+            # The reader thread holds the GIL nearly all the time; with Python's default 5 ms
+            # switch interval the main thread waits up to 5 ms each time it needs the GIL back
+            # between kernels.  Started only now so that it does not slow the writer's set-up.
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+            reader.start()
             files_done = 0
             for batch in reader:
                 if batch.structures:
@@ -345,6 +352,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             output = writer.close()
     finally:
         reader.halt()
+        sys.setswitchinterval(old_switch)
         numba.set_num_threads(old_threads)
     dropped, per_atom = reader.dropped, reader.per_atom
     if dropped:
