@@ -160,6 +160,11 @@ class TrainConfig(Section):
         None, description="Leave out structures whose cohesive energy per atom (eV) is higher.")
     structure_weights: Optional[InputPath] = Field(
         None, description="CSV file 'index,weight' of per-structure loss weights (others 1).")
+    force_weight: Annotated[Float, Field(ge=0)] = Field(
+        0.0, description="Train on forces too: weight (Å²) of the mean squared force error "
+        "against the per-atom energy error (0.01: 0.1 eV/Å counts like 10 meV/atom); 0 = "
+        "energies only. Needs a training set generated with 'derivatives: true', memory: "
+        "load, and lbfgs, adam or sgd.")
 
     @field_validator("validation_fraction")
     @classmethod
@@ -167,6 +172,16 @@ class TrainConfig(Section):
         if not 0.0 < value < 1.0:
             raise SectionError(f"expected a number between 0 and 1 (exclusive), got {value:g}")
         return value
+
+    @model_validator(mode="after")
+    def _forces(self) -> "TrainConfig":
+        if self.force_weight > 0 and self.memory != "load":
+            raise SectionError("force training needs 'memory: load' (the feature derivatives "
+                               "are held in memory)", "memory")
+        if self.force_weight > 0 and self.optimizer.method == "ekf":
+            raise SectionError("force training is available with lbfgs, adam and sgd, not ekf",
+                               "optimizer", "method")
+        return self
 
     @model_validator(mode="after")
     def _networks(self) -> "TrainConfig":

@@ -151,3 +151,37 @@ def activate(name: str, z: np.ndarray, f: np.ndarray | None = None,
         d = np.empty_like(z)
     ACTIVATIONS[name](z, f, d)
     return f, d
+
+
+def second_derivative(name: str, z: np.ndarray, f: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """f''(z) of activation ``name``, from z, f(z) and f'(z) (force training needs it).
+
+    Parameters
+    ----------
+    name : str
+        Canonical activation name.
+    z, f, d : ndarray
+        Pre-activations, f(z) and f'(z) as returned by :func:`activate`.
+
+    Returns
+    -------
+    ndarray, same shape as ``z`` (new array)
+    """
+    if name in ("linear", "relu"):
+        return np.zeros_like(z)
+    if name == "tanh":
+        return -2.0 * f * d
+    if name == "sigmoid":
+        return d * (1.0 - 2.0 * f)
+    if name == "mtanh":  # f = A tanh(Bz): f'' = -2 (B/A) f f'
+        return (-2.0 * MTANH_B / MTANH_A) * f * d
+    if name == "twist":  # mtanh + slope * z
+        return (-2.0 * MTANH_B / MTANH_A) * (f - TWIST_SLOPE * z) * (d - TWIST_SLOPE)
+    if name == "gelu":  # f' = Phi + z phi, f'' = phi (2 - z^2)
+        return _INV_SQRT_2PI * np.exp(-0.5 * z * z) * (2.0 - z * z)
+    if name == "softplus":  # f' = sigmoid
+        return d * (1.0 - d)
+    if name == "swish":  # f = z s: f'' = s (1 - s) (2 + z (1 - 2 s))
+        s = expit(z)
+        return s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
+    raise ValueError(f"unknown activation {name!r}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from anncli.network.activations import activate, canonical_name
+from anncli.network.activations import activate, canonical_name, second_derivative
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Network:
         -------
         grad : ndarray of shape (n_params,)
         """
-        inputs, derivs = cache
+        inputs, derivs = cache[0], cache[1]
         if grad is None:
             grad = np.zeros(self.n_params)
         delta = dy[:, None]
@@ -223,6 +223,75 @@ class Network:
             if l > 0:
                 delta = delta * derivs[l - 1]
         return y, delta
+
+    # ------------------------------------------------------------------ force training
+    def forward_curvature(self, x: np.ndarray):
+        """:meth:`forward` keeping also f''(z) of every hidden layer (for :meth:`force_backward`).
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+        cache : tuple
+            (layer inputs, f'(z), f''(z)); valid until the next forward pass of this network.
+        """
+        y, (inputs, derivs) = self.forward(x, keep=True)
+        n = x.shape[0]
+        seconds = [second_derivative(self.activations[l], self._buf(("z", l), n, w.shape[0]),
+                                     inputs[l + 1], derivs[l])
+                   for l, w in enumerate(self.weights[:-1])]
+        return y, (inputs, derivs, seconds)
+
+    def input_gradient_from_cache(self, cache) -> np.ndarray:
+        """d y / d x of every sample, shape (n, n_inputs), from a :meth:`forward` cache."""
+        inputs, derivs = cache[0], cache[1]
+        delta = np.broadcast_to(self.weights[-1], (inputs[0].shape[0], self.weights[-1].shape[1]))
+        for l in range(len(self.weights) - 1, 0, -1):
+            delta = (delta * derivs[l - 1]) @ self.weights[l - 1]
+        return np.ascontiguousarray(delta)
+
+    def force_backward(self, cache, v: np.ndarray, grad: np.ndarray | None = None) -> np.ndarray:
+        """Accumulate the parameter gradient of ``J = sum_i v_i . dy/dx (x_i)``.
+
+        Force losses depend on the parameters through the input gradient; this is the
+        reverse pass through that gradient (forward-mode tangent along ``v``, then backward
+        through both the network and its tangent).
+
+        Parameters
+        ----------
+        cache : from :meth:`forward_curvature`
+        v : ndarray of shape (n, n_inputs)
+            Direction of every sample.
+        grad : ndarray of shape (n_params,), optional
+            Added to in place; zeros if None.
+        """
+        inputs, derivs, seconds = cache
+        if grad is None:
+            grad = np.zeros(self.n_params)
+        last = len(self.weights) - 1
+        hdots, zdots = [v], []
+        for l, w in enumerate(self.weights):  # tangents: z_l and h_l moved along v
+            zd = hdots[-1] @ w.T
+            zdots.append(zd)
+            if l < last:
+                hdots.append(derivs[l] * zd)
+        adj_zd = np.ones((v.shape[0], 1))  # dJ/d(tangent of z_l)
+        adj_z = None  # dJ/dz_l (zero at the output: J does not depend on y itself)
+        for l in range(last, -1, -1):
+            ws, bs = self.slices[l]
+            gw = adj_zd.T @ hdots[l]
+            if adj_z is not None:
+                gw += adj_z.T @ inputs[l]
+                grad[bs] += adj_z.sum(axis=0)
+            grad[ws] += gw.ravel()
+            if l > 0:
+                w = self.weights[l]
+                adj_hd = adj_zd @ w
+                new_z = adj_hd * seconds[l - 1] * zdots[l - 1]
+                if adj_z is not None:
+                    new_z += (adj_z @ w) * derivs[l - 1]
+                adj_zd = adj_hd * derivs[l - 1]
+                adj_z = new_z
+        return grad
 
 
 def init_network_params(net: Network, rng: np.random.Generator) -> None:

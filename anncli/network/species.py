@@ -19,6 +19,41 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class ForceBatch:
+    """Reference forces and feature derivatives of the atoms of a :class:`Batch`.
+
+    Atoms are numbered 0..n_atoms-1 in the batch (structures in batch order, atoms in file
+    order).  Forces are normalised like energies: ``energy_scale * F`` (F in eV/Å).
+
+    Attributes
+    ----------
+    reference : ndarray of shape (n_atoms, 3)
+        Normalised reference forces (0 where a structure has none).
+    coef : ndarray of shape (n_atoms,)
+        Weight of each atom's squared force error, ``force_weight * w_s / (3 N_s)``
+        (0 for atoms of structures without forces).
+    centers : dict of str to ndarray of shape (n_a,), int64
+        Batch atom of every row of ``Batch.x[sym]``.
+    pair_offset : dict of str to ndarray of shape (n_a + 1,), int64
+    neighbor : dict of str to ndarray of shape (n_pairs,), int64
+        Batch atom of every pair's neighbour.
+    dx : dict of str to ndarray of shape (n_pairs, n_features, 3)
+        Derivatives of the *normalised* features with respect to the pair vectors.
+    """
+
+    reference: np.ndarray
+    coef: np.ndarray
+    centers: dict
+    pair_offset: dict
+    neighbor: dict
+    dx: dict
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.coef)
+
+
+@dataclass
 class Batch:
     """Structures prepared for the networks (normalised units).
 
@@ -35,6 +70,8 @@ class Batch:
         Normalised features of the atoms of each species.
     sidx : dict of str to ndarray of shape (n_a,), int64
         Position (0..k-1) in this batch of the structure of each atom.
+    forces : ForceBatch or None
+        Present when the loss includes forces (force training).
     """
 
     ids: np.ndarray
@@ -43,6 +80,7 @@ class Batch:
     weights: np.ndarray
     x: dict
     sidx: dict
+    forces: ForceBatch | None = None
 
     @property
     def size(self) -> int:
@@ -124,14 +162,49 @@ class SpeciesNetworks:
         caches = {}
         for sym, x in batch.x.items():
             if len(x):
-                y, caches[sym] = self.nets[sym].forward(x, keep=True)
+                net = self.nets[sym]
+                y, caches[sym] = net.forward_curvature(x) if batch.forces else net.forward(x, keep=True)
                 total += np.bincount(batch.sidx[sym], y, minlength=batch.size)
         r = total / batch.n_atoms - batch.targets
         loss = 0.5 * float(np.dot(batch.weights * r, r))
         dp = batch.weights * r / batch.n_atoms
         for sym, cache in caches.items():
             self.nets[sym].backward(cache, dp[batch.sidx[sym]], grad[self.offsets[sym]])
+        if batch.forces is not None:
+            loss += self._force_loss_grad(batch.forces, caches, grad)
         return loss, grad, r
+
+    def forces(self, fb: ForceBatch, caches: dict) -> np.ndarray:
+        """Normalised forces ``-d(sum of outputs)/dR`` of the batch atoms, shape (n_atoms, 3).
+
+        ``caches`` are the forward caches of the batch's species (``Batch.x`` order).
+        """
+        from anncli.network import _force_kernels as _k
+
+        out = np.zeros((fb.n_atoms, 3))
+        for sym, cache in caches.items():
+            g = self.nets[sym].input_gradient_from_cache(cache)
+            terms = np.empty((len(fb.neighbor[sym]), 3))
+            _k.pair_terms_nb(g, fb.pair_offset[sym], fb.dx[sym], terms)
+            _k.scatter_forces_nb(fb.centers[sym], fb.pair_offset[sym], fb.neighbor[sym], terms, out)
+        return out
+
+    def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray) -> float:
+        """Add ``sum_j coef_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
+
+        With F_j = -sum_k g_k . d x_k / d R_j (g: input gradient of the network of atom k),
+        the gradient is -sum_k d/dparams (u_k . g_k) with u_k = sum_j coef_j r_j . dx_k/dR_j.
+        """
+        from anncli.network import _force_kernels as _k
+
+        res = self.forces(fb, caches) - fb.reference
+        adj = fb.coef[:, None] * res
+        for sym, cache in caches.items():
+            u = np.empty((len(fb.centers[sym]), self.nets[sym].n_inputs))
+            _k.contract_pairs_nb(adj, fb.centers[sym], fb.pair_offset[sym], fb.neighbor[sym],
+                                 fb.dx[sym], u)
+            self.nets[sym].force_backward(cache, -u, grad[self.offsets[sym]])
+        return 0.5 * float(np.einsum("i,ij,ij->", fb.coef, res, res))
 
     def jacobian(self, batch: Batch):
         """Predictions and their parameter Jacobian, for Kalman filters.

@@ -189,8 +189,9 @@ class MemorySource:
     """
 
     def __init__(self, data: TrainingData, norm: Normalization, weights: np.ndarray,
-                 chunk_structures: int = 2000) -> None:
+                 chunk_structures: int = 2000, forces=None) -> None:
         self.species = data.species
+        self.forces = forces  # ForceData (force training) or None
         self.chunk = int(chunk_structures)
         self.n_atoms = data.n_atoms.astype(float)
         self.targets = norm.targets(data.energies, data.n_atoms)
@@ -207,7 +208,8 @@ class MemorySource:
             x[sym] = self.x[sym][rows]
             sidx[sym] = local
         return Batch(ids=ids, n_atoms=self.n_atoms[ids], targets=self.targets[ids],
-                     weights=self.weights[ids], x=x, sidx=sidx)
+                     weights=self.weights[ids], x=x, sidx=sidx,
+                     forces=None if self.forces is None else self.forces.batch(ids))
 
     def chunks(self, ids: np.ndarray):
         """The structures ``ids`` in consecutive batches of at most ``chunk`` structures.

@@ -333,8 +333,14 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
     write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
 
-    src_cls = MemorySource if config.memory == "load" else StreamSource
-    source = src_cls(data, norm, weights)
+    if config.force_weight > 0:
+        from anncli.training.forces import ForceData
+
+        source = MemorySource(data, norm, weights,
+                              forces=ForceData(data, norm, weights, config.force_weight))
+    else:
+        src_cls = MemorySource if config.memory == "load" else StreamSource
+        source = src_cls(data, norm, weights)
     try:
         ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
                            sampling=config.sampling, l2=config.l2,

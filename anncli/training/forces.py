@@ -1,0 +1,122 @@
+"""Force training data: reference forces and per-pair feature derivatives in memory.
+
+This module owns :class:`ForceData`, which reads ``/atoms/forces`` and
+``/derivatives/<symbol>`` of a training-set file written with ``derivatives: true``,
+normalises the derivatives with the feature statistics of the training split, and cuts
+:class:`~anncli.network.ForceBatch` objects for any list of structures.  The loss it feeds
+(:meth:`anncli.network.SpeciesNetworks.loss_grad`) is, per structure s with weight w_s,
+
+    w_s * [ r_s^2 + force_weight * sum_j |F_j - F_ref_j|^2 / (3 N_s) ] / 2
+
+in normalised units (energies and forces times the energy scale), so ``force_weight`` (Å²)
+weighs a force error of 1 eV/Å like a per-atom energy error of 1 eV.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import h5py
+import numpy as np
+
+from anncli.exceptions import ConfigError, DataError
+from anncli.network.species import ForceBatch
+from anncli.training.data import Normalization, TrainingData, _ranges_rows
+
+logger = logging.getLogger(__name__)
+
+
+class ForceData:
+    """Reference forces and normalised feature derivatives of a whole training set.
+
+    Parameters
+    ----------
+    data : TrainingData
+    norm : Normalization
+        Feature std and energy scale of the training split.
+    weights : ndarray of shape (n_s,)
+        Per-structure loss weights.
+    force_weight : float
+        Weight of the force term (Å²), see the module docstring.
+
+    Raises
+    ------
+    ConfigError
+        The training-set file has no derivatives (``generate`` without ``derivatives: true``)
+        or no structure with forces.
+    """
+
+    def __init__(self, data: TrainingData, norm: Normalization, weights: np.ndarray,
+                 force_weight: float) -> None:
+        self.species = data.species
+        with h5py.File(data.path, "r") as f:
+            if "derivatives" not in f:
+                raise ConfigError(
+                    f"force_weight: {data.path} has no feature derivatives; generate it with "
+                    "'derivatives: true' to train on forces")
+            st = f["structures"]
+            self.atom_offset = np.asarray(st["atom_offset"][()], dtype=np.int64)
+            has_forces = np.asarray(st["has_forces"][()], dtype=bool)
+            forces = np.asarray(f["atoms"]["forces"][()], dtype=float)
+            self.center_atom, self.pair_offset, self.neighbor, self.dx = {}, {}, {}, {}
+            for sym in self.species:
+                g = f["derivatives"][sym]
+                self.center_atom[sym] = np.asarray(f["features"][sym]["atom_index"][()], dtype=np.int64)
+                self.pair_offset[sym] = np.asarray(g["pair_offset"][()], dtype=np.int64)
+                self.neighbor[sym] = np.asarray(g["neighbor"][()], dtype=np.int64)
+                dx = np.asarray(g["dG"][()], dtype=float)
+                dx *= norm.inv_std(sym)[None, :, None]
+                self.dx[sym] = dx
+        if not has_forces.any():
+            raise ConfigError(f"force_weight: no structure of {data.path} has forces")
+        if (~has_forces).any():
+            logger.info("force training: %d of %d structures have no forces (energy only)",
+                        int((~has_forces).sum()), len(has_forces))
+        n_atoms = np.diff(self.atom_offset)
+        if len(n_atoms) != data.n_structures or not np.array_equal(n_atoms, data.n_atoms):
+            raise DataError(f"{data.path}: /structures/atom_offset does not match n_atoms")
+        per_structure = force_weight * weights * has_forces / (3.0 * np.maximum(n_atoms, 1))
+        self.coef = np.repeat(per_structure, n_atoms)
+        self.reference = norm.energy_scale * np.where(np.isfinite(forces), forces, 0.0)
+        self.species_offsets = {sym: data.species_offsets(sym) for sym in self.species}
+        nbytes = sum(a.nbytes for a in self.dx.values())
+        logger.info("force training: weight %g Å², feature derivatives %.0f MB in memory",
+                    force_weight, nbytes / 2**20)
+
+    def batch(self, ids: np.ndarray) -> ForceBatch:
+        """The force data of structures ``ids`` (in that order), atoms renumbered for the batch."""
+        ids = np.asarray(ids, dtype=np.int64)
+        atom_rows, _ = _ranges_rows(self.atom_offset, ids)
+        # global atom -> batch atom (only the atoms of these structures are looked up)
+        start = self.atom_offset[ids]
+        batch_start = np.concatenate([[0], np.cumsum(self.atom_offset[ids + 1] - start)[:-1]])
+        shift = np.repeat(batch_start - start, self.atom_offset[ids + 1] - start)
+        to_batch = _GlobalToBatch(atom_rows, atom_rows + shift)
+        centers, pair_offset, neighbor, dx = {}, {}, {}, {}
+        for sym in self.species:
+            rows, _ = _ranges_rows(self.species_offsets[sym], ids)
+            centers[sym] = to_batch(self.center_atom[sym][rows])
+            po = self.pair_offset[sym]
+            pair_rows, _ = _ranges_rows(po, rows)
+            counts = po[rows + 1] - po[rows]
+            pair_offset[sym] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            neighbor[sym] = to_batch(self.neighbor[sym][pair_rows])
+            dx[sym] = self.dx[sym][pair_rows]
+        return ForceBatch(reference=self.reference[atom_rows], coef=self.coef[atom_rows],
+                          centers=centers, pair_offset=pair_offset, neighbor=neighbor, dx=dx)
+
+
+class _GlobalToBatch:
+    """Maps global atom indices (sorted ``glob``) to batch indices ``loc``."""
+
+    def __init__(self, glob: np.ndarray, loc: np.ndarray) -> None:
+        order = np.argsort(glob, kind="stable")
+        self.glob, self.loc = glob[order], loc[order]
+
+    def __call__(self, atoms: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.glob, atoms)
+        if len(atoms) and (pos.max(initial=0) >= len(self.glob)
+                           or not np.array_equal(self.glob[pos], atoms)):
+            raise DataError("force data: a neighbour atom lies outside its structure "
+                            "(corrupt /derivatives)")
+        return self.loc[pos].astype(np.int64)

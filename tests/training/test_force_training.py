@@ -1,0 +1,221 @@
+"""Force training: forces from the training-side arrays, the loss gradient, and the plumbing.
+
+A small Cu–Au training set is labelled with ASE's EMT calculator and written by the real
+``generate`` workflow with ``derivatives: true``; the forces the trainer computes are checked
+against finite differences of the networks' energy (features recomputed at displaced
+positions), and the gradient of the energy + force loss against finite differences of the loss.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anncli.io import write_xsf
+from anncli.structure import Structure
+
+SETUP = {"default": {"type": "chebyshev", "radial": {"cutoff": 4.5, "order": 5},
+                     "angular": {"cutoff": 3.5, "order": 2}}}
+SPECIES = ["Cu", "Au"]
+
+
+def _emt_structures(n: int, seed: int = 0) -> list[Structure]:
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((1 + k % 2, 1, 1))
+        atoms.symbols[rng.random(len(atoms)) < 0.4] = "Au"
+        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
+        atoms.calc = EMT()
+        out.append(Structure(list(atoms.symbols), atoms.positions, atoms.cell[:], (True,) * 3,
+                             energy=atoms.get_potential_energy(), forces=atoms.get_forces()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def force_set(tmp_path_factory):
+    """A training set with derivatives; returns (directory, structures)."""
+    from anncli.config.generate import load_generate_config
+    from anncli.workflows import generate
+
+    tmp = tmp_path_factory.mktemp("forces")
+    structures = _emt_structures(10)
+    (tmp / "data").mkdir()
+    for k, s in enumerate(structures):
+        write_xsf(tmp / "data" / f"s{k:02d}.xsf", s)
+    (tmp / "gen.yaml").write_text(textwrap.dedent("""\
+        structures: [data/*.xsf]
+        output: set.h5
+        derivatives: true
+        reference_energies: {Cu: 0.0, Au: 0.0}
+        descriptors:
+          default:
+            type: chebyshev
+            radial: {cutoff: 4.5, order: 5}
+            angular: {cutoff: 3.5, order: 2}
+        """))
+    generate.run(load_generate_config(tmp / "gen.yaml"), config_path=tmp / "gen.yaml")
+    return tmp, structures
+
+
+def _prepared(path: Path, force_weight: float = 0.3, seed: int = 0):
+    from anncli.network import SpeciesNetworks
+    from anncli.training.data import MemorySource, load_training_data
+    from anncli.training.forces import ForceData
+    from anncli.training.normalization import compute_normalization
+
+    data = load_training_data(path)
+    ids = np.arange(data.n_structures)
+    norm = compute_normalization(data, ids)
+    weights = np.linspace(0.5, 1.5, data.n_structures)
+    forces = ForceData(data, norm, weights, force_weight)
+    source = MemorySource(data, norm, weights, forces=forces)
+    nets = SpeciesNetworks(data.species, {s: [data.n_features[s], 6, 1] for s in data.species},
+                           {s: ["tanh", "linear"] for s in data.species})
+    nets.initialize(np.random.default_rng(seed))
+    return data, norm, source, nets
+
+
+def _energy(nets, norm, structure: Structure) -> float:
+    """Model energy (eV, up to the constant shift) of one structure, features from scratch."""
+    from anncli.descriptors.batch import featurize_batch
+    from anncli.workflows.generate import build_setups
+
+    setups = build_setups(SETUP, SPECIES)
+    types = np.array([SPECIES.index(x) for x in structure.symbols], dtype=np.int32)
+    res = featurize_batch(structure.positions, structure.cell[None], np.ones((1, 3), bool),
+                          np.array([0, structure.n_atoms]), types, SPECIES, setups)
+    total = 0.0
+    for sym in SPECIES:
+        sf = res.species[sym]
+        if len(sf.centers):
+            total += nets.nets[sym].forward(norm.apply(sym, sf.features)).sum()
+    return total / norm.energy_scale
+
+
+def test_training_forces_are_minus_the_energy_gradient(force_set):
+    tmp, structures = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    k = 3
+    batch = source.batch(np.array([k]))
+    caches = {sym: nets.nets[sym].forward_curvature(x)[1] for sym, x in batch.x.items() if len(x)}
+    forces = nets.forces(batch.forces, caches) / norm.energy_scale
+    s = structures[k]
+    h = 1e-5
+    numeric = np.zeros_like(forces)
+    for i in range(s.n_atoms):
+        for a in range(3):
+            plus, minus = s.positions.copy(), s.positions.copy()
+            plus[i, a] += h
+            minus[i, a] -= h
+            e_plus = _energy(nets, norm, Structure(s.symbols, plus, s.cell, s.pbc))
+            e_minus = _energy(nets, norm, Structure(s.symbols, minus, s.cell, s.pbc))
+            numeric[i, a] = -(e_plus - e_minus) / (2 * h)
+    np.testing.assert_allclose(forces, numeric, rtol=1e-5, atol=1e-7)
+    assert np.abs(forces).max() > 1e-3  # not trivially zero
+    # the reference forces are EMT's, in the batch's atom order
+    np.testing.assert_allclose(batch.forces.reference / norm.energy_scale, s.forces, atol=1e-12)
+
+
+def test_loss_gradient_with_forces_matches_finite_differences(force_set):
+    tmp, _ = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    batch = source.batch(np.array([0, 5, 2, 7]))  # any order
+    loss, grad, _ = nets.loss_grad(batch)
+    no_force = source.batch(np.array([0, 5, 2, 7]))
+    no_force.forces = None
+    loss_e, grad_e, _ = nets.loss_grad(no_force)
+    assert loss > loss_e * 1.01  # the force term counts
+    p0 = nets.params.copy()
+    h = 1e-6
+    numeric = np.zeros_like(grad)
+    for i in range(len(p0)):
+        nets.params[i] = p0[i] + h
+        lp = nets.loss_grad(batch)[0]
+        nets.params[i] = p0[i] - h
+        lm = nets.loss_grad(batch)[0]
+        nets.params[i] = p0[i]
+        numeric[i] = (lp - lm) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8 * np.abs(numeric).max())
+    assert np.abs(grad - grad_e).max() > 1e-3 * np.abs(grad).max()
+
+
+def test_force_weight_scales_the_force_term(force_set):
+    tmp, _ = force_set
+    ids = np.array([1, 4])
+    losses = []
+    for w in (0.1, 0.4):
+        _, _, source, nets = _prepared(tmp / "set.h5", force_weight=w)
+        losses.append(nets.loss_grad(source.batch(ids))[0])
+    _, _, source, nets = _prepared(tmp / "set.h5")
+    batch = source.batch(ids)
+    batch.forces = None
+    energy_only = nets.loss_grad(batch)[0]
+    np.testing.assert_allclose(losses[1] - energy_only, 4 * (losses[0] - energy_only), rtol=1e-10)
+
+
+def _train_yaml(tmp: Path, **extra) -> Path:
+    keys = {"trainset": "set.h5", "output": "model.h5", "overwrite": "true", "seed": 3,
+            "validation_fraction": 0.2, "networks": "{default: {hidden: [6], activation: tanh}}",
+            "epochs": 30, "checkpoint_every": 0, **extra}
+    path = tmp / "train.yaml"
+    path.write_text("".join(f"{k}: {v}\n" for k, v in keys.items()))
+    return path
+
+
+def test_train_with_forces_lowers_the_force_error(force_set):
+    """Same seed and epochs: the force-trained model predicts the training forces better."""
+    from anncli.config.loader import load_config
+    from anncli.config.train import TrainConfig
+    from anncli.potential import load_potential
+    from anncli.workflows import train
+
+    tmp, structures = force_set
+    errors = {}
+    for w in (0.0, 0.5):
+        path = _train_yaml(tmp, force_weight=w, output=f"model-{w}.h5", output_dir=f"out-{w}")
+        train.run(load_config(path, TrainConfig), config_path=path)
+        pot = load_potential(tmp / f"model-{w}.h5")
+        predictions, _ = pot.evaluate(structures, stress=False)
+        diff = [p.forces - s.forces for p, s in zip(predictions, structures)]
+        errors[w] = float(np.sqrt(np.mean(np.concatenate(diff) ** 2)))
+    assert errors[0.5] < 0.7 * errors[0.0]
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"force_weight": 0.1, "memory": "stream"}, "memory"),
+    ({"force_weight": 0.1, "optimizer": "{method: ekf}"}, "optimizer"),
+])
+def test_force_training_input_errors(force_set, extra, key, capsys):
+    from anncli.cli import main
+
+    tmp, _ = force_set
+    path = _train_yaml(tmp, **extra)
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and "force" in err and "Traceback" not in err
+
+
+def test_force_training_needs_derivatives(force_set, tmp_path, capsys):
+    """A training set without derivatives: one clear message naming force_weight."""
+    import shutil
+
+    import h5py
+
+    from anncli.cli import main
+
+    tmp, _ = force_set
+    shutil.copy(tmp / "set.h5", tmp_path / "set.h5")
+    with h5py.File(tmp_path / "set.h5", "a") as f:
+        del f["derivatives"]
+    path = _train_yaml(tmp_path, force_weight=0.1)
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "force_weight" in err and "derivatives: true" in err
+    assert not (tmp_path / "model.h5").exists()
