@@ -189,6 +189,12 @@ class SpeciesNetworks:
             _k.scatter_forces_nb(fb.centers[sym], fb.pair_offset[sym], fb.neighbor[sym], terms, out)
         return out
 
+    def force_residuals(self, batch: Batch) -> np.ndarray:
+        """Normalised force residuals F - F_ref of the atoms with reference forces, shape (m, 3)."""
+        fb = batch.forces
+        caches = {sym: self.nets[sym].forward(x, keep=True)[1] for sym, x in batch.x.items() if len(x)}
+        return (self.forces(fb, caches) - fb.reference)[fb.coef > 0]
+
     def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray) -> float:
         """Add ``sum_j coef_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
 

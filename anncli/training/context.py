@@ -120,6 +120,20 @@ class EpochContext:
         for start in range(0, len(order), self.batch_size):
             yield self.source.batch(order[start:start + self.batch_size])
 
+    @property
+    def has_forces(self) -> bool:
+        """True when the loss includes forces (force training)."""
+        return getattr(self.source, "forces", None) is not None
+
+    def force_rmse(self, which: str) -> float:
+        """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces."""
+        sq, n = 0.0, 0
+        for b in self._chunks(which):
+            r = self.nets.force_residuals(b)
+            sq += float(np.einsum("ij,ij->", r, r))
+            n += r.size
+        return float(np.sqrt(sq / n)) / self.energy_scale * 1000.0 if n else float("nan")
+
     def residuals(self, which: str) -> np.ndarray:
         """Per-structure residuals p - t (normalised per-atom units) of ``train``/``validation``.
 

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 CURVE_COLUMNS = ["epoch", "train_rmse", "train_mae", "val_rmse", "val_mae", "learning_rate",
                  "seconds"]
+FORCE_COLUMNS = ["train_force_rmse", "val_force_rmse"]  # meV/Å, with force training only
 
 
 class TrainingInterrupted(AnncliError):
@@ -141,16 +142,24 @@ class Trainer:
         tr, ta = error_stats(r_train, self.scale)
         vr, va = error_stats(r_val, self.scale)
         self.state.train_errors = r_train
-        return {"train_rmse": tr, "train_mae": ta, "val_rmse": vr, "val_mae": va}
+        err = {"train_rmse": tr, "train_mae": ta, "val_rmse": vr, "val_mae": va}
+        if self.ctx.has_forces:
+            err["train_force_rmse"] = self.ctx.force_rmse("train")
+            err["val_force_rmse"] = self.ctx.force_rmse("validation")
+        return err
 
     def _learning_rate(self) -> float:
         sched = getattr(self.opt, "schedule", None)
         return sched.lr if sched is not None else math.nan
 
     def _log(self, epoch: int, err: dict, seconds: float) -> None:
+        forces = ""
+        if "val_force_rmse" in err:
+            forces = (f"  forces RMSE {err['train_force_rmse']:.1f} / "
+                      f"{err['val_force_rmse']:.1f} meV/Å")
         logger.info("epoch %5d  train RMSE %9.3f MAE %9.3f  validation RMSE %9.3f MAE %9.3f "
-                    "meV/atom  (%.3f s)", epoch, err["train_rmse"], err["train_mae"],
-                    err["val_rmse"], err["val_mae"], seconds)
+                    "meV/atom%s  (%.3f s)", epoch, err["train_rmse"], err["train_mae"],
+                    err["val_rmse"], err["val_mae"], forces, seconds)
 
     def initial(self) -> dict:
         """Evaluate and record epoch 0 (before training)."""

@@ -36,7 +36,7 @@ from anncli.training.normalization import compute_normalization
 from anncli.training.optimizers import (AdamMethod, EKFMethod, LBFGSMethod, Schedule,
                                         SGDMethod)
 from anncli.training.split import explicit_split, random_split, read_validation_file, write_split
-from anncli.training.trainer import CURVE_COLUMNS, SignalGuard, Trainer, TrainState
+from anncli.training.trainer import CURVE_COLUMNS, FORCE_COLUMNS, SignalGuard, Trainer, TrainState
 
 logger = logging.getLogger(__name__)
 
@@ -170,11 +170,12 @@ def _norm_from_state(d: dict) -> Normalization:
 class _Curve:
     """learning_curve.csv, one row per epoch, flushed at once."""
 
-    def __init__(self, path: Path, resume_epoch: int | None) -> None:
+    def __init__(self, path: Path, resume_epoch: int | None, forces: bool = False) -> None:
         self.path = path
+        self.columns = CURVE_COLUMNS + (FORCE_COLUMNS if forces else [])
         if resume_epoch is None or not path.is_file():
             with path.open("w", newline="") as fh:
-                csv.writer(fh).writerow(CURVE_COLUMNS)
+                csv.writer(fh).writerow(self.columns)
         else:  # drop rows written after the checkpoint
             with path.open(newline="") as fh:
                 rows = list(csv.reader(fh))
@@ -185,7 +186,7 @@ class _Curve:
     def __call__(self, row: dict) -> None:
         with self.path.open("a", newline="") as fh:
             csv.writer(fh).writerow(
-                [row["epoch"]] + [f"{row[c]:.6f}" for c in CURVE_COLUMNS[1:]])
+                [row["epoch"]] + [f"{row[c]:.6f}" for c in self.columns[1:]])
 
 
 def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
@@ -379,7 +380,8 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
             save_model(model_path, build_model(data, nets, st.best_params, norm, metadata(st)))
             return ck_path
 
-        curve = _Curve(out_dir / CURVE_FILE, state.epoch if resume else None)
+        curve = _Curve(out_dir / CURVE_FILE, state.epoch if resume else None,
+                       forces=ctx.has_forces)
         trainer = Trainer(ctx, optimizer, state, energy_scale=norm.energy_scale,
                           epochs=config.epochs, patience=config.early_stopping.patience,
                           min_delta=config.early_stopping.min_delta,

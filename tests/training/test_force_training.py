@@ -8,6 +8,7 @@ positions), and the gradient of the energy + force loss against finite differenc
 
 from __future__ import annotations
 
+import csv
 import textwrap
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def test_train_with_forces_lowers_the_force_error(force_set):
     from anncli.workflows import train
 
     tmp, structures = force_set
-    errors = {}
+    errors, curve = {}, {}
     for w in (0.0, 0.5):
         path = _train_yaml(tmp, force_weight=w, output=f"model-{w}.h5", output_dir=f"out-{w}")
         train.run(load_config(path, TrainConfig), config_path=path)
@@ -185,7 +186,12 @@ def test_train_with_forces_lowers_the_force_error(force_set):
         predictions, _ = pot.evaluate(structures, stress=False)
         diff = [p.forces - s.forces for p, s in zip(predictions, structures)]
         errors[w] = float(np.sqrt(np.mean(np.concatenate(diff) ** 2)))
+        with (tmp / f"out-{w}" / "learning_curve.csv").open() as fh:
+            curve[w] = list(csv.DictReader(fh))
     assert errors[0.5] < 0.7 * errors[0.0]
+    assert "val_force_rmse" not in curve[0.0][0]
+    first, last = (float(curve[0.5][k]["train_force_rmse"]) for k in (0, -1))
+    assert last < 0.7 * first
 
 
 @pytest.mark.parametrize("extra, key", [
