@@ -201,13 +201,17 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
     if not rows:
         return
     epoch = [int(r["epoch"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epoch, [float(r["train_rmse"]) for r in rows], label="training")
-    ax.plot(epoch, [float(r["val_rmse"]) for r in rows], label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("energy RMSE (meV/atom)")
-    ax.set_yscale("log")
-    ax.legend()
+    panels = [("", "energy RMSE (meV/atom)")]
+    if "val_force_rmse" in rows[0]:
+        panels.append(("force_", "force RMSE (meV/Å)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (prefix, label) in zip(axes[0], panels):
+        ax.plot(epoch, [float(r[f"train_{prefix}rmse"]) for r in rows], label="training")
+        ax.plot(epoch, [float(r[f"val_{prefix}rmse"]) for r in rows], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.legend()
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
