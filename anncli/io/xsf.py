@@ -22,15 +22,21 @@ Where ænet would read garbage or crash, anncli raises a
 carry forces; a file holds one ``PRIMCOORD``/``ATOMS`` block; ``ATOMS`` together
 with ``PRIMVEC`` is rejected (ænet would silently treat the structure as periodic).
 
-Speed: the atom block of a file is split with :meth:`str.split` and converted
-with one :func:`numpy.array` call; the slow line-by-line checks run only to find
-the line of an error.
+Speed: once numba is loaded (``anncli generate`` and ``predict`` load it before
+reading), the atom block of a file is parsed by one Numba kernel
+(:mod:`anncli.io._xsf_kernels`) that releases the GIL and accepts only numbers it
+converts exactly as :func:`float` does (Clinger's fast path: at most 2**53 as the
+decimal significand, a power of ten up to 1e22); in any other case, and in a process
+without numba (where loading it would cost more than it saves), the block is split
+with :meth:`str.split` and converted with one :func:`numpy.array` call.  The slow
+line-by-line checks run only to find the line of an error.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
@@ -61,6 +67,36 @@ def _float(token: str) -> float:
         if "d" in token or "D" in token:
             return float(token.replace("d", "e").replace("D", "E"))
         raise
+
+
+def _fast_atoms(block: list[str]) -> tuple[list[str], np.ndarray, np.ndarray | None] | None:
+    """Parse atom lines with the Numba kernel, or return None if it does not handle them.
+
+    Parameters
+    ----------
+    block : list of str
+        The atom lines (each non-blank) of one block.
+
+    Returns
+    -------
+    (symbols, positions, forces) or None
+        Symbols (not validated), positions (n, 3) and forces (n, 3) or None, exactly as
+        the Python parse gives them; None for anything outside the kernel's fast path
+        (see :mod:`anncli.io._xsf_kernels`): the caller then parses the block in Python.
+    """
+    from anncli.io._xsf_kernels import OK, parse_atom_block
+
+    text = "\n".join(block)
+    if not text.isascii():  # the kernel returns byte offsets; ASCII makes them str offsets
+        return None
+    n = len(block)
+    status, n_cols, values, sym, n_sym = parse_atom_block(text.encode(), n)
+    if status != OK:
+        return None
+    spans = sym[n : n + 2 * n_sym].tolist()
+    distinct = [text[spans[k] : spans[k + 1]] for k in range(0, 2 * n_sym, 2)]
+    symbols = list(map(distinct.__getitem__, sym[:n].tolist()))
+    return symbols, values[0], values[1] if n_cols == 6 else None
 
 
 class _Reader:
@@ -153,26 +189,32 @@ class _Reader:
         j = start
         while j < n and lines[j] and not lines[j].isspace():
             j += 1
-        rows = [line.split() for line in lines[start:j]]
-        if not rows:
-            raise self.error(start, "expected atom lines 'symbol x y z [fx fy fz]', found none")
-        widths = set(map(len, rows))
-        values = None
-        if len(widths) == 1 and next(iter(widths)) in (4, 7):
-            try:
-                values = np.array([r[1:] for r in rows], dtype=np.float64)
-            except ValueError:
-                values = None
-        # the sum is finite iff every value is (for coordinates and forces far below 1e300)
-        if values is None or not math.isfinite(values.sum()):
-            values = self._atoms_slow(start, rows)
-        symbols = [r[0] for r in rows]
+        # Loading the kernel costs ~0.7 s in a process without numba (a one-off read such as
+        # `anncli info`), ~10 ms in one that runs numba kernels anyway (generate, predict).
+        fast = _fast_atoms(lines[start:j]) if j > start and "numba" in sys.modules else None
+        if fast is not None:
+            symbols, positions, forces = fast
+        else:
+            rows = [line.split() for line in lines[start:j]]
+            if not rows:
+                raise self.error(start, "expected atom lines 'symbol x y z [fx fy fz]', found none")
+            widths = set(map(len, rows))
+            values = None
+            if len(widths) == 1 and next(iter(widths)) in (4, 7):
+                try:
+                    values = np.array([r[1:] for r in rows], dtype=np.float64)
+                except ValueError:
+                    values = None
+            # the sum is finite iff every value is (for coordinates and forces far below 1e300)
+            if values is None or not math.isfinite(values.sum()):
+                values = self._atoms_slow(start, rows)
+            symbols = [r[0] for r in rows]
+            positions = values[:, :3]
+            forces = values[:, 3:6] if values.shape[1] >= 6 else None
         valid = _valid_symbols()
         if not valid.issuperset(symbols):
             k = next(k for k, s in enumerate(symbols) if s not in valid)
             raise self.error(start + k, self._symbol_message(symbols[k]))
-        positions = values[:, :3]
-        forces = values[:, 3:6] if values.shape[1] >= 6 else None
         return symbols, positions, forces, j
 
     def _atoms_slow(self, start: int, rows: list[list[str]]) -> np.ndarray:
