@@ -143,11 +143,15 @@ def _split(config: TrainConfig, data: TrainingData, eligible: np.ndarray,
 
 def match_output_layer(nets: SpeciesNetworks, batches) -> None:
     """Scale and shift the output layers so the initial predictions have the mean and the
-    spread of the targets (method.md §4).  ``batches``: the training set."""
+    spread of the targets (method.md §4).  ``batches``: the training set, iterated once (a
+    stream source's chunks are not all held at once)."""
     for net in nets.nets.values():
         net.biases[-1][...] = 0.0
-    p0 = np.concatenate([nets.predict(b) for b in batches])
-    t = np.concatenate([b.targets for b in batches])
+    p0, t = [], []
+    for b in batches:
+        p0.append(nets.predict(b))
+        t.append(b.targets)
+    p0, t = np.concatenate(p0), np.concatenate(t)
     sd = float(p0.std())
     a = float(t.std()) / sd if sd > 1e-12 else 1.0
     shift = float(t.mean()) - a * float(p0.mean())
@@ -352,7 +356,7 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
                            cache_full=(config.memory == "load"),
                            temperature=config.temperature, energy_scale=norm.energy_scale)
         if not resume:
-            match_output_layer(nets, list(ctx._chunks("train")))
+            match_output_layer(nets, ctx._chunks("train"))
         logger.info("networks: %s; %d parameters; optimizer %s",
                     ", ".join(f"{s} {'-'.join(map(str, sizes[s]))} {'/'.join(acts[s][:-1])}"
                               for s in data.species), nets.n_params, config.optimizer.method)
