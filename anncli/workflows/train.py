@@ -350,6 +350,7 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     else:
         src_cls = MemorySource if config.memory == "load" else StreamSource
         source = src_cls(data, norm, weights)
+    data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
     try:
         ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
                            sampling=config.sampling, l2=config.l2,
