@@ -190,10 +190,12 @@ class SpeciesNetworks:
         return out
 
     def force_residuals(self, batch: Batch) -> np.ndarray:
-        """Normalised force residuals F - F_ref of the atoms with reference forces, shape (m, 3)."""
-        fb = batch.forces
+        """Normalised force residuals F - F_ref of every batch atom, shape (n_atoms, 3).
+
+        Rows of atoms without reference forces (``batch.forces.coef == 0``) are meaningless.
+        """
         caches = {sym: self.nets[sym].forward(x, keep=True)[1] for sym, x in batch.x.items() if len(x)}
-        return (self.forces(fb, caches) - fb.reference)[fb.coef > 0]
+        return self.forces(batch.forces, caches) - batch.forces.reference
 
     def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray) -> float:
         """Add ``sum_j coef_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.

@@ -129,10 +129,23 @@ class EpochContext:
         """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces."""
         sq, n = 0.0, 0
         for b in self._chunks(which):
-            r = self.nets.force_residuals(b)
+            r = self.nets.force_residuals(b)[b.forces.coef > 0]
             sq += float(np.einsum("ij,ij->", r, r))
             n += r.size
         return float(np.sqrt(sq / n)) / self.energy_scale * 1000.0 if n else float("nan")
+
+    def structure_force_rmse(self, which: str) -> np.ndarray:
+        """RMS force-component error (eV/Å) of every structure of ``train``/``validation``
+        (NaN for structures without reference forces), in the order of the set's ids."""
+        out = []
+        for b in self._chunks(which):
+            r = self.nets.force_residuals(b)
+            n = b.n_atoms.astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+            sq = np.add.reduceat(np.einsum("ij,ij->i", r, r), starts) / (3 * n)
+            has = np.add.reduceat((b.forces.coef > 0).astype(np.int64), starts) > 0
+            out.append(np.where(has, np.sqrt(sq) / self.energy_scale, np.nan))
+        return np.concatenate(out) if out else np.zeros(0)
 
     def residuals(self, which: str) -> np.ndarray:
         """Per-structure residuals p - t (normalised per-atom units) of ``train``/``validation``.

@@ -233,14 +233,19 @@ def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: flo
         n = data.n_atoms[ids]
         e_ref = data.energies[ids]
         e_pred = e_ref + err * n
+        f_err = ctx.structure_force_rmse(which) if ctx.has_forces else None
         for i, k in enumerate(ids):
-            rows.append((int(k), data.sources[k], which, int(n[i]), e_ref[i], e_pred[i], err[i]))
+            extra = () if f_err is None else (f"{f_err[i]:.6f}",)
+            rows.append((int(k), data.sources[k], which, int(n[i]), f"{e_ref[i]:.8f}",
+                         f"{e_pred[i]:.8f}", f"{err[i]:.8f}", *extra))
     rows.sort()
+    header = ["index", "source", "set", "n_atoms", "E_ref", "E_pred", "error_per_atom"]
+    if ctx.has_forces:
+        header.append("force_rmse")  # eV/Å, over the structure's force components
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["index", "source", "set", "n_atoms", "E_ref", "E_pred", "error_per_atom"])
-        for row in rows:
-            w.writerow([*row[:4], f"{row[4]:.8f}", f"{row[5]:.8f}", f"{row[6]:.8f}"])
+        w.writerow(header)
+        w.writerows(rows)
     return rmse[0], rmse[1]
 
 

@@ -188,6 +188,12 @@ def test_train_with_forces_lowers_the_force_error(force_set):
         errors[w] = float(np.sqrt(np.mean(np.concatenate(diff) ** 2)))
         with (tmp / f"out-{w}" / "learning_curve.csv").open() as fh:
             curve[w] = list(csv.DictReader(fh))
+        if w:  # results.csv: per-structure force RMSE (eV/Å) of the saved (best) model
+            with (tmp / f"out-{w}" / "results.csv").open() as fh:
+                rows = {int(r["index"]): float(r["force_rmse"]) for r in csv.DictReader(fh)}
+            expected = [float(np.sqrt(np.mean(d ** 2))) for d in diff]
+            np.testing.assert_allclose([rows[k] for k in range(len(structures))], expected,
+                                       rtol=0, atol=1e-6)  # written with 6 decimals
     assert errors[0.5] < 0.7 * errors[0.0]
     assert "val_force_rmse" not in curve[0.0][0]
     first, last = (float(curve[0.5][k]["train_force_rmse"]) for k in (0, -1))
