@@ -144,10 +144,14 @@ class SpeciesNetworks:
                                      minlength=batch.size)
         return total / batch.n_atoms
 
-    def loss_grad(self, batch: Batch, grad: np.ndarray | None = None):
+    def loss_grad(self, batch: Batch, grad: np.ndarray | None = None,
+                  force_stats: list | None = None):
         """Weighted energy loss of ``batch`` and its gradient (sums, not means).
 
-        ``loss = sum_s w_s * r_s**2 / 2`` with ``r_s = p_s - t_s`` (per-atom, normalised).
+        ``loss = sum_s w_s * r_s**2 / 2`` with ``r_s = p_s - t_s`` (per-atom, normalised),
+        plus the force term when ``batch.forces`` is set (see :class:`ForceBatch`).
+        ``force_stats``, if given, is a list ``[sum of squared force residuals, count]``
+        (normalised units, atoms with reference forces) that this call adds to.
 
         Returns
         -------
@@ -171,7 +175,7 @@ class SpeciesNetworks:
         for sym, cache in caches.items():
             self.nets[sym].backward(cache, dp[batch.sidx[sym]], grad[self.offsets[sym]])
         if batch.forces is not None:
-            loss += self._force_loss_grad(batch.forces, caches, grad)
+            loss += self._force_loss_grad(batch.forces, caches, grad, force_stats)
         return loss, grad, r
 
     def forces(self, fb: ForceBatch, caches: dict) -> np.ndarray:
@@ -197,7 +201,8 @@ class SpeciesNetworks:
         caches = {sym: self.nets[sym].forward(x, keep=True)[1] for sym, x in batch.x.items() if len(x)}
         return self.forces(batch.forces, caches) - batch.forces.reference
 
-    def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray) -> float:
+    def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray,
+                         stats: list | None = None) -> float:
         """Add ``sum_j coef_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
 
         With F_j = -sum_k g_k . d x_k / d R_j (g: input gradient of the network of atom k),
@@ -206,6 +211,10 @@ class SpeciesNetworks:
         from anncli.network import _force_kernels as _k
 
         res = self.forces(fb, caches) - fb.reference
+        if stats is not None:
+            have = res[fb.coef > 0]
+            stats[0] += float(np.einsum("ij,ij->", have, have))
+            stats[1] += have.size
         adj = fb.coef[:, None] * res
         for sym, cache in caches.items():
             u = np.empty((len(fb.centers[sym]), self.nets[sym].n_inputs))

@@ -64,7 +64,7 @@ class EpochContext:
             self._full["train"] = list(source.chunks(self.train_ids))
             self._full["validation"] = list(source.chunks(self.val_ids))
         self.train_errors: np.ndarray | None = None  # last per-structure residuals (train)
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._last: tuple | None = None  # (params, train residuals, [force sq-sum, count])
         self.n_loss_evals = 0
 
     def _chunks(self, which: str):
@@ -90,14 +90,16 @@ class EpochContext:
         loss = 0.0
         grad = np.zeros(self.nets.n_params)
         res = []
+        force_stats = [0.0, 0]
         for batch in self._chunks("train"):
-            part, grad, r = self.nets.loss_grad(batch, grad)
+            part, grad, r = self.nets.loss_grad(batch, grad, force_stats)
             loss += part
             res.append(r)
         loss /= self.weight_total
         grad /= self.weight_total
         loss += self._l2(x, grad)
-        self._last = (np.array(x, copy=True), np.concatenate(res) if res else np.zeros(0))
+        self._last = (np.array(x, copy=True), np.concatenate(res) if res else np.zeros(0),
+                      force_stats)
         return loss, grad
 
     def batch_loss_grad(self, x: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
@@ -120,6 +122,10 @@ class EpochContext:
         for start in range(0, len(order), self.batch_size):
             yield self.source.batch(order[start:start + self.batch_size])
 
+    def _is_current(self) -> bool:
+        """True if the last full training-loss evaluation was at the current parameters."""
+        return self._last is not None and np.array_equal(self._last[0], self.nets.params)
+
     @property
     def has_forces(self) -> bool:
         """True when the loss includes forces (force training)."""
@@ -127,11 +133,14 @@ class EpochContext:
 
     def force_rmse(self, which: str) -> float:
         """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces."""
-        sq, n = 0.0, 0
-        for b in self._chunks(which):
-            r = self.nets.force_residuals(b)[b.forces.coef > 0]
-            sq += float(np.einsum("ij,ij->", r, r))
-            n += r.size
+        if which == "train" and self._is_current():  # from the last loss evaluation
+            sq, n = self._last[2]
+        else:
+            sq, n = 0.0, 0
+            for b in self._chunks(which):
+                r = self.nets.force_residuals(b)[b.forces.coef > 0]
+                sq += float(np.einsum("ij,ij->", r, r))
+                n += r.size
         return float(np.sqrt(sq / n)) / self.energy_scale * 1000.0 if n else float("nan")
 
     def structure_force_rmse(self, which: str) -> np.ndarray:
@@ -153,8 +162,7 @@ class EpochContext:
         For the training set, the residuals of the last loss evaluation are reused when it was
         at the current parameters.
         """
-        if which == "train" and self._last is not None and np.array_equal(
-                self._last[0], self.nets.params):
+        if which == "train" and self._is_current():
             return self._last[1]
         out = [self.nets.predict(b) - b.targets for b in self._chunks(which)]
         return np.concatenate(out) if out else np.zeros(0)

@@ -231,3 +231,20 @@ def test_force_training_needs_derivatives(force_set, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "force_weight" in err and "derivatives: true" in err
     assert not (tmp_path / "model.h5").exists()
+
+
+def test_train_force_rmse_reused_from_the_loss_equals_a_fresh_evaluation(force_set):
+    from anncli.training.context import EpochContext
+
+    tmp, _ = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    ctx = EpochContext(nets, source, np.arange(7), np.arange(7, 10), np.random.default_rng(0))
+    assert ctx.has_forces
+    ctx.full_loss_grad(nets.params.copy())
+    reused = ctx.force_rmse("train")
+    ctx._last = None
+    fresh = ctx.force_rmse("train")
+    assert reused == pytest.approx(fresh, rel=1e-12) and fresh > 1.0  # meV/Å
+    per_structure = ctx.structure_force_rmse("train") * 1000.0  # eV/Å -> meV/Å
+    assert np.sqrt(np.mean(per_structure**2 * data.n_atoms[:7]) / data.n_atoms[:7].mean()) == \
+        pytest.approx(fresh, rel=1e-10)
