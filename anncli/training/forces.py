@@ -66,7 +66,9 @@ class ForceData:
                 self.neighbor[sym] = np.asarray(g["neighbor"][()], dtype=np.int64)
                 dx = np.asarray(g["dG"][()], dtype=float)
                 dx *= norm.inv_std(sym)[None, :, None]
-                self.dx[sym] = dx
+                # float32: half the memory and half the memory traffic of the two pair passes
+                # of every loss evaluation, which are bound by it; sums stay in float64
+                self.dx[sym] = dx.astype(np.float32)
         if not has_forces.any():
             raise ConfigError(f"force_weight: no structure of {data.path} has forces")
         if (~has_forces).any():
