@@ -306,3 +306,36 @@ def test_aenet_setup_of_another_species_is_refused(tmp_path, shared_data, capsys
     )
     assert main(["generate", str(tmp_path / "gen.yaml")]) == 2
     assert "line 5: descriptors.O.file:" in capsys.readouterr().err
+
+
+def test_gil_switch_interval_is_restored_after_success_and_error(tmp_path):
+    """generate lowers the GIL switch interval while its reader runs, and only then."""
+    import sys
+
+    before = sys.getswitchinterval()
+    config_path = _write_inputs(tmp_path, _structures(4))
+    _run(config_path)
+    assert sys.getswitchinterval() == pytest.approx(before)
+    bad = _structures(4)
+    bad[-1].symbols[0] = "Ag"  # not covered: the reader thread fails while the kernels run
+    (tmp_path / "bad").mkdir()
+    config_path = _write_inputs(tmp_path / "bad", bad)
+    with pytest.raises(Exception, match="Ag"):
+        _run(config_path)
+    assert sys.getswitchinterval() == pytest.approx(before)
+    assert not (tmp_path / "bad" / "out.h5").exists()
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_wait_policy_default_respects_the_user(preset, expected):
+    """Importing anncli makes idle OpenMP threads sleep, unless the user chose otherwise."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    out = subprocess.run([sys.executable, "-c", "import os, anncli; print(os.environ['OMP_WAIT_POLICY'])"],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expected
