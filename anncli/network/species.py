@@ -167,7 +167,8 @@ class SpeciesNetworks:
         for sym, x in batch.x.items():
             if len(x):
                 net = self.nets[sym]
-                y, caches[sym] = net.forward_curvature(x) if batch.forces else net.forward(x, keep=True)
+                y, caches[sym] = (net.forward_curvature(x) if batch.forces is not None
+                                  else net.forward(x, keep=True))
                 total += np.bincount(batch.sidx[sym], y, minlength=batch.size)
         r = total / batch.n_atoms - batch.targets
         loss = 0.5 * float(np.dot(batch.weights * r, r))

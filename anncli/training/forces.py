@@ -86,39 +86,33 @@ class ForceData:
                     force_weight, nbytes / 2**20)
 
     def batch(self, ids: np.ndarray) -> ForceBatch:
-        """The force data of structures ``ids`` (in that order), atoms renumbered for the batch."""
+        """The force data of structures ``ids`` (in that order), atoms renumbered for the batch.
+
+        Raises
+        ------
+        DataError
+            A pair's neighbour lies outside the structure of its centre (corrupt file).
+        """
         ids = np.asarray(ids, dtype=np.int64)
+        first = self.atom_offset[ids]
+        n_atoms = self.atom_offset[ids + 1] - first
+        shift = np.cumsum(n_atoms) - n_atoms - first  # global atom -> batch atom, per structure
         atom_rows, _ = _ranges_rows(self.atom_offset, ids)
-        # global atom -> batch atom (only the atoms of these structures are looked up)
-        start = self.atom_offset[ids]
-        batch_start = np.concatenate([[0], np.cumsum(self.atom_offset[ids + 1] - start)[:-1]])
-        shift = np.repeat(batch_start - start, self.atom_offset[ids + 1] - start)
-        to_batch = _GlobalToBatch(atom_rows, atom_rows + shift)
         centers, pair_offset, neighbor, dx = {}, {}, {}, {}
         for sym in self.species:
-            rows, _ = _ranges_rows(self.species_offsets[sym], ids)
-            centers[sym] = to_batch(self.center_atom[sym][rows])
+            rows, local = _ranges_rows(self.species_offsets[sym], ids)
+            centers[sym] = self.center_atom[sym][rows] + shift[local]
             po = self.pair_offset[sym]
-            pair_rows, _ = _ranges_rows(po, rows)
+            pair_rows, pair_center = _ranges_rows(po, rows)
+            owner = local[pair_center]  # batch structure of every pair
+            atoms = self.neighbor[sym][pair_rows]
+            inside = (atoms >= first[owner]) & (atoms < first[owner] + n_atoms[owner])
+            if not inside.all():
+                raise DataError(f"force data: a neighbour atom lies outside its structure "
+                                f"(corrupt /derivatives/{sym})")
+            neighbor[sym] = atoms + shift[owner]
             counts = po[rows + 1] - po[rows]
             pair_offset[sym] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            neighbor[sym] = to_batch(self.neighbor[sym][pair_rows])
             dx[sym] = self.dx[sym][pair_rows]
         return ForceBatch(reference=self.reference[atom_rows], coef=self.coef[atom_rows],
                           centers=centers, pair_offset=pair_offset, neighbor=neighbor, dx=dx)
-
-
-class _GlobalToBatch:
-    """Maps global atom indices (sorted ``glob``) to batch indices ``loc``."""
-
-    def __init__(self, glob: np.ndarray, loc: np.ndarray) -> None:
-        order = np.argsort(glob, kind="stable")
-        self.glob, self.loc = glob[order], loc[order]
-
-    def __call__(self, atoms: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.glob, atoms)
-        if len(atoms) and (pos.max(initial=0) >= len(self.glob)
-                           or not np.array_equal(self.glob[pos], atoms)):
-            raise DataError("force data: a neighbour atom lies outside its structure "
-                            "(corrupt /derivatives)")
-        return self.loc[pos].astype(np.int64)

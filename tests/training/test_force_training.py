@@ -248,3 +248,21 @@ def test_train_force_rmse_reused_from_the_loss_equals_a_fresh_evaluation(force_s
     per_structure = ctx.structure_force_rmse("train") * 1000.0  # eV/Å -> meV/Å
     assert np.sqrt(np.mean(per_structure**2 * data.n_atoms[:7]) / data.n_atoms[:7].mean()) == \
         pytest.approx(fresh, rel=1e-10)
+
+
+def test_a_neighbour_outside_its_structure_is_a_data_error(force_set, tmp_path):
+    import shutil
+
+    import h5py
+
+    from anncli.exceptions import DataError
+
+    tmp, _ = force_set
+    shutil.copy(tmp / "set.h5", tmp_path / "set.h5")
+    with h5py.File(tmp_path / "set.h5", "a") as f:
+        n_total = int(f["structures/atom_offset"][-1])
+        f["derivatives/Cu/neighbor"][0] = n_total - 1  # an atom of the last structure
+    _, _, source, _ = _prepared(tmp_path / "set.h5")
+    source.forces.batch(np.array([9]))  # the last structure itself is fine
+    with pytest.raises(DataError, match="outside its structure"):
+        source.forces.batch(np.array([0, 1]))
