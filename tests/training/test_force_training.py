@@ -266,3 +266,22 @@ def test_a_neighbour_outside_its_structure_is_a_data_error(force_set, tmp_path):
     source.forces.batch(np.array([9]))  # the last structure itself is fine
     with pytest.raises(DataError, match="outside its structure"):
         source.forces.batch(np.array([0, 1]))
+
+
+def test_adam_mini_batches_train_on_forces_too(force_set):
+    """The mini-batch path carries the force data: a real force weight lowers the force
+    error far below that of a negligible one (same seed, same epochs)."""
+    from anncli.config.loader import load_config
+    from anncli.config.train import TrainConfig
+    from anncli.workflows import train
+
+    tmp, _ = force_set
+    final = {}
+    for w in (1e-9, 0.5):
+        path = _train_yaml(tmp, force_weight=w, output=f"model-adam-{w}.h5",
+                           output_dir=f"out-adam-{w}", optimizer="{method: adam, learning_rate: 0.01}",
+                           batch_size=3, epochs=20)
+        train.run(load_config(path, TrainConfig), config_path=path)
+        with (tmp / f"out-adam-{w}" / "learning_curve.csv").open() as fh:
+            final[w] = float(list(csv.DictReader(fh))[-1]["train_force_rmse"])
+    assert final[0.5] < 0.7 * final[1e-9]
