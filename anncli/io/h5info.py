@@ -87,6 +87,13 @@ def _describe_model(path: Path) -> str:
             f"{meta.get('n_train', '?')} training / {meta.get('n_validation', '?')} validation structures, "
             f"seed {meta.get('seed', '?')}"
         )
+    if meta.get("force_weight"):
+        last = meta.get("final_errors_meV") or {}
+        forces = ""
+        if "val_force_rmse" in last:
+            forces = (f" (force RMSE at the last epoch {last['train_force_rmse']:.1f} training / "
+                      f"{last['val_force_rmse']:.1f} validation meV/Å)")
+        lines.append(f"  trained on energies and forces: force_weight {meta['force_weight']:g} Å²{forces}")
     if "trainset" in meta:
         lines.append(f"  training set: {meta['trainset']}")
     lines.append(f"  energy: E_i = network_i / {model.energy_scale:.6g} + {model.energy_shift:.6g} eV + E_atom")

@@ -375,6 +375,7 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
                 "optimizer": config.optimizer.method, "n_train": int(len(train_ids)),
                 "n_validation": int(len(val_ids)), "split_file": SPLIT_FILE,
                 "trainset": str(config.trainset), "train_input": input_text,
+                "force_weight": config.force_weight,
                 "anncli_version": __version__,
             }
 

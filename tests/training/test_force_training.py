@@ -196,6 +196,13 @@ def test_train_with_forces_lowers_the_force_error(force_set):
                                        rtol=0, atol=1e-6)  # written with 6 decimals
     assert errors[0.5] < 0.7 * errors[0.0]
     assert "val_force_rmse" not in curve[0.0][0]
+    from anncli.io.h5info import describe
+
+    text = describe(tmp / "model-0.5.h5")
+    last = curve[0.5][-1]
+    assert (f"force_weight 0.5 Å² (force RMSE at the last epoch {float(last['train_force_rmse']):.1f}"
+            f" training / {float(last['val_force_rmse']):.1f} validation meV/Å)") in text
+    assert "trained on energies and forces" not in describe(tmp / "model-0.0.h5")
     first, last = (float(curve[0.5][k]["train_force_rmse"]) for k in (0, -1))
     assert last < 0.7 * first
 
