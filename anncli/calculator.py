@@ -98,8 +98,8 @@ class ANNCalculator(Calculator):
             self.n_warnings += 1
             k = int(np.argmax(np.abs(ex.value - np.clip(ex.value, ex.low, ex.high))))
             logger.warning(
-                "%d atom(s) outside the training range of the potential, e.g. atom %d (%s): feature %s = %.6g "
-                "not in [%.6g, %.6g]%s", len(ex), ex.atom[k] + 1, ex.species[k],
-                self.potential.feature_label(ex.species[k], int(ex.feature[k])), ex.value[k], ex.low[k], ex.high[k],
+                "%d atom(s) outside the training range of the potential, e.g. atom %d (%s): feature %s = %s%s",
+                len(ex), ex.atom[k] + 1, ex.species[k],
+                self.potential.feature_label(ex.species[k], int(ex.feature[k])), ex.excess_text(k),
                 " (further warnings suppressed)" if self.n_warnings == self.max_warnings else "",
             )

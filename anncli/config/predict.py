@@ -49,7 +49,8 @@ class Extrapolation(Section):
         10, description="Atoms listed individually; the rest are only counted in the summary."
     )
     tolerance: Annotated[Float, Field(ge=0)] = Field(
-        0.0, description="Allowed excess as a fraction of each feature's training range (0 = none)."
+        1e-6, description="Allowed excess as a fraction of each feature's training range "
+        "(the default ignores rounding noise on the boundary; 0 = any excess)."
     )
 
 

@@ -179,6 +179,7 @@ def _floordiv(e, nb):  # pragma: no cover
 def _search(
     i, mode, start, wrapped, sorted_xyz, frac, s, cells, tri, inv, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index, out_vectors, out_distances,
+    n_close,
 ):  # pragma: no cover
     """Count, or write from ``start`` on, the neighbours of atom ``i``; returns their number.
 
@@ -190,7 +191,8 @@ def _search(
 
     * ``MODE_COUNT``: count, and record which candidates are pairs as a bit stream in
       ``bits[i]`` (one bit per candidate, in enumeration order); returns ``-(count + 1)`` if
-      the stream did not fit in ``bits[i]``.
+      the stream did not fit in ``bits[i]``.  ``n_close[i]`` gets the number of candidates with
+      ``d2 <= lo2``: 1 (the atom itself) unless other atoms sit at the same position.
     * ``MODE_FILL_BITS``: write the pairs whose bits are set (no distance test, no mispredicted
       branches).
     * ``MODE_FILL_TEST``: write the pairs found by testing every candidate (atoms whose bit
@@ -245,6 +247,7 @@ def _search(
     sy = sorted_xyz[1]
     sz = sorted_xyz[2]
     count = 0
+    close = 0  # candidates at d2 <= lo2: the atom itself and any atom on top of it
     cur = 0  # position in the bit stream
     cap = bits.shape[1] * 64
     fits = True
@@ -317,6 +320,7 @@ def _search(
                             d2 = vx * vx + vy * vy + vz * vz
                             hit = (d2 <= hi2) & (d2 > lo2)
                             count += hit
+                            close += d2 <= lo2
                             m |= np.uint64(hit) << np.uint64(k)
                         if fits and cur + nq > cap:
                             fits = False
@@ -371,8 +375,10 @@ def _search(
                             out_vectors[p, 2] = vz
                             out_distances[p] = np.sqrt(d2)
                             count += 1
-    if mode == MODE_COUNT and not fits:
-        return -(count + 1)
+    if mode == MODE_COUNT:
+        n_close[i] = close
+        if not fits:
+            return -(count + 1)
     return count
 
 
@@ -380,7 +386,7 @@ def _search(
 def neighbor_pass_nb(
     wrapped, sorted_xyz, frac, atom_structure, cells, tri, inv, pbcs, nbins, origin, width,
     bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, fill, offsets, counts, bits, out_index, out_vectors,
-    out_distances,
+    out_distances, n_close,
 ):  # pragma: no cover
     """One pass over all atoms of the batch (parallel).
 
@@ -389,6 +395,8 @@ def neighbor_pass_nb(
     not fit gets ``-(count + 1)``.
     ``fill`` True: the pairs of atom ``i`` into ``out_*[offsets[i]:offsets[i + 1]]``, from the bit
     stream where ``counts[i] >= 0``, else by testing the candidates again.
+    The count pass also writes ``n_close`` (n_atoms,): candidates at ``d2 <= lo2``, the atom
+    itself included (more than 1 means another atom sits on top of it).
     """
     for i in prange(wrapped.shape[0]):
         if fill:
@@ -396,13 +404,13 @@ def neighbor_pass_nb(
             _search(
                 i, mode, offsets[i], wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, inv, pbcs, nbins,
                 origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
-                out_vectors, out_distances,
+                out_vectors, out_distances, n_close,
             )
         else:
             counts[i] = _search(
                 i, MODE_COUNT, 0, wrapped, sorted_xyz, frac, atom_structure[i], cells, tri, inv, pbcs, nbins,
                 origin, width, bin_offsets, bin_start, sorted_atoms, cutoff, lo2, hi2, bits, out_index,
-                out_vectors, out_distances,
+                out_vectors, out_distances, n_close,
             )
 
 

@@ -40,6 +40,9 @@ class NeighborList:
         ``R_j + T - R_i``.
     distances : ndarray of shape (n_pairs,), float64, Å
     cutoff : float, Å
+    coincident : ndarray of shape (n,), int64, or None
+        Batch indices of the atoms that sit within 1e-12 Å of another atom (a duplicated
+        atom line); those pairs are not listed.  None if unknown.
     """
 
     offsets: np.ndarray
@@ -47,6 +50,7 @@ class NeighborList:
     vectors: np.ndarray
     distances: np.ndarray
     cutoff: float
+    coincident: np.ndarray | None = None
 
     @property
     def n_atoms(self) -> int:

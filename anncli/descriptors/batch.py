@@ -16,11 +16,12 @@ import numpy as np
 
 from anncli.descriptors.base import Descriptor, NeighborList
 from anncli.descriptors.neighbors import build_neighbor_list, min_distance_per_structure
+from anncli.descriptors.validation import check_batch_arrays
 from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchFeatures", "SpeciesFeatures", "featurize_batch", "env_types_for"]
+__all__ = ["BatchFeatures", "SpeciesFeatures", "featurize_batch", "env_lookup", "env_types_for"]
 
 
 @dataclass
@@ -78,10 +79,36 @@ class BatchFeatures:
     min_distance: np.ndarray | None = None
 
 
+def env_lookup(setup: Descriptor, species: list[str]) -> np.ndarray:
+    """Position of every species in ``setup.env`` (-1 if absent), int32 of shape (n_species,)."""
+    return np.array([setup.env.index(s) if s in setup.env else -1 for s in species], dtype=np.int32)
+
+
 def env_types_for(setup: Descriptor, species: list[str], symbols_per_atom_index: np.ndarray) -> np.ndarray:
     """Position of every atom's species in ``setup.env`` (-1 if absent), int32 of shape (n_atoms,)."""
-    lookup = np.array([setup.env.index(s) if s in setup.env else -1 for s in species], dtype=np.int32)
-    return lookup[symbols_per_atom_index] if len(species) else np.zeros(0, dtype=np.int32)
+    return env_lookup(setup, species)[symbols_per_atom_index] if len(species) else np.zeros(0, dtype=np.int32)
+
+
+def _raise_coincident(atoms, positions, cells, pbcs, structure_offsets, sym, species, labels) -> None:
+    """DataError naming the first pair of atoms at the same position (periodic images included)."""
+    a = int(atoms[0])
+    s = int(np.searchsorted(structure_offsets, a, side="right") - 1)
+    lo, hi = int(structure_offsets[s]), int(structure_offsets[s + 1])
+    d = positions[lo:hi] - positions[a]
+    periodic = np.flatnonzero(pbcs[s])
+    if len(periodic):  # nearest periodic image along the periodic lattice vectors
+        rows = cells[s][periodic]
+        frac = np.linalg.lstsq(rows.T, d.T, rcond=None)[0].T
+        d = d - np.rint(frac) @ rows
+    dist = np.linalg.norm(d, axis=1)
+    dist[a - lo] = np.inf
+    b = lo + int(np.argmin(dist))
+    i, j = sorted((a - lo, b - lo))
+    where = labels[s] if labels else f"structure {s} of the batch"
+    raise DataError(
+        f"{where}: atoms {i + 1} ({species[sym[lo + i]]}) and {j + 1} ({species[sym[lo + j]]}) are at the same "
+        f"position ({dist[b - lo]:.2g} Å apart; a duplicated atom line?)"
+    )
 
 
 def _center_pairs(nl: NeighborList, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,15 +157,18 @@ def featurize_batch(
     Raises
     ------
     DataError
-        If a species of the batch has no setup, or a neighbour (within a setup's
-        cutoff) has a species missing from that setup's ``env``.
+        If a species of the batch has no setup, a neighbour (within a setup's cutoff) has a
+        species missing from that setup's ``env``, or two atoms sit at the same position.
+    ValueError, TypeError
+        If the arrays do not fit together (shapes, offsets, species indices).
     """
     from anncli.descriptors import _neighbor_kernels as _nk  # Numba on first use only
 
-    sym = np.ascontiguousarray(symbols_per_atom_index, dtype=np.int32)
+    positions, cells, pbcs, structure_offsets, sym = check_batch_arrays(
+        positions, cells, pbcs, structure_offsets, symbols_per_atom_index, len(species))
+    if labels is not None and len(labels) != len(structure_offsets) - 1:
+        raise ValueError(f"labels must name every structure ({len(structure_offsets) - 1}); got {len(labels)}")
     present = np.unique(sym)
-    if len(present) and (present[0] < 0 or present[-1] >= len(species)):
-        raise ValueError("symbols_per_atom_index holds indices outside the species list.")
     for t in present:
         if species[t] not in setups:
             raise DataError(
@@ -148,6 +178,8 @@ def featurize_batch(
     used = [species[t] for t in present]
     cutoff = max((setups[s].cutoff for s in used), default=max((s.cutoff for s in setups.values()), default=1.0))
     nl = build_neighbor_list(positions, cells, pbcs, structure_offsets, cutoff)
+    if len(nl.coincident):
+        _raise_coincident(nl.coincident, positions, cells, pbcs, structure_offsets, sym, species, labels)
     result = BatchFeatures(
         nl=nl, neighbor_counts=nl.counts(), min_distance=min_distance_per_structure(nl, structure_offsets)
     )
@@ -164,8 +196,9 @@ def featurize_batch(
                 empty.pair_index = np.zeros(0, dtype=np.int64)
             result.species[name] = empty
             continue
-        env_types = env_types_for(setup, species, sym)
-        if (env_types[present] < 0).any():
+        lookup = env_lookup(setup, species)
+        env_types = lookup[sym]
+        if (lookup[present] < 0).any():  # a species of the batch is not in this setup's env
             c, p = _nk.first_missing_neighbor_nb(
                 nl.offsets, nl.index, nl.distances, centers, env_types, float(setup.cutoff)
             )

@@ -35,6 +35,7 @@ import numpy as np
 
 from anncli.descriptors import _behler_kernels as _k
 from anncli.descriptors.base import NeighborList
+from anncli.descriptors.validation import check_center_arrays
 from anncli.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -343,7 +344,7 @@ class BehlerSetup:
                 f"neighbour list cutoff {nl.cutoff} Å is smaller than the Behler2011 setup "
                 f"cutoff {self.cutoff} Å of {self.central}"
             )
-        centers = np.ascontiguousarray(centers, dtype=np.int64)
+        centers, env_types = check_center_arrays(nl, centers, env_types, len(self.env))
         counts = nl.offsets[centers + 1] - nl.offsets[centers]
         pair_start = np.zeros(len(centers) + 1, dtype=np.int64)
         np.cumsum(counts, out=pair_start[1:])

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from anncli.descriptors.base import NeighborList
+from anncli.descriptors.validation import check_center_arrays
 from anncli.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -260,10 +261,27 @@ class ChebyshevSetup:
         centers = np.asarray(centers, dtype=np.int64)
         return int((nl.offsets[centers + 1] - nl.offsets[centers]).sum())
 
+    def _checked(self, nl: NeighborList, centers, env_types) -> tuple[np.ndarray, np.ndarray]:
+        """Validated ``(centers, env_types)``; a neighbour within the cutoff outside ``env`` is refused.
+
+        The kernel would index the species weights with -1 and return wrong features.
+        """
+        from anncli.descriptors._neighbor_kernels import first_missing_neighbor_nb
+
+        centers, env_types = check_center_arrays(nl, centers, env_types, len(self.env))
+        if not (len(env_types) and env_types.min() < 0):
+            return centers, env_types
+        c, p = first_missing_neighbor_nb(nl.offsets, nl.index, nl.distances, centers, env_types, float(self.cutoff))
+        if c >= 0:
+            raise ValueError(
+                f"atom {int(nl.index[p])} is a neighbour of centre {int(centers[c])} at {nl.distances[p]:.4f} Å "
+                f"but env_types marks its species as absent from env {self.env} (-1); "
+                "every species within the cutoff must be in env"
+            )
+        return centers, env_types
+
     def _run(self, mode, nl, centers, env_types, out=None, dout=None, de_dg=None, gout=None) -> None:
         """Call the kernel in ``mode`` with unused outputs replaced by empty arrays."""
-        centers = np.ascontiguousarray(centers, dtype=np.int64)
-        env_types = np.ascontiguousarray(env_types, dtype=np.int32)
         if self.cutoff > nl.cutoff * (1 + 1e-12):
             raise ValueError(
                 f"The neighbour list (cutoff {nl.cutoff} Å) is shorter than the setup's cutoff {self.cutoff} Å."
@@ -302,13 +320,19 @@ class ChebyshevSetup:
         centers : ndarray of shape (n_centers,), int64
             Batch indices of the central atoms.
         env_types : ndarray of shape (n_atoms,), int32
-            Position of every atom's species in ``env``; the caller guarantees that no
-            neighbour within the cutoff has -1 (see :mod:`anncli.descriptors.batch`).
+            Position of every atom's species in ``env`` (-1 if absent); a neighbour within the
+            cutoff with -1 is refused (ValueError).
+
+        Raises
+        ------
+        ValueError, TypeError
+            If an argument has the wrong shape, type or values.
 
         Returns
         -------
         ndarray of shape (n_centers, n_features), float64
         """
+        centers, env_types = self._checked(nl, centers, env_types)
         out = np.empty((len(centers), self.n_features))
         self._run(_FEATURES, nl, centers, env_types, out=out)
         return out
@@ -325,6 +349,7 @@ class ChebyshevSetup:
             ``dG[q, f] = d G_cf / d vectors[p]`` for the pairs ``p`` of the centres, centre
             by centre in neighbour-list order (pairs beyond both cutoffs have zero rows).
         """
+        centers, env_types = self._checked(nl, centers, env_types)
         out = np.empty((len(centers), self.n_features))
         dout = np.zeros((self._n_center_pairs(nl, centers), self.n_features, 3))
         self._run(_DERIVATIVES, nl, centers, env_types, out=out, dout=dout)
@@ -345,7 +370,10 @@ class ChebyshevSetup:
         ndarray of shape (n_center_pairs, 3), eV/Å
             In the pair order of :meth:`features_and_derivatives`, without storing dG.
         """
-        de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64).reshape(len(centers), self.n_features)
+        centers, env_types = self._checked(nl, centers, env_types)
+        de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64)
+        if de_dg.shape != (len(centers), self.n_features):
+            raise ValueError(f"dE_dG has shape {de_dg.shape}; expected {(len(centers), self.n_features)}")
         gout = np.zeros((self._n_center_pairs(nl, centers), 3))
         self._run(_PAIR_GRADIENTS, nl, centers, env_types, de_dg=de_dg, gout=gout)
         return gout

@@ -167,6 +167,9 @@ def build_neighbor_list(
 ) -> NeighborList:
     """Neighbour list of a batch of structures (all pairs with 1e-12 < d <= cutoff).
 
+    Atoms closer than 1e-12 Å to another atom (a duplicated atom) are not paired with it but
+    recorded in ``coincident``.
+
     Parameters
     ----------
     positions : ndarray of shape (n_atoms, 3), Å
@@ -271,24 +274,29 @@ def build_neighbor_list(
     offsets = np.zeros(n_atoms + 1, dtype=np.int64)
     # which candidates of every atom are pairs, found by the count pass for the fill pass
     bits = np.empty((n_atoms, BIT_WORDS), dtype=np.uint64)
+    n_close = np.empty(n_atoms, dtype=np.int64)
     old_chunk = numba.set_parallel_chunksize(CHUNK_ATOMS)  # dynamic scheduling over atoms
     try:
         _k.neighbor_pass_nb(*args, False, offsets, counts, bits, np.empty(0, np.int64), np.empty((0, 3)),
-                            np.empty(0))
+                            np.empty(0), n_close)
         np.cumsum(np.where(counts < 0, -counts - 1, counts), out=offsets[1:])
         n_pairs = int(offsets[-1])
         index = np.empty(n_pairs, dtype=np.int64)
         vectors = np.empty((n_pairs, 3))
         distances = np.empty(n_pairs)
-        _k.neighbor_pass_nb(*args, True, offsets, counts, bits, index, vectors, distances)
+        _k.neighbor_pass_nb(*args, True, offsets, counts, bits, index, vectors, distances, n_close)
     finally:
         numba.set_parallel_chunksize(old_chunk)
     logger.debug("neighbour list: %d atoms, %d pairs within %.3f Å", n_atoms, n_pairs, cutoff)
-    return NeighborList(offsets=offsets, index=index, vectors=vectors, distances=distances, cutoff=cutoff)
+    return NeighborList(offsets=offsets, index=index, vectors=vectors, distances=distances, cutoff=cutoff,
+                        coincident=np.flatnonzero(n_close > 1))
 
 
 def min_distance_per_structure(nl: NeighborList, structure_offsets: np.ndarray) -> np.ndarray:
     """Smallest pair distance of every structure, Å (inf if no pair within the cutoff).
+
+    Structures with two atoms at the same position (``nl.coincident``; such pairs are not
+    listed) get 0.
 
     Returns
     -------
@@ -297,7 +305,8 @@ def min_distance_per_structure(nl: NeighborList, structure_offsets: np.ndarray) 
     from anncli.descriptors import _neighbor_kernels as _k
 
     out = np.empty(len(structure_offsets) - 1)
-    _k.min_distance_per_structure_nb(
-        nl.offsets, nl.distances, np.ascontiguousarray(structure_offsets, dtype=np.int64), out
-    )
+    structure_offsets = np.ascontiguousarray(structure_offsets, dtype=np.int64)
+    _k.min_distance_per_structure_nb(nl.offsets, nl.distances, structure_offsets, out)
+    if nl.coincident is not None and len(nl.coincident):
+        out[np.searchsorted(structure_offsets, nl.coincident, side="right") - 1] = 0.0
     return out

@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from anncli.descriptors.validation import check_batch_arrays
 from anncli.exceptions import DataError
 from anncli.potential._kernels import first_out_of_range_nb, scatter_pairs_nb
 from anncli.potential.folded import FoldedNetwork
@@ -36,10 +37,14 @@ from anncli.potential.threads import ThreadChooser
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS"]
+__all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS",
+           "EXTRAPOLATION_TOLERANCE"]
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
+#: Default allowed excess of a feature beyond its training range, as a fraction of the range.
+#: Far below any physical extrapolation, far above floating-point noise (~1e-13).
+EXTRAPOLATION_TOLERANCE = 1e-6
 #: Calls with fewer atoms run on one thread or on all, whichever :class:`ThreadChooser` has
 #: timed faster (on a busy machine a parallel region waits for its slowest thread).
 SERIAL_BELOW = 2000
@@ -55,10 +60,15 @@ class Potential:
         :func:`anncli.potential.aenet_nn.read_aenet_nn`).
     extrapolation_tolerance : float
         Features more than this fraction of the training range outside
-        ``[feature_min, feature_max]`` count as extrapolation (default 0: any excess).
+        ``[feature_min, feature_max]`` count as extrapolation.  The default,
+        :data:`EXTRAPOLATION_TOLERANCE`, ignores the rounding noise of features recomputed on
+        the boundary of the range (a training structure evaluated again, or a range stored by
+        ænet's Fortran code).
     """
 
-    def __init__(self, model, *, extrapolation_tolerance: float = 0.0) -> None:
+    def __init__(self, model, *, extrapolation_tolerance: float | None = None) -> None:
+        if extrapolation_tolerance is None:
+            extrapolation_tolerance = EXTRAPOLATION_TOLERANCE
         from anncli.descriptors import descriptor_from_dict
 
         self.model = model
@@ -146,8 +156,17 @@ class Potential:
         Returns
         -------
         BatchPrediction
+
+        Raises
+        ------
+        DataError
+            Atoms at the same position, or a neighbour whose species a descriptor lacks.
+        ValueError, TypeError
+            If the arrays do not fit together (shapes, offsets, species indices).
         """
-        n_atoms = int(np.asarray(structure_offsets)[-1])
+        positions, cells, pbcs, structure_offsets, species_index = check_batch_arrays(
+            positions, cells, pbcs, structure_offsets, species_index, len(self.species))
+        n_atoms = int(structure_offsets[-1])
         if n_atoms < SERIAL_BELOW:
             with self._threads.run(n_atoms):
                 return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
@@ -235,13 +254,30 @@ class Potential:
     ) -> tuple[list[Prediction], Extrapolation]:
         """Evaluate a list of :class:`~anncli.structure.Structure` (batched internally).
 
+        Parameters
+        ----------
+        structures : sequence of Structure or ase.Atoms
+            ``ase.Atoms`` are converted with :meth:`Structure.from_ase`.
+        forces, stress, extrapolation : bool
+            As in :meth:`evaluate_arrays`.
+        batch_atoms : int
+            Structures are evaluated together up to this many atoms per engine call.
+
         Returns
         -------
         predictions : list of Prediction
             One per structure, in order.
         extrapolation : Extrapolation
             Flagged atoms; ``structure`` indexes ``structures``.
+
+        Raises
+        ------
+        TypeError
+            If an item is neither a Structure nor an ase.Atoms.
         """
+        structures = _as_structures(structures)
+        if not isinstance(batch_atoms, (int, np.integer)) or isinstance(batch_atoms, bool) or batch_atoms < 1:
+            raise ValueError(f"batch_atoms must be a positive integer; got {batch_atoms!r}")
         out: list[Prediction] = []
         extra: list[Extrapolation] = []
         start = 0
@@ -272,6 +308,22 @@ class Potential:
                 extra.append(ex)
             start = stop
         return out, Extrapolation.concatenate(extra)
+
+
+def _as_structures(items) -> list:
+    from anncli.structure import Structure
+
+    if isinstance(items, Structure) or type(items).__name__ == "Atoms":
+        items = [items]
+    out = []
+    for k, item in enumerate(items):
+        if isinstance(item, Structure):
+            out.append(item)
+        elif type(item).__name__ == "Atoms" and hasattr(item, "get_chemical_symbols"):
+            out.append(Structure.from_ase(item, frame=k))
+        else:
+            raise TypeError(f"structures[{k}] is a {type(item).__name__}; expected anncli.Structure or ase.Atoms")
+    return out
 
 
 def pack_structures(structures: Sequence, potential: Potential):

@@ -41,6 +41,23 @@ class Extrapolation:
     def __len__(self) -> int:
         return len(self.atom)
 
+    def excess_text(self, k: int) -> str:
+        """``"-9.2791 is 0.00021 below the training minimum -9.27889 (0.004 % of the range)"``.
+
+        Enough digits to tell the value from the bound however small the excess.
+        """
+        v, lo, hi = float(self.value[k]), float(self.low[k]), float(self.high[k])
+        below = v < lo
+        bound = lo if below else hi
+        excess = abs(v - bound)
+        digits = 6
+        while digits < 17 and float(f"{v:.{digits}g}") == float(f"{bound:.{digits}g}"):
+            digits += 1
+        span = hi - lo
+        rel = f" ({100 * excess / span:.2g} % of the range)" if span > 0 else ""
+        return (f"{v:.{digits}g} is {excess:.2g} {'below the training minimum' if below else 'above the training maximum'} "
+                f"{bound:.{digits}g}{rel}")
+
     @staticmethod
     def empty() -> "Extrapolation":
         z = np.zeros(0, dtype=np.int64)

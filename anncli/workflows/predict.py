@@ -172,9 +172,9 @@ class _Run:
             sym = ex.species[k]
             more = int(ex.n_features[k]) - 1
             logger.warning(
-                "%s: atom %d (%s): feature %s = %.6g outside the training range [%.6g, %.6g]%s",
+                "%s: atom %d (%s): feature %s = %s%s",
                 s.label, int(ex.atom[k]) + 1, sym, self.pot.feature_label(sym, int(ex.feature[k])),
-                ex.value[k], ex.low[k], ex.high[k],
+                ex.excess_text(k),
                 f" (and {more} more feature{'s' if more > 1 else ''})" if more > 0 else "",
             )
             if self.warned == cap:

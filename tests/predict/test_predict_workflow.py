@@ -158,6 +158,17 @@ def test_overlapping_atoms_exit_2(model_file, tmp_path, capsys):
     assert "s00.xsf" in err and "atoms 2 (Au) and 3 (Cu)" in err and "0.03" in err
 
 
+@pytest.mark.parametrize("min_distance", [0.1, 0.0])
+def test_duplicated_atom_exit_2_even_without_min_distance(model_file, tmp_path, capsys, min_distance):
+    s = fcc(seed=2, noise=0.0)
+    dup = Structure(s.symbols + [s.symbols[1]], np.vstack([s.positions, s.positions[1]]), s.cell, s.pbc)
+    write_data(tmp_path, [dup])
+    assert main(["predict", str(write_config(tmp_path, model_file, min_distance=min_distance))]) == 2
+    err = capsys.readouterr().err
+    assert "s00.xsf: atoms 2 (Au) and 5 (Au) are at the same position" in err
+    assert "Traceback" not in err
+
+
 def test_extrapolation_warning_names_structure_atom_feature(model_file, tmp_path, capsys):
     squeezed = fcc(a=3.3, seed=3)  # denser than every training structure
     structures = [fcc(seed=k, noise=0.08) for k in range(2)] + [squeezed] * 3  # training structures first
@@ -165,7 +176,7 @@ def test_extrapolation_warning_names_structure_atom_feature(model_file, tmp_path
     cfg = write_config(tmp_path, model_file, extrapolation={"max_warnings": 2}, print="none")
     assert main(["predict", str(cfg)]) == 0
     err = capsys.readouterr().err
-    lines = [l for l in err.splitlines() if "outside the training range [" in l]
+    lines = [l for l in err.splitlines() if " the training m" in l]  # "... below the training minimum ..."
     assert len(lines) == 2  # capped
     assert "s02.xsf: atom 1 (Cu): feature " in lines[0]
     assert "further extrapolation warnings are not listed" in err

@@ -40,6 +40,11 @@ BAD_XSF = {
     "NaN force": (GOOD_XSF.replace(" 0.1 0.0 0.0", " nan 0.0 0.0"), r"bad\.xsf, line 9"),
     "atoms closer than 0.1 Å": (GOOD_XSF.replace("Au 2.0 2.0 2.0", "Au 0.05 0.0 0.0"),
                                 r"bad\.xsf: atoms 1 \(Cu\) and 2 \(Au\) are 0\.05\d* Å apart"),
+    "duplicated atom line": (GOOD_XSF.replace("2 1\n", "3 1\n") + "Cu 0.0 0.0 0.0  0.1 0.0 0.0\n",
+                             r"bad\.xsf: atoms 1 \(Cu\) and 3 \(Cu\) are at the same position"),
+    "atom on a periodic image of another": (
+        GOOD_XSF.replace("2 1\n", "3 1\n") + "Cu 4.0 0.0 4.0  0.1 0.0 0.0\n",
+        r"bad\.xsf: atoms 1 \(Cu\) and 3 \(Cu\) are at the same position"),
 }
 
 
