@@ -39,6 +39,12 @@ class ANNCalculator(Calculator):
     **kwargs
         Passed to :class:`ase.calculators.calculator.Calculator`.
 
+    Raises
+    ------
+    anncli.exceptions.DataError
+        From a calculation: a species the potential lacks, two atoms at the same position
+        (the pair is named), or a neighbour species missing from a descriptor's env list.
+
     Notes
     -----
     Units: energies eV, forces eV/Å, stress eV/Å³ (ASE's sign and Voigt order

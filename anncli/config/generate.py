@@ -247,7 +247,7 @@ class GenerateConfig(Section):
         "error", description="Structures without an energy: 'error' stops, 'skip' leaves them out."
     )
     min_distance: Annotated[Float, Field(ge=0)] = Field(
-        0.1, description="Atom pairs closer than this (Å) are an input error."
+        0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
     )
     derivatives: Bool = Field(False, description="Also store feature derivatives for force training (large files).")
     compression: Literal["none", "lzf", "gzip"] = Field(

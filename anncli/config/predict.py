@@ -96,7 +96,7 @@ class PredictConfig(Section):
     )
     relax: Relax | None = Field(None, description="Relax every structure first: {optimizer, fmax, steps, output}; null = no relaxation.")
     min_distance: Annotated[Float, Field(ge=0)] = Field(
-        0.1, description="Atom pairs closer than this (Å) are an input error."
+        0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
     )
     batch_atoms: Annotated[Int, Field(ge=1)] = Field(32768, description="Atoms evaluated together in one engine call.")
     n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads; null = all cores.")
