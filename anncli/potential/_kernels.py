@@ -61,22 +61,32 @@ def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structur
 
 
 @njit(cache=True)
-def first_out_of_range_nb(x, lo, hi, tol):
-    """Per row: number of features outside ``[lo - tol, hi + tol]`` and the first such feature.
+def features_out_of_range_nb(x, lo, hi, tol, inv_span):
+    """Per row: features outside ``[lo - tol, hi + tol]``, the worst of them and its excess.
+
+    The excess of a feature is its distance to ``[lo, hi]`` times ``inv_span`` (1 / the
+    training range): 0.5 means half the range beyond the nearest bound.
 
     Returns
     -------
     count : int64 (n,)
-    first : int64 (n,)  (-1 where count is 0)
+        Number of features out of range.
+    worst : int64 (n,)
+        The feature with the largest excess (-1 where count is 0).
+    grade : float64 (n,)
+        That largest excess (0 where count is 0).
     """
     n, m = x.shape
     count = np.zeros(n, dtype=np.int64)
-    first = np.full(n, -1, dtype=np.int64)
+    worst = np.full(n, -1, dtype=np.int64)
+    grade = np.zeros(n)
     for a in range(n):
         for f in range(m):
             v = x[a, f]
             if v < lo[f] - tol[f] or v > hi[f] + tol[f]:
-                if count[a] == 0:
-                    first[a] = f
+                e = (lo[f] - v if v < lo[f] else v - hi[f]) * inv_span[f]
+                if count[a] == 0 or e > grade[a]:
+                    worst[a] = f
+                    grade[a] = e
                 count[a] += 1
-    return count, first
+    return count, worst, grade

@@ -30,7 +30,7 @@ import numpy as np
 
 from anncli.descriptors.validation import check_batch_arrays
 from anncli.exceptions import DataError
-from anncli.potential._kernels import first_out_of_range_nb, scatter_pairs_nb
+from anncli.potential._kernels import features_out_of_range_nb, scatter_pairs_nb
 from anncli.potential.folded import FoldedNetwork
 from anncli.potential.results import BatchPrediction, Extrapolation, Prediction
 from anncli.potential.threads import ThreadChooser
@@ -90,7 +90,11 @@ class Potential:
             with np.errstate(invalid="ignore"):
                 tol = extrapolation_tolerance * np.abs(hi - lo) + 1e-12 * np.maximum(np.abs(lo), np.abs(hi))
             tol = np.where(np.isfinite(tol), tol, 0.0)
-            self._range[sym] = (np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(tol))
+            span = hi - lo
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inv_span = np.where(np.isfinite(span) & (span > 0), 1.0 / span, 1.0)
+            self._range[sym] = (np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(tol),
+                                np.ascontiguousarray(inv_span))
 
     # ------------------------------------------------------------------ helpers
     def species_index(self, symbols: Sequence[str], label: str = "") -> np.ndarray:
@@ -229,18 +233,18 @@ class Potential:
         )
 
     def _extrapolation(self, sym: str, centers: np.ndarray, x: np.ndarray, offsets: np.ndarray) -> Extrapolation:
-        lo, hi, tol = self._range[sym]
-        count, first = first_out_of_range_nb(np.ascontiguousarray(x), lo, hi, tol)
+        lo, hi, tol, inv_span = self._range[sym]
+        count, worst, grade = features_out_of_range_nb(np.ascontiguousarray(x), lo, hi, tol, inv_span)
         rows = np.flatnonzero(count)
         if len(rows) == 0:
             return Extrapolation.empty()
         atoms = centers[rows]
         s_idx = np.searchsorted(offsets, atoms, side="right") - 1
-        f = first[rows]
+        f = worst[rows]
         return Extrapolation(
             structure=s_idx.astype(np.int64), atom=(atoms - offsets[s_idx]).astype(np.int64),
             species=[sym] * len(rows), feature=f, value=x[rows, f], low=lo[f], high=hi[f],
-            n_features=count[rows],
+            n_features=count[rows], grade=grade[rows],
         )
 
     def evaluate(
@@ -291,6 +295,10 @@ class Potential:
             res = self.evaluate_arrays(*arrays, forces=forces, stress=stress, extrapolation=extrapolation,
                                        labels=[s.label for s in chunk])
             offsets = arrays[3]
+            ex = res.extrapolation
+            n_flagged = np.bincount(ex.structure, minlength=len(chunk))
+            grade = np.zeros(len(chunk))
+            np.maximum.at(grade, ex.structure, ex.grade)
             for k in range(len(chunk)):
                 a, b = offsets[k], offsets[k + 1]
                 out.append(Prediction(
@@ -299,10 +307,9 @@ class Potential:
                     forces=None if res.forces is None else res.forces[a:b].copy(),
                     stress=None if res.stress is None or np.isnan(res.stress[k]).any() else res.stress[k].copy(),
                     virial=None if res.virial is None else res.virial[k].copy(),
-                    n_extrapolating=int(np.count_nonzero(res.extrapolation.structure == k)),
+                    n_extrapolating=int(n_flagged[k]), extrapolation_grade=float(grade[k]),
                     min_distance=float(res.min_distance[k]),
                 ))
-            ex = res.extrapolation
             if len(ex):
                 ex.structure = ex.structure + start
                 extra.append(ex)

@@ -22,11 +22,14 @@ class Extrapolation:
         0-based index of the atom within its structure.
     species : list of str
     feature : ndarray of shape (n,), int64
-        0-based index of the first feature out of range.
+        0-based index of the feature furthest out of range (relative to its range).
     value, low, high : ndarray of shape (n,)
         That feature's value and the training range [low, high].
     n_features : ndarray of shape (n,), int64
         How many features of the atom are out of range.
+    grade : ndarray of shape (n,), float64
+        That feature's distance to the range as a fraction of the range (the absolute
+        distance for a feature that was constant in training): the atom's extrapolation grade.
     """
 
     structure: np.ndarray
@@ -37,6 +40,11 @@ class Extrapolation:
     low: np.ndarray
     high: np.ndarray
     n_features: np.ndarray
+    grade: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.grade is None:
+            self.grade = np.zeros(len(self.atom))
 
     def __len__(self) -> int:
         return len(self.atom)
@@ -62,7 +70,7 @@ class Extrapolation:
     def empty() -> "Extrapolation":
         z = np.zeros(0, dtype=np.int64)
         f = np.zeros(0)
-        return Extrapolation(z, z, [], z, f, f, f, z)
+        return Extrapolation(z, z, [], z, f, f, f, z, f)
 
     @staticmethod
     def concatenate(parts: Sequence["Extrapolation"]) -> "Extrapolation":
@@ -73,7 +81,7 @@ class Extrapolation:
             cat([p.structure for p in parts]), cat([p.atom for p in parts]),
             [s for p in parts for s in p.species], cat([p.feature for p in parts]),
             cat([p.value for p in parts]), cat([p.low for p in parts]), cat([p.high for p in parts]),
-            cat([p.n_features for p in parts]),
+            cat([p.n_features for p in parts]), cat([p.grade for p in parts]),
         )
 
     def per_structure(self, n_structures: int) -> np.ndarray:
@@ -114,7 +122,12 @@ class BatchPrediction:
 
 @dataclass
 class Prediction:
-    """Prediction for one structure (see :class:`BatchPrediction` for units)."""
+    """Prediction for one structure (see :class:`BatchPrediction` for units).
+
+    ``n_extrapolating`` counts its atoms with features outside the training range;
+    ``extrapolation_grade`` is the largest excess among them as a fraction of the feature's
+    training range (0 when none; see :class:`Extrapolation`).
+    """
 
     energy: float
     cohesive_energy: float
@@ -124,3 +137,4 @@ class Prediction:
     virial: np.ndarray | None = None
     n_extrapolating: int = 0
     min_distance: float = float("inf")
+    extrapolation_grade: float = 0.0

@@ -107,6 +107,35 @@ def test_rounding_noise_on_the_range_boundary_is_not_extrapolation(small_model):
     (p,), ex = Potential(model).evaluate([s])
     assert p.n_extrapolating > 0
     assert 0.01 > EXTRAPOLATION_TOLERANCE
+    # every extreme value now lies 1 % of the old range (1/98 of the new one) outside
+    assert p.extrapolation_grade == pytest.approx(0.01 / 0.98, rel=1e-9)
+    assert np.all(ex.grade <= 0.01 / 0.98 * (1 + 1e-9))
+
+
+def test_extrapolation_reports_the_worst_feature_of_each_atom(small_model):
+    s = triclinic_structure()
+    model = copy.deepcopy(small_model)
+    pot = Potential(model)
+    from anncli.descriptors.batch import featurize_batch
+
+    bf = featurize_batch(*pack_structures([s], pot), pot.species, pot.setups)
+    rng = np.random.default_rng(0)
+    for sym in SPECIES:  # a random range that cuts through the features
+        x = bf.species[sym].features
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        model.feature_min[sym] = lo + rng.uniform(0, 0.3, lo.shape) * (hi - lo)
+        model.feature_max[sym] = hi - rng.uniform(0, 0.3, hi.shape) * (hi - lo)
+    (p,), ex = Potential(model, extrapolation_tolerance=0.0).evaluate([s])
+    for k in range(len(ex)):
+        sym, a = ex.species[k], int(ex.atom[k])
+        row = int(np.flatnonzero(bf.species[sym].centers == a)[0])
+        x, lo, hi = bf.species[sym].features[row], model.feature_min[sym], model.feature_max[sym]
+        excess = np.maximum(lo - x, 0) + np.maximum(x - hi, 0)
+        rel = excess / (hi - lo)
+        assert ex.feature[k] == int(np.argmax(rel))
+        assert ex.grade[k] == pytest.approx(rel.max(), rel=1e-12)
+        assert ex.n_features[k] == int(np.count_nonzero(excess > 0))
+    assert p.extrapolation_grade == pytest.approx(ex.grade.max(), rel=1e-12)
 
 
 def test_excess_text_shows_the_digits_that_differ():
