@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh test
-exec .venv/bin/python -m pytest -q "$@"
+# -rs: list skipped tests with their reasons (in CI, missing reference data fails instead)
+exec .venv/bin/python -m pytest -q -rs "$@"

@@ -1,4 +1,10 @@
-"""Shared fixtures: the reference data in ../shared/data (skipped when absent)."""
+"""Shared fixtures: the reference data in ../shared/data.
+
+Outside CI the tests that use it are skipped when it is absent (with the reason printed by
+``pytest -rs``).  In CI (environment variable ``CI`` set to true, as GitHub Actions, GitLab CI
+and most others do) a missing folder is a test failure: the golden ænet comparisons are the
+strongest tests we have and must not turn into quiet skips.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +21,33 @@ def _shared_data_dir() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
+def in_ci() -> bool:
+    """Whether the tests run in continuous integration (``CI=true``, ``CI=1`` or ``CI=yes``)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def missing_reference_data(what: str, path: Path) -> None:
+    """Fail (in CI) or skip (elsewhere) a test whose reference data ``path`` is absent."""
+    message = (f"{what} not found at {path} (set ANNCLI_SHARED_DATA to the folder that holds "
+               "aenet-golden/, water-clusters/, ...)")
+    if in_ci():
+        pytest.fail(f"CI=true: {message}; reference-data tests must run in CI", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Path of ../shared/data; tests using it are skipped when it is absent."""
+    """Path of ../shared/data; skipped when absent, a failure when absent in CI."""
     path = _shared_data_dir()
     if not path.is_dir():
-        pytest.skip("shared reference data (../shared/data) not available")
+        missing_reference_data("shared reference data", path)
     return path
 
 
 @pytest.fixture(scope="session")
 def golden(shared_data: Path) -> Path:
-    """Path of the Fortran ænet golden outputs."""
-    return shared_data / "aenet-golden"
+    """Path of the Fortran ænet golden outputs (same rule as ``shared_data``)."""
+    path = shared_data / "aenet-golden"
+    if not path.is_dir():
+        missing_reference_data("ænet golden outputs", path)
+    return path

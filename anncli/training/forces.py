@@ -25,6 +25,40 @@ from anncli.training.data import Normalization, TrainingData, _ranges_rows
 
 logger = logging.getLogger(__name__)
 
+#: float64 bytes of ``dG`` read (and scaled) at a time when loading the derivatives
+READ_CHUNK_BYTES = 32 * 2**20
+
+
+def read_scaled_float32(dataset: h5py.Dataset, scale: np.ndarray) -> np.ndarray:
+    """``dataset * scale[None, :, None]`` as float32, read in chunks of ``READ_CHUNK_BYTES``.
+
+    Each chunk is scaled in float64 and then rounded, so the result is bit-identical to
+    converting the whole array at once, without holding a float64 copy of it (the peak is
+    the float32 result plus one chunk instead of 1.5 times the float64 array).
+
+    Parameters
+    ----------
+    dataset : h5py.Dataset of shape (n_pairs, n_features, 3)
+        Feature derivatives dG (1/Å) as stored by ``generate``.
+    scale : ndarray of shape (n_features,)
+        Factor of every feature (the inverse feature standard deviations).
+
+    Returns
+    -------
+    ndarray of shape (n_pairs, n_features, 3), float32
+    """
+    out = np.empty(dataset.shape, dtype=np.float32)
+    row_bytes = 8 * max(int(np.prod(dataset.shape[1:])), 1)
+    step = max(1, READ_CHUNK_BYTES // row_bytes)
+    if dataset.chunks:  # whole HDF5 chunks per read: each one is read (decompressed) once
+        step = max(dataset.chunks[0], step - step % dataset.chunks[0])
+    factor = np.asarray(scale, dtype=float)[None, :, None]
+    for start in range(0, dataset.shape[0], step):
+        block = np.asarray(dataset[start:start + step], dtype=float)
+        block *= factor
+        out[start:start + len(block)] = block
+    return out
+
 
 class ForceData:
     """Reference forces and normalised feature derivatives of a whole training set.
@@ -64,11 +98,9 @@ class ForceData:
                 self.center_atom[sym] = np.asarray(f["features"][sym]["atom_index"][()], dtype=np.int64)
                 self.pair_offset[sym] = np.asarray(g["pair_offset"][()], dtype=np.int64)
                 self.neighbor[sym] = np.asarray(g["neighbor"][()], dtype=np.int64)
-                dx = np.asarray(g["dG"][()], dtype=float)
-                dx *= norm.inv_std(sym)[None, :, None]
                 # float32: half the memory and half the memory traffic of the two pair passes
                 # of every loss evaluation, which are bound by it; sums stay in float64
-                self.dx[sym] = dx.astype(np.float32)
+                self.dx[sym] = read_scaled_float32(g["dG"], norm.inv_std(sym))
         if not has_forces.any():
             raise ConfigError(f"force_weight: no structure of {data.path} has forces")
         if (~has_forces).any():

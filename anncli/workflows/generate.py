@@ -230,7 +230,8 @@ class _BatchReader(threading.Thread):
 
     File parsing is Python work; the kernels release the GIL, so reading the next batch
     overlaps with featurising the current one.  Iterating over the reader yields the
-    batches in file order and re-raises any error of the reading thread.
+    batches in file order and re-raises any error of the reading thread.  :func:`run` halts
+    and joins it on every exit path, so no thread outlives a call (also after an error).
     """
 
     def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int) -> None:
@@ -354,6 +355,8 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         reader.halt()
         sys.setswitchinterval(old_switch)
         numba.set_num_threads(old_threads)
+        if reader.ident is not None:  # started: wait until it stops (next structure or hand-over)
+            reader.join()
     dropped, per_atom = reader.dropped, reader.per_atom
     if dropped:
         logger.warning("left out %d structures:", len(dropped))

@@ -44,6 +44,8 @@ def test_neighbour_exactly_at_cutoff_is_listed():
 def test_results_do_not_depend_on_thread_count():
     import numba
 
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("only 1 Numba thread available (one core): run with NUMBA_NUM_THREADS=2 to compare")
     rng = np.random.default_rng(2)
     structures = [random_structure(rng, 10, 4.0, (1, 1, 1)) for _ in range(6)]
     p, c, b, o = batch_arrays(structures)
@@ -53,7 +55,7 @@ def test_results_do_not_depend_on_thread_count():
     out = []
     old = numba.get_num_threads()
     try:
-        for n in (1, numba.config.NUMBA_NUM_THREADS):
+        for n in (1, 2):
             numba.set_num_threads(n)
             nl = build_neighbor_list(p, c, b, o, setup.cutoff)
             out.append((nl.vectors, setup.features(nl, np.arange(len(p)), types),

@@ -73,8 +73,16 @@ def test_self_image_in_tiny_cell():
         check_min_distance(s, 0.6)
 
 
-def test_min_distance_ok():
-    check_min_distance(_random(True, n=5, seed=3), 0.01)
+def test_min_distance_threshold_is_the_closest_pair():
+    """Passes just below the closest pair's distance (brute force), raises just above it."""
+    s = _random(True, n=5, seed=3)
+    ref = _brute_force_pairs(s, 10.0)
+    (i, j), d_min = min(ref.items(), key=lambda item: item[1])
+    assert close_pairs(s, d_min * (1 - 1e-9)) == []
+    check_min_distance(s, d_min * (1 - 1e-9))  # no error: every pair is farther apart
+    assert [(a, b) for a, b, _ in close_pairs(s, d_min * (1 + 1e-9))] == [(i, j)]
+    with pytest.raises(DataError, match=f"atoms {i + 1} \\(Cu\\) and {j + 1} \\(Cu\\) are "):
+        check_min_distance(s, d_min * (1 + 1e-9))
 
 
 def _good() -> Structure:

@@ -42,21 +42,40 @@ def test_calculator_isolated_and_species(small_potential, small_model):
         atoms.get_potential_energy()
 
 
-def test_md_step_conserves_energy(small_model):
+def test_md_conserves_energy_to_second_order_in_the_timestep(small_model):
+    """NVE velocity Verlet: the total-energy error must shrink as dt² (x 1/4 when dt halves).
+
+    Forces that are not exactly -dE/dR add an energy drift that does not depend on dt (the
+    work of the force error along the same trajectory), so the ratio also catches force errors
+    far below the size of the energy fluctuations (a force scaled by 1.0001 gives a ratio ~0.8).
+    """
     from ase import units
     from ase.md.verlet import VelocityVerlet
 
-    s = triclinic_structure()
-    shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ s.cell
     from anncli.structure import Structure
 
-    atoms = Structure(s.symbols * 8, np.concatenate([s.positions + t for t in shifts]), 2 * s.cell, s.pbc).to_ase()
-    atoms.calc = ANNCalculator(small_model, extrapolation=False)
-    rng = np.random.default_rng(0)
-    atoms.set_momenta(rng.normal(0, 0.2, (len(atoms), 3)))
-    e0 = atoms.get_potential_energy() + atoms.get_kinetic_energy()
-    dyn = VelocityVerlet(atoms, 0.2 * units.fs)
-    dyn.run(20)
-    e1 = atoms.get_potential_energy() + atoms.get_kinetic_energy()
-    assert abs(e1 - e0) < 1e-3 * len(atoms)
-    assert not np.allclose(atoms.positions, Structure(s.symbols * 8, np.concatenate([s.positions + t for t in shifts])).positions)
+    s = triclinic_structure()
+    shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ s.cell
+    start = Structure(s.symbols * 8, np.concatenate([s.positions + t for t in shifts]), 2 * s.cell, s.pbc)
+
+    def run(dt_fs: float, total_fs: float = 8.0):
+        atoms = start.to_ase()
+        atoms.calc = ANNCalculator(small_model, extrapolation=False)
+        atoms.set_momenta(np.random.default_rng(0).normal(0, 0.2, (len(atoms), 3)))
+        e0 = atoms.get_potential_energy() + atoms.get_kinetic_energy()
+        total, potential = [], []
+
+        def record():
+            potential.append(atoms.get_potential_energy())
+            total.append(potential[-1] + atoms.get_kinetic_energy())
+
+        dyn = VelocityVerlet(atoms, dt_fs * units.fs)
+        dyn.attach(record)
+        dyn.run(int(round(total_fs / dt_fs)))
+        return np.abs(np.array(total) - e0).max(), np.ptp(potential)
+
+    err, swing = run(0.4)
+    err_half, swing_half = run(0.2)
+    assert err_half / err == pytest.approx(0.25, abs=0.05)  # second order in dt
+    # the energy is conserved through potential-energy changes a thousand times larger
+    assert err < 1e-3 * swing and swing_half == pytest.approx(swing, rel=1e-3)

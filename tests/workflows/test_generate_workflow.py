@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import h5py
@@ -308,22 +310,91 @@ def test_aenet_setup_of_another_species_is_refused(tmp_path, shared_data, capsys
     assert "line 5: descriptors.O.file:" in capsys.readouterr().err
 
 
-def test_gil_switch_interval_is_restored_after_success_and_error(tmp_path):
+def _count_featurized(monkeypatch) -> list:
+    """Record the structures of every batch featurised by generate (the kernel calls)."""
+    calls = []
+    featurize = gen._featurize
+
+    def counting(batch, *args, **kwargs):
+        calls.append(len(batch.structures))
+        return featurize(batch, *args, **kwargs)
+
+    monkeypatch.setattr(gen, "_featurize", counting)
+    return calls
+
+
+def test_gil_switch_interval_is_restored_after_success_and_error(tmp_path, monkeypatch):
     """generate lowers the GIL switch interval while its reader runs, and only then."""
     import sys
+
+    from anncli.exceptions import DataError
 
     before = sys.getswitchinterval()
     config_path = _write_inputs(tmp_path, _structures(4))
     _run(config_path)
     assert sys.getswitchinterval() == pytest.approx(before)
-    bad = _structures(4)
-    bad[-1].symbols[0] = "Ag"  # not covered: the reader thread fails while the kernels run
+    bad = _structures(6)
+    bad[-1].symbols[0] = "Ag"  # not covered: the reader thread fails after earlier batches were featurised
     (tmp_path / "bad").mkdir()
     config_path = _write_inputs(tmp_path / "bad", bad)
-    with pytest.raises(Exception, match="Ag"):
+    monkeypatch.setattr(gen, "BATCH_ATOMS", 1)  # one structure per batch
+    featurized = _count_featurized(monkeypatch)
+    label = str(tmp_path / "bad" / "data" / "s005.xsf")
+    with pytest.raises(DataError) as info:
         _run(config_path)
+    assert str(info.value) == f"{label}: species Ag not covered by any descriptor setup (reference_energies has Cu, Au)"
+    assert len(featurized) >= 1  # the error came while the kernels were running on earlier batches
     assert sys.getswitchinterval() == pytest.approx(before)
-    assert not (tmp_path / "bad" / "out.h5").exists()
+    assert not list((tmp_path / "bad").glob("out.h5*"))
+
+
+def _reader_threads(before: set) -> list:
+    return [t for t in set(threading.enumerate()) - before if t.name == "anncli-reader"]
+
+
+def test_no_reader_thread_is_left_after_a_reader_error(tmp_path, monkeypatch):
+    """The reader fails on the last file; run() returns only once its thread has ended."""
+    from anncli.exceptions import DataError
+
+    bad = _structures(6)
+    bad[-1].symbols[0] = "Ag"
+    config_path = _write_inputs(tmp_path, bad)
+    monkeypatch.setattr(gen, "BATCH_ATOMS", 1)
+    featurized = _count_featurized(monkeypatch)
+    body = gen._BatchReader.run
+
+    def slow_to_finish(self):  # a thread that still cleans up after handing its error over
+        body(self)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(gen._BatchReader, "run", slow_to_finish)
+    before = set(threading.enumerate())
+    with pytest.raises(DataError, match="species Ag not covered"):
+        _run(config_path)
+    assert len(featurized) >= 1
+    assert _reader_threads(before) == []
+
+
+@pytest.mark.parametrize("where", ["kernel", "writer"])
+def test_no_reader_thread_is_left_after_a_kernel_or_writer_error(tmp_path, monkeypatch, where):
+    """The main thread fails on the first batch while the reader waits to hand over the next ones."""
+    from anncli.io.trainset import TrainsetWriter
+
+    config_path = _write_inputs(tmp_path, _structures(12))
+    monkeypatch.setattr(gen, "BATCH_ATOMS", 1)  # 12 batches: the reader fills the queue and waits
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"{where} failed")
+
+    if where == "kernel":
+        monkeypatch.setattr(gen, "_featurize", fail)
+    else:
+        monkeypatch.setattr(TrainsetWriter, "append", fail)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match=f"^{where} failed$"):
+        _run(config_path)
+    assert _reader_threads(before) == []
+    assert not list(tmp_path.glob("out.h5*"))
 
 
 @pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
