@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
 from anncli.config.generate import Units
 
-__all__ = ["PredictConfig", "PredictOutput", "Extrapolation", "Relax"]
+__all__ = ["PredictConfig", "PredictOutput", "Extrapolation", "Relax", "PotentialAndStructures"]
 
 PositiveFloat = Annotated[Float, Field(gt=0)]
 
@@ -67,8 +67,8 @@ class Relax(Section):
     )
 
 
-class PredictConfig(Section):
-    """Input of ``anncli predict``: energies, forces and stress of structures with a trained potential."""
+class PotentialAndStructures(Section):
+    """Keys shared by the stages that evaluate a potential on structure files (predict, validate)."""
 
     model: InputPath | None = Field(None, description="anncli model file (written by 'anncli train'), relative to the input file.")
     aenet_networks: Annotated[dict[Str, InputPath], Field(min_length=1)] | None = Field(
@@ -83,6 +83,20 @@ class PredictConfig(Section):
     format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
     frames: Str = Field(":", description="Frames of multi-frame files: ':' all, '-1' last, '0:10:2', ...")
     units: Units = Field(default_factory=Units, description="Units of the structure files: {energy, length}.")
+
+    def _check_potential_and_structures(self, stage: str) -> None:
+        if self.structures is None:
+            raise SectionError(f"missing required key 'structures' (or give structure files on the command line: "
+                               f"anncli {stage} CONFIG FILES...)")
+        if self.model is None and self.aenet_networks is None:
+            raise SectionError("missing required key 'model' (an anncli model file) or 'aenet_networks'")
+        if self.model is not None and self.aenet_networks is not None:
+            raise SectionError("give either 'model' or 'aenet_networks', not both", "aenet_networks")
+
+
+class PredictConfig(PotentialAndStructures):
+    """Input of ``anncli predict``: energies, forces and stress of structures with a trained potential."""
+
     forces: Bool = Field(True, description="Compute forces (and stress for periodic cells).")
     stress: Bool = Field(True, description="Compute the stress of cells periodic in all three directions.")
     print: Annotated[Literal["energies", "atoms", "none"], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] = Field(
@@ -103,13 +117,7 @@ class PredictConfig(Section):
 
     @model_validator(mode="after")
     def _one_potential(self) -> "PredictConfig":
-        if self.structures is None:
-            raise SectionError("missing required key 'structures' (or give structure files on the command line: "
-                               "anncli predict CONFIG FILES...)")
-        if self.model is None and self.aenet_networks is None:
-            raise SectionError("missing required key 'model' (an anncli model file) or 'aenet_networks'")
-        if self.model is not None and self.aenet_networks is not None:
-            raise SectionError("give either 'model' or 'aenet_networks', not both", "aenet_networks")
+        self._check_potential_and_structures("predict")
         if self.relax is not None and not self.forces:
             raise SectionError("relaxation needs forces; set 'forces: true' or remove 'relax'", "relax")
         return self

@@ -1,0 +1,347 @@
+"""``anncli validate``: errors of a potential on labelled test structures, with plots and a report.
+
+Data flow: the potential is loaded once (as in predict); the test structure files are read
+one by one and evaluated in batches of ``batch_atoms`` atoms; per structure the predicted
+and reference energies, forces and the extrapolation grade are kept (arrays, a few numbers
+per atom).  At the end :mod:`anncli.validation.metrics` turns them into statistics,
+:mod:`anncli.validation.plots` into PNG figures and :mod:`anncli.validation.report` into
+``report.html`` and ``report.json``; every file of ``output_dir`` is written under a
+temporary name and renamed once all of them are ready, so a failed run leaves no report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from anncli.exceptions import DataError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["run", "ValidateResult", "STRUCTURE_COLUMNS"]
+
+#: Columns of structures.csv (one row per test structure, sorted by |error_per_atom_meV|).
+STRUCTURE_COLUMNS = [
+    "rank", "index", "source", "frame", "n_atoms", "energy_ref", "energy_pred", "cohesive_energy_per_atom_ref",
+    "error_per_atom_meV", "force_rmse", "force_max_error", "n_extrapolating", "extrapolating_fraction",
+    "extrapolation_grade",
+]
+#: Columns of extrapolation.csv (one row per extrapolating atom, worst first).
+EXTRAPOLATION_COLUMNS = [
+    "index", "source", "frame", "atom", "species", "feature", "value", "train_min", "train_max", "grade",
+    "n_features_out",
+]
+#: Missing-energy files named in the error message.
+MAX_NAMED = 5
+
+
+@dataclass
+class ValidateResult:
+    """What :func:`run` measured and wrote.
+
+    Attributes
+    ----------
+    report : dict
+        Everything in report.json (statistics, worst structures, extrapolation summary).
+    n_structures, n_atoms : int
+    outputs : list of Path
+        Files written.
+    seconds : float
+    exit_code : int
+    """
+
+    report: dict = field(default_factory=dict)
+    n_structures: int = 0
+    n_atoms: int = 0
+    outputs: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    exit_code: int = 0
+
+
+class _Collector:
+    """Per-structure numbers of the whole test set, gathered batch by batch."""
+
+    def __init__(self, potential, config) -> None:
+        self.pot, self.cfg = potential, config
+        self.rows: list[dict] = []
+        self.f_pred: list[np.ndarray] = []
+        self.f_ref: list[np.ndarray] = []
+        self.f_symbols: list[str] = []
+        self.ex_rows: list[list] = []
+        self.extrapolating: list = []  # (structure, prediction) of structures with extrapolating atoms
+        self.missing_energy: list[str] = []
+
+    def add_batch(self, structures: list) -> None:
+        cfg = self.cfg
+        preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=False, extrapolation=True,
+                                      batch_atoms=1 << 62)
+        first = len(self.rows)
+        for s, p in zip(structures, preds):
+            if cfg.min_distance and p.min_distance < cfg.min_distance:
+                from anncli.io import check_min_distance
+
+                check_min_distance(s, cfg.min_distance)  # names the pair
+            n = s.n_atoms
+            ref_coh = s.energy - (p.energy - p.cohesive_energy)  # the model's free-atom energies
+            row = {
+                "index": len(self.rows), "source": s.source, "frame": s.frame, "n_atoms": n,
+                "energy_ref": float(s.energy), "energy_pred": p.energy, "cohesive_energy_per_atom_ref": ref_coh / n,
+                "error_per_atom_meV": 1000.0 * (p.energy - s.energy) / n,
+                "force_rmse": float("nan"), "force_max_error": float("nan"),
+                "n_extrapolating": p.n_extrapolating, "extrapolating_fraction": p.n_extrapolating / n,
+                "extrapolation_grade": p.extrapolation_grade,
+            }
+            if cfg.forces and s.forces is not None:
+                d = p.forces - s.forces
+                row["force_rmse"] = float(np.sqrt(np.mean(d * d)))
+                row["force_max_error"] = float(np.abs(d).max())
+                self.f_pred.append(p.forces)
+                self.f_ref.append(s.forces)
+                self.f_symbols.extend(s.symbols)
+            self.rows.append(row)
+            if p.n_extrapolating:
+                self.extrapolating.append((s, p))
+        for k in range(len(ex)):
+            i = first + int(ex.structure[k])
+            sym, f = ex.species[k], int(ex.feature[k])
+            self.ex_rows.append([
+                i, self.rows[i]["source"], self.rows[i]["frame"], int(ex.atom[k]) + 1, sym,
+                self.pot.feature_label(sym, f), float(ex.value[k]), float(ex.low[k]), float(ex.high[k]),
+                float(ex.grade[k]), int(ex.n_features[k]),
+            ])
+
+
+def _read_and_evaluate(files: list[Path], config, collector: _Collector) -> None:
+    from anncli.log import Progress
+    from anncli.workflows.predict import _iter_structures
+
+    batch: list = []
+    n_batch = files_done = 0
+    with Progress(total=len(files), desc="validate", unit="files", rate_unit="atoms") as progress:
+        for k, s in _iter_structures(files, config):
+            collector.pot.species_index(s.symbols, s.label)  # names a species the model lacks
+            if s.energy is None:
+                collector.missing_energy.append(s.label)
+                continue
+            if collector.missing_energy:
+                continue  # keep reading to name every file without an energy
+            batch.append(s)
+            n_batch += s.n_atoms
+            if n_batch >= config.batch_atoms:
+                collector.add_batch(batch)
+                progress.update(k - files_done, work=n_batch)
+                files_done = k
+                batch, n_batch = [], 0
+        if batch and not collector.missing_energy:
+            collector.add_batch(batch)
+        progress.update(len(files) - files_done, work=n_batch)
+    if collector.missing_energy:
+        names = collector.missing_energy
+        more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
+        raise DataError(
+            f"{len(names)} test structure(s) have no reference energy, which validate needs: "
+            f"{', '.join(names[:MAX_NAMED])}{more}"
+        )
+    if not collector.rows:
+        raise DataError("the test set is empty: no structures were read from 'structures'")
+
+
+def _training_energies(path: Path | None) -> np.ndarray | None:
+    """Cohesive energies per atom of a training set (eV/atom), or None."""
+    if path is None:
+        return None
+    from anncli.io.trainset import open_trainset
+
+    with open_trainset(path) as f:
+        e = np.asarray(f["structures/cohesive_energy"][()], dtype=float)
+        n = np.asarray(f["structures/n_atoms"][()], dtype=float)
+    return e / n
+
+
+def _statistics(col: _Collector) -> dict:
+    from anncli.validation.metrics import energy_errors, force_errors, rank_correlation
+
+    rows = col.rows
+    pred = np.array([r["energy_pred"] for r in rows])
+    ref = np.array([r["energy_ref"] for r in rows])
+    n_atoms = np.array([r["n_atoms"] for r in rows])
+    stats = {"energy": energy_errors(pred, ref, n_atoms), "forces": None}
+    if col.f_pred:
+        stats["forces"] = force_errors(np.concatenate(col.f_pred), np.concatenate(col.f_ref), col.f_symbols)
+    grade = np.array([r["extrapolation_grade"] for r in rows])
+    err = np.abs(np.array([r["error_per_atom_meV"] for r in rows]))
+    n_ex = np.array([r["n_extrapolating"] for r in rows])
+    stats["extrapolation"] = {
+        "tolerance": col.cfg.extrapolation.tolerance,
+        "n_atoms": int(n_ex.sum()),
+        "n_structures": int(np.count_nonzero(n_ex)),
+        "fraction_of_atoms": float(n_ex.sum() / n_atoms.sum()),
+        "max_grade": float(grade.max()),
+        "energy_error_rank_correlation": rank_correlation(grade, err),
+    }
+    inside = grade <= 0
+    for name, mask in (("inside", inside), ("outside", ~inside)):
+        e = err[mask]
+        stats["extrapolation"][f"energy_rmse_meV_{name}"] = float(np.sqrt(np.mean(e * e))) if len(e) else None
+    return stats
+
+
+def _figures(col: _Collector, train_e: np.ndarray | None, stats: dict) -> dict[str, bytes]:
+    from anncli.validation import plots
+
+    rows = col.rows
+    ref_pa = np.array([r["cohesive_energy_per_atom_ref"] for r in rows])
+    err = np.array([r["error_per_atom_meV"] for r in rows])
+    pred_pa = ref_pa + err / 1000.0
+    e = stats["energy"]["per_atom_meV"]
+    figs = {"energy_parity.png": plots.energy_parity_png(ref_pa, pred_pa, e["rmse"], e["mae"],
+                                                          title="Cohesive energy per atom")}
+    f_err = None
+    if col.f_pred:
+        fp, fr = np.concatenate(col.f_pred), np.concatenate(col.f_ref)
+        fs = stats["forces"]["component"]
+        figs["force_parity.png"] = plots.force_parity_png(fr, fp, fs["rmse"], fs["mae"])
+        f_err = (fp - fr).ravel()
+        figs["force_error_vs_magnitude.png"] = plots.force_error_vs_magnitude_png(
+            np.linalg.norm(fr, axis=1), np.linalg.norm(fp - fr, axis=1))
+    figs["error_histograms.png"] = plots.error_histograms_png(err, f_err)
+    figs["energy_distribution.png"] = plots.energy_distribution_png(ref_pa, train_e)
+    figs["error_vs_extrapolation.png"] = plots.error_vs_extrapolation_png(
+        ref_pa, err, np.array([r["extrapolation_grade"] for r in rows]))
+    return figs
+
+
+def _csv_text(header: list[str], rows: list[list]) -> str:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    for r in rows:
+        w.writerow([f"{v:.10g}" if isinstance(v, float) else v for v in r])
+    return buf.getvalue()
+
+
+def _extrapolating_extxyz(col: _Collector) -> str:
+    """The structures with extrapolating atoms, with their reference labels, as extended XYZ."""
+    from ase.io import write
+
+    buf = io.StringIO()
+    for s, p in col.extrapolating:
+        atoms = s.to_ase()
+        atoms.info.update({"source": s.source, "frame": s.frame, "n_extrapolating": p.n_extrapolating,
+                           "extrapolation_grade": p.extrapolation_grade})
+        write(buf, atoms, format="extxyz")
+    return buf.getvalue()
+
+
+def _write_all(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
+    """Write every file under a temporary name first, then rename them all."""
+    import os
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = {}
+    try:
+        for name, content in files.items():
+            path = out_dir / name
+            t = path.with_name(f"{name}.tmp-{os.getpid()}")
+            with open(t, "wb" if isinstance(content, bytes) else "w", **({} if isinstance(content, bytes) else {"newline": ""})) as fh:
+                fh.write(content)
+            tmp[path] = t
+        for path, t in tmp.items():
+            os.replace(t, path)
+    finally:
+        for t in tmp.values():
+            if t.exists():
+                t.unlink()
+    return list(tmp)
+
+
+def run(config, *, config_path: str | Path | None = None, stdout=None) -> ValidateResult:
+    """Run the validate stage.
+
+    Parameters
+    ----------
+    config : ValidateConfig
+        The validated input (:mod:`anncli.config.validate`); paths already resolved.
+    config_path : path, optional
+        The input file (relative structure entries are relative to its directory).
+    stdout : text stream, optional
+        Where the summary goes (default ``sys.stdout``).
+
+    Returns
+    -------
+    ValidateResult
+
+    Raises
+    ------
+    DataError
+        A test structure without reference energy (all such files are named), an empty test
+        set, a species the model lacks, overlapping atoms.
+    """
+    import numba
+
+    from anncli.io import expand_sources
+    from anncli.validation.report import render_html, summary_text
+    from anncli.workflows.predict import load_config_potential
+
+    t0 = time.perf_counter()
+    stream = stdout if stdout is not None else sys.stdout
+    potential = load_config_potential(config)
+    base_dir = Path(config_path).parent if config_path else Path.cwd()
+    files = expand_sources(list(config.structures), base_dir)
+    out_dir = config.output_dir if Path(config.output_dir).is_absolute() else base_dir / config.output_dir
+    train_e = _training_energies(config.trainset)
+    logger.info("validate: %d structure file(s), potential for %s", len(files), " ".join(potential.species))
+    collector = _Collector(potential, config)
+    old_threads = numba.get_num_threads()
+    if config.n_threads:
+        numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        _read_and_evaluate(files, config, collector)
+    finally:
+        numba.set_num_threads(old_threads)
+
+    stats = _statistics(collector)
+    rows = sorted(collector.rows, key=lambda r: -abs(r["error_per_atom_meV"]))
+    for rank, r in enumerate(rows, 1):
+        r["rank"] = rank
+    ex_rows = sorted(collector.ex_rows, key=lambda r: -r[9])[: config.extrapolation.atoms_listed]
+    report = {
+        "potential": str(config.model) if config.model is not None else
+        {k: str(v) for k, v in config.aenet_networks.items()},
+        "species": potential.species,
+        "test_files": len(files),
+        "n_structures": len(rows),
+        "n_atoms": int(sum(r["n_atoms"] for r in rows)),
+        "n_structures_with_forces": len(collector.f_pred),
+        "trainset": None if config.trainset is None else str(config.trainset),
+        "units": {"energy": "eV", "energy_per_atom_errors": "meV/atom", "force": "eV/Angstrom"},
+        "statistics": stats,
+        "worst_structures": [{k: r[k] for k in STRUCTURE_COLUMNS} for r in rows[: config.worst]],
+    }
+    files_out: dict[str, str | bytes] = {
+        "structures.csv": _csv_text(STRUCTURE_COLUMNS, [[r[k] for k in STRUCTURE_COLUMNS] for r in rows]),
+        "extrapolation.csv": _csv_text(EXTRAPOLATION_COLUMNS, ex_rows),
+    }
+    if config.extrapolation.write and collector.extrapolating:
+        files_out["extrapolating.extxyz"] = _extrapolating_extxyz(collector)
+    figures = _figures(collector, train_e, stats) if config.plots else {}
+    files_out.update(figures)
+    report["figures"] = sorted(figures)
+    report["files"] = sorted(set(files_out) | {"report.json", "report.html"})
+    files_out["report.json"] = json.dumps(report, indent=1, allow_nan=True)
+    files_out["report.html"] = render_html(report)
+    result = ValidateResult(report=report, n_structures=report["n_structures"], n_atoms=report["n_atoms"])
+    result.outputs = _write_all(out_dir, files_out)
+    stream.write(summary_text(report))
+    result.seconds = time.perf_counter() - t0
+    logger.info("validate: %d structures, %d atoms in %.2f s; report in %s", result.n_structures,
+                result.n_atoms, result.seconds, out_dir / "report.html")
+    return result

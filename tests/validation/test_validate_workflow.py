@@ -1,0 +1,148 @@
+"""``anncli validate`` end to end: the report's numbers equal errors known by construction."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anncli.cli import main
+from anncli.descriptors.chebyshev import ChebyshevSetup
+from anncli.io import write_xsf
+from anncli.log import reset_logging
+from anncli.potential.evaluate import Potential
+from anncli.potential.model_file import load_model, save_model
+from anncli.potential.synthetic import random_model
+from anncli.structure import Structure
+from anncli.validation.metrics import error_summary
+
+SPECIES = ["Cu", "Au"]
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging():
+    yield
+    reset_logging()
+
+
+def fcc(a=3.9, seed=0, noise=0.05) -> Structure:
+    rng = np.random.default_rng(seed)
+    base = np.array([[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]) * a
+    pos = base + rng.normal(scale=noise, size=(4, 3))
+    return Structure([SPECIES[k % 2] for k in range(4)], pos, np.diag([a, a, a]), (True, True, True))
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    setups = {s: ChebyshevSetup(s, SPECIES, 5.0, 6, 3.5, 3) for s in SPECIES}
+    train = [fcc(seed=k, noise=0.08) for k in range(8)]
+    model = random_model(setups, (8, 8), structures=train, seed=1, reference_energies={"Cu": -1.5, "Au": -2.5})
+    path = tmp_path_factory.mktemp("model") / "model.h5"
+    save_model(path, model)
+    return path
+
+
+def labelled(model_file, structures, energy_offsets_mev, force_scale, seed=0):
+    """Reference labels = prediction - known offsets: the errors are known exactly."""
+    pot = Potential(load_model(model_file))
+    preds, _ = pot.evaluate(structures)
+    rng = np.random.default_rng(seed)
+    out, df = [], []
+    for s, p, de in zip(structures, preds, energy_offsets_mev):
+        d = rng.normal(scale=force_scale, size=p.forces.shape)
+        out.append(Structure(s.symbols, s.positions, s.cell, s.pbc, energy=p.energy - de * s.n_atoms / 1000,
+                             forces=p.forces - d))
+        df.append(d)
+    return out, np.concatenate(df)
+
+
+def write_inputs(tmp_path, model_file, structures, **extra) -> Path:
+    d = tmp_path / "test"
+    d.mkdir(exist_ok=True)
+    for k, s in enumerate(structures):
+        write_xsf(d / f"t{k:02d}.xsf", s)
+    text = f"model: {model_file}\nstructures: [test/*.xsf]\n" + "".join(
+        f"{k}: {json.dumps(v)}\n" for k, v in extra.items())
+    (tmp_path / "validate.yaml").write_text(text)
+    return tmp_path / "validate.yaml"
+
+
+def test_report_numbers_equal_the_known_errors(model_file, tmp_path, capsys):
+    structures = [fcc(seed=20 + k, noise=0.03) for k in range(6)]
+    offsets = np.array([1.5, -3.0, 0.25, 8.0, -0.5, 2.0])  # meV/atom
+    test, df = labelled(model_file, structures, offsets, 0.05)
+    cfg = write_inputs(tmp_path, model_file, test)
+    assert main(["validate", str(cfg)]) == 0
+    out_dir = tmp_path / "validation"
+    report = json.loads((out_dir / "report.json").read_text())
+    e = report["statistics"]["energy"]["per_atom_meV"]
+    expected = error_summary(offsets)
+    # XSF stores energies with finite digits: compare to 1e-6 meV/atom
+    for key in ("rmse", "mae", "max", "mean"):
+        assert e[key] == pytest.approx(expected[key], abs=1e-6)
+    f = report["statistics"]["forces"]
+    assert f["component"]["rmse"] == pytest.approx(np.sqrt(np.mean(df**2)), rel=1e-6)
+    assert f["vector"]["max"] == pytest.approx(np.linalg.norm(df, axis=1).max(), rel=1e-6)
+    assert set(f["per_species"]) == {"Cu", "Au"}
+    rows = list(csv.DictReader((out_dir / "structures.csv").open()))
+    assert [r["source"][-7:] for r in rows[:3]] == ["t03.xsf", "t01.xsf", "t05.xsf"]  # sorted by |error|
+    assert [int(r["rank"]) for r in rows] == list(range(1, 7))
+    assert float(rows[0]["error_per_atom_meV"]) == pytest.approx(8.0, abs=1e-6)
+    for name in report["figures"]:
+        assert (out_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {"energy_parity.png", "force_parity.png", "error_histograms.png"} <= set(report["figures"])
+    html = (out_dir / "report.html").read_text()
+    assert f"{expected['rmse']:.4g}" in html and "<img src='energy_parity.png'" in html
+    text = capsys.readouterr().out
+    assert "energy per atom" in text and f"{expected['rmse']:.4g}" in text
+    assert not list(out_dir.glob("*.tmp-*"))
+
+
+def test_missing_reference_energies_are_named_and_nothing_is_written(model_file, tmp_path, capsys):
+    structures = [fcc(seed=k) for k in range(8)]
+    test, _ = labelled(model_file, structures, np.zeros(8), 0.0)
+    for k in (1, 2, 4, 5, 6, 7, 0):
+        test[k].energy = None
+    cfg = write_inputs(tmp_path, model_file, test)
+    assert main(["validate", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "7 test structure(s) have no reference energy" in err
+    assert "t00.xsf" in err and "and 2 more" in err and "t03.xsf" not in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "validation").exists()
+
+
+def test_empty_test_set_and_unknown_species_exit_2(model_file, tmp_path, capsys):
+    test, _ = labelled(model_file, [fcc(seed=1)], [0.0], 0.0)
+    cfg = write_inputs(tmp_path, model_file, test, frames="5:")
+    assert main(["validate", str(cfg)]) == 2
+    assert "the test set is empty" in capsys.readouterr().err
+    ni = Structure(["Ni"] + test[0].symbols[1:], test[0].positions, test[0].cell, test[0].pbc, energy=-3.0)
+    cfg = write_inputs(tmp_path, model_file, [ni])
+    assert main(["validate", str(cfg)]) == 2
+    assert "species Ni not in the model" in capsys.readouterr().err
+
+
+def test_extrapolating_structures_are_listed_and_written(model_file, tmp_path):
+    from ase.io import read
+
+    normal = [fcc(seed=k, noise=0.08) for k in range(3)]  # training structures: inside the range
+    squeezed = [fcc(a=3.3, seed=40 + k) for k in range(2)]  # denser than every training structure
+    test, _ = labelled(model_file, normal + squeezed, np.zeros(5), 0.01)
+    cfg = write_inputs(tmp_path, model_file, test, plots=False)
+    assert main(["validate", str(cfg)]) == 0
+    out_dir = tmp_path / "validation"
+    report = json.loads((out_dir / "report.json").read_text())
+    rows = list(csv.DictReader((out_dir / "structures.csv").open()))
+    flagged = {r["source"][-7:] for r in rows if int(r["n_extrapolating"])}
+    assert flagged == {"t03.xsf", "t04.xsf"}
+    frames = read(out_dir / "extrapolating.extxyz", index=":")
+    assert sorted(Path(a.info["source"]).name for a in frames) == ["t03.xsf", "t04.xsf"]
+    ex_rows = list(csv.DictReader((out_dir / "extrapolation.csv").open()))
+    assert len(ex_rows) == report["statistics"]["extrapolation"]["n_atoms"] == sum(int(r["n_extrapolating"]) for r in rows)
+    grades = [float(r["grade"]) for r in ex_rows]
+    assert grades == sorted(grades, reverse=True) and grades[-1] > 0
+    assert report["figures"] == [] and not list(out_dir.glob("*.png"))
