@@ -375,7 +375,8 @@ class TrainsetWriter:
         return self.path
 
     def content_id(self) -> str:
-        """The content id (:func:`content_id`) of what was written so far."""
+        """The content id (:func:`content_id`) of what was appended so far."""
+        self._flush_structures()
         f = self._file
         return _combine({name.lstrip("/"): (_dtype_label(f[name].dtype), f[name].shape,
                                             h.digest())
