@@ -332,8 +332,9 @@ def check_resume(ck_path: Path, ck: dict, content_id: str, settings: dict) -> No
             else:
                 changes.append(f"{key}: {json.dumps(a)} → {json.dumps(b)}")
     if changes:
-        raise ConfigError(f"{ck_path}: cannot resume, " + "; ".join(changes) + "; restore "
-                          "them, or start a new run without --resume")
+        raise ConfigError(f"{ck_path}: cannot resume, " + "; ".join(changes) + "; use the "
+                          "checkpoint's training set and settings, or start a new run without "
+                          "--resume")
 
 
 def _trainset_id(path: str | Path) -> str:
