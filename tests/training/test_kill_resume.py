@@ -158,7 +158,7 @@ def test_kill_9_at_random_moments_leaves_only_complete_outputs(tmp_path, trainse
     """SIGKILL at random moments of ``anncli train`` (checkpoint and model written every
     epoch, so most moments fall into or between file writes); then a resume from whatever
     checkpoint survived finishes with the uninterrupted run's numbers."""
-    epochs = 60
+    epochs = 40
     _run(_config(tmp_path, "a", epochs))
     reference = _check_outputs(tmp_path / "a")
     assert set(reference) == {"model", "checkpoint", "split.csv", "results.csv", "curve"}
@@ -166,7 +166,7 @@ def test_kill_9_at_random_moments_leaves_only_complete_outputs(tmp_path, trainse
     config_b = _config(tmp_path, "b", epochs)
     out = tmp_path / "b"
     seen = set()
-    for delay in rng.uniform(0.0, 0.6, size=4):
+    for delay in rng.uniform(0.0, 0.5, size=3):
         for name in OUTPUTS:
             (out / name).unlink(missing_ok=True)
         proc = _start(config_b)
@@ -180,7 +180,7 @@ def test_kill_9_at_random_moments_leaves_only_complete_outputs(tmp_path, trainse
             assert found["split.csv"] == reference["split.csv"]
     assert any("checkpoint" in s for s in seen)
     proc = _start(config_b)  # once more, killed in the middle of the epochs, and resumed
-    _wait_for(lambda: _curve_rows(out / "learning_curve.csv") >= 20, proc)
+    _wait_for(lambda: _curve_rows(out / "learning_curve.csv") >= 15, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert "checkpoint" in _check_outputs(out)
