@@ -36,7 +36,9 @@ E_REF = {"Ti": -1604.604515075, "O": -432.503149303}
 
 def build_model(structures):
     from anncli.descriptors.chebyshev import ChebyshevSetup
-    from anncli.potential.synthetic import random_model
+
+    sys.path.insert(0, str(REPO / "tests"))  # the random-model fixture lives with the tests
+    from synthetic_model import random_model
 
     setups = {s: ChebyshevSetup(s, ["Ti", "O"], 8.0, 16, 6.5, 4) for s in ("Ti", "O")}
     return random_model(setups, (15, 15), structures=structures, reference_energies=E_REF, seed=0)

@@ -3,15 +3,20 @@
 The layout is documented in docs/trainset-format.md; the writer streams batches of
 structures into resizable, chunked, compressed datasets so that peak memory does not
 depend on the number of structures.  The file is written under a temporary name and
-renamed when complete; its root attribute ``complete`` is set last.
+renamed when complete (anncli.io.atomic); its root attribute ``complete`` is set last.
+
+The root attribute ``content_id`` (:func:`content_id`) is a SHA-256 digest over every
+dataset of the file, computed by the writer while it writes (one pass, no re-reading) and
+recomputable from the file; ``anncli train`` stores it in checkpoints so that ``--resume``
+notices a changed training set.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import h5py
@@ -19,6 +24,7 @@ import numpy as np
 
 from anncli import __version__
 from anncli.exceptions import DataError, FileFormatError
+from anncli.io.atomic import AtomicFile, temporary_name
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +55,74 @@ STRUCTURE_BUFFER_ROWS = 65536  # per-structure rows kept in memory before they a
 
 def temporary_path(path: Path) -> Path:
     """Name under which ``path`` is written until it is complete."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    return temporary_name(path)
+
+
+# ----------------------------------------------------------------------------- content id
+CONTENT_ID_ROWS = 65536  # rows per read when the id is recomputed from a file
+
+
+def _dtype_label(dtype) -> str:
+    return "str" if h5py.check_string_dtype(np.dtype(dtype)) is not None else np.dtype(dtype).str
+
+
+def _digest_rows(hasher, rows: np.ndarray, dtype) -> None:
+    """Feed ``rows`` (as stored with ``dtype``) to ``hasher``: the raw C-order bytes, or for
+    strings the UTF-8 bytes of every element, each preceded by its length (8 bytes, LE)."""
+    if h5py.check_string_dtype(np.dtype(dtype)) is not None:
+        for v in np.asarray(rows, dtype=object).ravel():
+            b = v if isinstance(v, bytes) else str(v).encode("utf-8")
+            hasher.update(len(b).to_bytes(8, "little"))
+            hasher.update(b)
+    else:
+        hasher.update(np.ascontiguousarray(rows, dtype=np.dtype(dtype).newbyteorder("<")).data)
+
+
+def _combine(digests: dict[str, tuple[str, tuple, bytes]]) -> str:
+    """The content id from per-dataset (dtype label, shape, SHA-256 digest), by sorted name."""
+    h = hashlib.sha256()
+    for name in sorted(digests):
+        label, shape, digest = digests[name]
+        h.update(f"{name}\0{label}\0{','.join(map(str, shape))}\0".encode())
+        h.update(digest)
+    return h.hexdigest()
+
+
+def content_id(f: h5py.File) -> str:
+    """Recompute the content id of an open training-set file (reads every dataset once).
+
+    Definition (docs/trainset-format.md): for every dataset, in sorted order of its path
+    (without the leading ``/``), SHA-256 of ``path NUL dtype NUL shape NUL`` followed by the
+    SHA-256 digest of its rows (little-endian C-order bytes; strings: length-prefixed
+    UTF-8); the id is the hex digest.  Attributes (dates, input text, statistics) are not
+    part of it.
+    """
+    digests: dict[str, tuple[str, tuple, bytes]] = {}
+
+    def visit(name: str, item) -> None:
+        if not isinstance(item, h5py.Dataset):
+            return
+        h = hashlib.sha256()
+        if item.ndim == 0:
+            _digest_rows(h, np.asarray(item[()]), item.dtype)
+        else:
+            for start in range(0, item.shape[0], CONTENT_ID_ROWS):
+                _digest_rows(h, item[start:start + CONTENT_ID_ROWS], item.dtype)
+        digests[name] = (_dtype_label(item.dtype), item.shape, h.digest())
+
+    f.visititems(visit)
+    return _combine(digests)
+
+
+def trainset_content_id(f: h5py.File) -> str:
+    """The ``content_id`` attribute of an open training set, or (files written before it
+    existed) the same id recomputed from the file, with an info message."""
+    stored = f.attrs.get("content_id")
+    if stored is not None:
+        return stored.decode() if isinstance(stored, bytes) else str(stored)
+    logger.info("%s has no content_id (written by an older anncli); computing it from the "
+                "file (reads it once)", f.filename)
+    return content_id(f)
 
 
 class _RunningStats:
@@ -134,8 +207,10 @@ class TrainsetWriter:
         self.setups = setups
         self.derivatives = derivatives
         self._compression = compression
-        self._tmp = temporary_path(self.path)
+        self._out = AtomicFile(self.path)
+        self._tmp = self._out.tmp
         self._file = h5py.File(self._tmp, "w")
+        self._hashers: dict[str, "hashlib._Hash"] = {}
         self._n_structures = 0
         self._pending: dict[str, list[np.ndarray]] = {
             name: [] for name in (*_STRUCTURE_COLUMNS, "species_count", "atom_offset")
@@ -156,15 +231,16 @@ class TrainsetWriter:
             energy_unit="eV",
             length_unit="Angstrom",
         )
-        f.create_dataset("species", data=np.array(self.species, dtype=object), dtype=_STR)
-        f.create_dataset("reference_energies", data=np.asarray(reference_energies, dtype=float))
+        self._record(f.create_dataset("species", data=np.array(self.species, dtype=object),
+                                      dtype=_STR), np.array(self.species, dtype=object))
+        ref = np.asarray(reference_energies, dtype=float)
+        self._record(f.create_dataset("reference_energies", data=ref), ref)
         n_sp = len(self.species)
         structures = f.create_group("structures")
         for name, (shape, dtype) in _STRUCTURE_COLUMNS.items():
             self._create(structures, name, shape, dtype)
         self._create(structures, "species_count", (n_sp,), "i4")
-        structures.create_dataset("atom_offset", shape=(1,), maxshape=(None,), dtype="i8",
-                                  chunks=(4096,))
+        self._offsets(structures, "atom_offset")
         atoms = f.create_group("atoms")
         for name, (shape, dtype) in _ATOM_COLUMNS.items():
             self._create(atoms, name, shape, dtype)
@@ -177,16 +253,28 @@ class TrainsetWriter:
             self._create(group, "structure_index", (), "i8")
             if derivatives:
                 dgroup = f.require_group("derivatives").create_group(sym)
-                dgroup.create_dataset("pair_offset", shape=(1,), maxshape=(None,), dtype="i8",
-                                      chunks=(4096,))
+                self._offsets(dgroup, "pair_offset")
                 self._create(dgroup, "neighbor", (), "i8")
                 self._create(dgroup, "dG", (setups[sym].n_features, 3), "f8")
+
+    def _record(self, dataset: h5py.Dataset, rows: np.ndarray) -> None:
+        """Add ``rows`` (just written to ``dataset``) to its content-id digest."""
+        h = self._hashers.get(dataset.name)
+        if h is None:
+            h = self._hashers[dataset.name] = hashlib.sha256()
+        _digest_rows(h, rows, dataset.dtype)
+
+    def _offsets(self, group: h5py.Group, name: str) -> None:
+        """An offset column starting with its first row 0."""
+        ds = group.create_dataset(name, shape=(1,), maxshape=(None,), dtype="i8",
+                                  chunks=(4096,))
+        self._record(ds, np.zeros(1, dtype=np.int64))
 
     def _create(self, group: h5py.Group, name: str, shape: tuple, dtype) -> None:
         row_bytes = 8 * int(np.prod(shape)) if shape else 8
         chunk_rows = max(256, min(16384, (1 << 20) // row_bytes))
         compression = None if dtype is _STR else self._compression
-        group.create_dataset(
+        ds = group.create_dataset(
             name,
             shape=(0, *shape),
             maxshape=(None, *shape),
@@ -195,12 +283,13 @@ class TrainsetWriter:
             compression=compression,
             shuffle=compression is not None,
         )
+        self._hashers[ds.name] = hashlib.sha256()
 
-    @staticmethod
-    def _append(dataset: h5py.Dataset, rows: np.ndarray) -> None:
+    def _append(self, dataset: h5py.Dataset, rows: np.ndarray) -> None:
         start = dataset.shape[0]
         dataset.resize(start + len(rows), axis=0)
         dataset[start:] = rows
+        self._record(dataset, rows)
 
     def append(self, structures: dict, atoms: dict, features: dict, derivatives: dict | None = None) -> None:
         """Append one batch.
@@ -279,17 +368,26 @@ class TrainsetWriter:
             self._file["features"][sym].attrs["count"] = self._stats[sym].count
         self._file.attrs["n_structures"] = self._n_structures
         self._file.attrs["n_atoms"] = self._n_atoms
+        self._file.attrs["content_id"] = self.content_id()
         self._file.attrs["complete"] = True
         self._file.close()
-        os.replace(self._tmp, self.path)
+        self._out.commit()
         return self.path
+
+    def content_id(self) -> str:
+        """The content id (:func:`content_id`) of what was appended so far."""
+        self._flush_structures()
+        f = self._file
+        return _combine({name.lstrip("/"): (_dtype_label(f[name].dtype), f[name].shape,
+                                            h.digest())
+                         for name, h in self._hashers.items()})
 
     def abort(self) -> None:
         """Close and delete the temporary file (nothing that looks complete remains)."""
         try:
             self._file.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._out.discard()
 
     def __enter__(self) -> "TrainsetWriter":
         return self

@@ -6,7 +6,6 @@ Public names are loaded lazily (PEP 562) so that ``import anncli.potential`` sta
 * :class:`Model`, :func:`load_model`, :func:`save_model` — the model file (``anncli.potential.model_file``)
 * :func:`read_aenet_nn` — ænet ``.nn`` files as a Model (``anncli.potential.aenet_nn``)
 * :func:`relax_structure` — geometry optimisation (``anncli.potential.relax``)
-* :func:`random_model` — randomly initialised models for tests/benchmarks (``anncli.potential.synthetic``)
 
 The ASE calculator is :class:`anncli.calculator.ANNCalculator`.
 """
@@ -23,7 +22,6 @@ _EXPORTS = {
     "save_model": "anncli.potential.model_file",
     "read_aenet_nn": "anncli.potential.aenet_nn",
     "relax_structure": "anncli.potential.relax",
-    "random_model": "anncli.potential.synthetic",
 }
 
 __all__ = list(_EXPORTS)

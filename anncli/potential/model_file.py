@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,11 +139,12 @@ class Model:
 
 
 def save_model(path: str | Path, model: Model) -> Path:
-    """Write ``model`` to ``path`` (temporary name in the same directory, then os.replace)."""
+    """Write ``model`` to ``path`` atomically (:func:`anncli.io.atomic.atomic_path`)."""
+    from anncli.io.atomic import atomic_path
+
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     str_dt = h5py.string_dtype()
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(
                 format=FORMAT,
@@ -171,9 +171,6 @@ def save_model(path: str | Path, model: Model) -> Path:
                 for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
                     g.create_dataset(f"W{l}", data=np.array(w))
                     g.create_dataset(f"b{l}", data=np.array(b))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     logger.debug("model written: %s", path)
     return path
 

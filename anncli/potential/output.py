@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -215,31 +214,40 @@ def extxyz_frame(s, p, info: dict | None = None) -> str:
 class AtomicOutput:
     """A text file written as ``<name>.tmp-<pid>`` and renamed to ``<name>`` by :meth:`commit`.
 
-    Use as a context manager: an exception (or no commit) removes the temporary file.
+    A thin text-file wrapper of :class:`anncli.io.atomic.AtomicFile` for outputs written
+    structure by structure (``fh`` is the open temporary file).  Use as a context manager:
+    an exception (or no commit) removes the temporary file.
     """
 
     def __init__(self, path: str | Path, newline: str | None = None) -> None:
+        from anncli.io.atomic import AtomicFile
+
         self.path = Path(path)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = AtomicFile(self.path)
+        self.tmp = self._file.tmp
         self.fh = self.tmp.open("w", newline=newline)
-        self.done = False
+
+    @property
+    def done(self) -> bool:
+        """True after :meth:`commit`."""
+        return self._file.committed
 
     def __enter__(self) -> "AtomicOutput":
         return self
 
     def commit(self) -> Path:
+        """Close the file and rename it to its final name."""
         self.fh.close()
-        os.replace(self.tmp, self.path)
-        self.done = True
+        self._file.commit()
         logger.info("written: %s", self.path)
         return self.path
 
     def discard(self) -> None:
+        """Close the file and remove it unless it was committed."""
         if not self.fh.closed:
             self.fh.close()
-        if not self.done:
-            self.tmp.unlink(missing_ok=True)
+        self._file.discard()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.discard()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import h5py
@@ -71,18 +70,16 @@ def _read(group: h5py.Group) -> dict:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write ``state`` to ``path`` (temporary name in the same directory, then os.replace)."""
+    """Write ``state`` to ``path`` atomically (:func:`anncli.io.atomic.atomic_path`)."""
+    from anncli.io.atomic import atomic_path
+
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["anncli_version"] = __version__
             _write(f, state)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     logger.debug("checkpoint written: %s", path)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from anncli.exceptions import ConfigError, DataError
+from anncli.io.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +107,8 @@ def write_split(path: Path, train_ids: np.ndarray, val_ids: np.ndarray,
     """Write ``split.csv``: ``index,source,set`` for every structure of either set."""
     rows = [(int(i), "train") for i in train_ids] + [(int(i), "validation") for i in val_ids]
     rows.sort()
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["index", "source", "set"])
         for i, s in rows:
             w.writerow([i, sources[i], s])
-    tmp.replace(path)

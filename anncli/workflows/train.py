@@ -8,11 +8,18 @@ The epoch loop itself is anncli.training.trainer.
 Resume: the checkpoint holds the parameters, the optimiser state, the random generator,
 the split, the normalisation and the best model; a resumed run continues exactly as an
 uninterrupted run would (same numbers), up to the ``epochs`` of the (possibly edited) input.
+It also holds the training set's content id and the settings that change the optimisation
+(:func:`optimisation_settings`); ``--resume`` refuses a changed training set or setting.
+
+Every output file is written atomically (anncli.io.atomic); the learning curve, which grows
+by one row per epoch, is appended one whole row per write.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import logging
 import math
@@ -24,6 +31,8 @@ import numpy as np
 from anncli import __version__
 from anncli.config.train import TrainConfig
 from anncli.exceptions import ConfigError, DataError
+from anncli.io.atomic import atomic_open, atomic_path
+from anncli.io.trainset import open_trainset, trainset_content_id
 from anncli.network.species import SpeciesNetworks
 from anncli.potential.model_file import Model, save_model
 from anncli.training.blas import blas_threads
@@ -172,25 +181,31 @@ def _norm_from_state(d: dict) -> Normalization:
 
 
 class _Curve:
-    """learning_curve.csv, one row per epoch, flushed at once."""
+    """learning_curve.csv, one row per epoch, flushed at once.
+
+    The header (and, on resume, the rows up to the checkpoint's epoch) are written
+    atomically; every row is then appended with a single ``write`` call, so a killed process
+    leaves whole rows only.
+    """
 
     def __init__(self, path: Path, resume_epoch: int | None, forces: bool = False) -> None:
         self.path = path
         self.columns = CURVE_COLUMNS + (FORCE_COLUMNS if forces else [])
-        if resume_epoch is None or not path.is_file():
-            with path.open("w", newline="") as fh:
-                csv.writer(fh).writerow(self.columns)
-        else:  # drop rows written after the checkpoint
+        keep = [self.columns]
+        if resume_epoch is not None and path.is_file():  # drop rows after the checkpoint
             with path.open(newline="") as fh:
                 rows = list(csv.reader(fh))
-            keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= resume_epoch]
-            with path.open("w", newline="") as fh:
-                csv.writer(fh).writerows(keep)
+            if rows:
+                keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0])
+                                    and r[0].isdigit() and int(r[0]) <= resume_epoch]
+        with atomic_open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows(keep)
 
     def __call__(self, row: dict) -> None:
+        line = io.StringIO()
+        csv.writer(line).writerow([row["epoch"]] + [f"{row[c]:.6f}" for c in self.columns[1:]])
         with self.path.open("a", newline="") as fh:
-            csv.writer(fh).writerow(
-                [row["epoch"]] + [f"{row[c]:.6f}" for c in self.columns[1:]])
+            fh.write(line.getvalue())
 
 
 def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
@@ -217,7 +232,8 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
         ax.set_yscale("log")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 
@@ -242,11 +258,88 @@ def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: flo
     header = ["index", "source", "set", "n_atoms", "E_ref", "E_pred", "error_per_atom"]
     if ctx.has_forces:
         header.append("force_rmse")  # eV/Å, over the structure's force components
-    with path.open("w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
     return rmse[0], rmse[1]
+
+
+def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
+    """The settings a resumed run must share with its checkpoint, flattened to dotted keys.
+
+    They change the loss or the optimiser's steps, and the checkpoint's optimiser state was
+    built with them: ``force_weight``, ``l2``, ``sampling`` (and ``temperature`` for
+    ``energy`` sampling), ``batch_size``, ``energy_scaling``, the per-structure weights of
+    ``structure_weights`` (a SHA-256 of the weights, so that an edited file counts) and every
+    key of ``optimizer``.  Others (``epochs``, outputs, ``log_every``, ``checkpoint_every``,
+    early stopping, ``memory``) may change; the split keys and ``seed`` are not used on resume.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    weights : ndarray of shape (n_structures,)
+        The loss weight of every structure.
+
+    Returns
+    -------
+    dict of str to JSON value
+    """
+    out = {"force_weight": float(config.force_weight), "l2": float(config.l2),
+           "sampling": config.sampling, "batch_size": int(config.batch_size),
+           "energy_scaling": config.energy_scaling,
+           "structure_weights": hashlib.sha256(
+               np.ascontiguousarray(weights, dtype="<f8").data).hexdigest()[:16]}
+    if config.sampling == "energy":
+        out["temperature"] = float(config.temperature)
+
+    def flatten(prefix: str, d: dict) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                flatten(f"{prefix}{k}.", v)
+            else:
+                out[prefix + k] = v
+
+    flatten("optimizer.", config.optimizer.model_dump(mode="json", by_alias=True))
+    return out
+
+
+def check_resume(ck_path: Path, ck: dict, content_id: str, settings: dict) -> None:
+    """Refuse a checkpoint made with another training set or other optimisation settings.
+
+    Raises
+    ------
+    ConfigError
+        Naming every difference: ``the training set changed (content id X, checkpoint has Y)``
+        and/or ``key: old → new``.
+    """
+    old_id = ck.get("trainset_content_id")
+    old_settings = ck.get("settings")
+    if old_id is None or old_settings is None:
+        logger.warning("%s was written by an older anncli without the training-set content id "
+                       "and settings: cannot check that they are unchanged", ck_path)
+        return
+    changes = []
+    if old_id != content_id:
+        changes.append(f"the training set changed (content id {content_id[:16]}, checkpoint "
+                       f"has {old_id[:16]})")
+    old_settings = json.loads(old_settings)
+    for key in [*settings, *(k for k in old_settings if k not in settings)]:
+        a, b = old_settings.get(key), settings.get(key)
+        if a != b:
+            if key == "structure_weights":
+                changes.append("the per-structure weights (structure_weights) changed")
+            else:
+                changes.append(f"{key}: {json.dumps(a)} → {json.dumps(b)}")
+    if changes:
+        raise ConfigError(f"{ck_path}: cannot resume, " + "; ".join(changes) + "; use the "
+                          "checkpoint's training set and settings, or start a new run without "
+                          "--resume")
+
+
+def _trainset_id(path: str | Path) -> str:
+    with open_trainset(path) as f:
+        return trainset_content_id(f)
 
 
 def build_model(data: TrainingData, nets: SpeciesNetworks, params: np.ndarray,
@@ -313,6 +406,8 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     nets = SpeciesNetworks(data.species, sizes, acts)
     weights = _structure_weights(config, data.n_structures)
     optimizer = _optimizer(config, nets.n_params)
+    content_id = _trainset_id(config.trainset)
+    settings = optimisation_settings(config, weights)
 
     if resume:
         ck = load_checkpoint(ck_path)
@@ -325,6 +420,7 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
             raise ConfigError(f"{ck_path}: the checkpoint used optimizer "
                               f"{ck['optimizer']['method']!r}, the input file says "
                               f"{config.optimizer.method!r}")
+        check_resume(ck_path, ck, content_id, settings)
         rng = rng_from_json(ck["rng"])
         train_ids, val_ids = ck["train_ids"].astype(np.int64), ck["val_ids"].astype(np.int64)
         norm = _norm_from_state(ck["normalization"])
@@ -374,7 +470,8 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
                 "final_errors_meV": st.last_errors, "seed": config.seed,
                 "optimizer": config.optimizer.method, "n_train": int(len(train_ids)),
                 "n_validation": int(len(val_ids)), "split_file": SPLIT_FILE,
-                "trainset": str(config.trainset), "train_input": input_text,
+                "trainset": str(config.trainset), "trainset_content_id": content_id,
+                "train_input": input_text,
                 "force_weight": config.force_weight,
                 "anncli_version": __version__,
             }
@@ -391,6 +488,8 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
                 "optimizer": {"method": config.optimizer.method,
                               "state": optimizer.state_dict()},
                 "n_structures": data.n_structures,
+                "trainset_content_id": content_id,
+                "settings": json.dumps(settings),
             })
             save_model(model_path, build_model(data, nets, st.best_params, norm, metadata(st)))
             return ck_path

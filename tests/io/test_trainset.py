@@ -151,7 +151,7 @@ def test_describe_and_json_dump(tmp_path):
 def test_describe_model_file(tmp_path):
     from anncli.descriptors import ChebyshevSetup
     from anncli.potential.model_file import save_model
-    from anncli.potential.synthetic import random_model
+    from synthetic_model import random_model
 
     setups = {s: ChebyshevSetup(s, ["Ti", "O"], 6.0, 8, 4.0, 3) for s in ("Ti", "O")}
     model = random_model(setups, hidden=(7, 5), reference_energies={"Ti": -1.0, "O": -2.5})

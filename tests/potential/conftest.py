@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pot_helpers import cluster_structure, small_setups, triclinic_structure
 
-from anncli.potential.synthetic import random_model
+from synthetic_model import random_model
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from anncli.descriptors.chebyshev import ChebyshevSetup
-from anncli.potential.synthetic import random_model
+from synthetic_model import random_model
 from anncli.structure import Structure
 
 SPECIES = ["Cu", "Au"]

@@ -152,7 +152,7 @@ def test_extrapolation_flags_atom_and_feature(small_model):
 def test_forces_and_stress_with_behler_descriptor():
     """The engine is generic over descriptor families: same finite-difference checks for Behler2011."""
     from anncli.descriptors.behler import BehlerSetup
-    from anncli.potential.synthetic import random_model
+    from synthetic_model import random_model
 
     fns = [{"G": 2, "type2": t, "eta": 0.3, "Rs": 0.0, "Rc": 4.0} for t in ("Cu", "Au")]
     fns += [{"G": 4, "type2": "Cu", "type3": "Au", "eta": 0.05, "lambda": -1, "zeta": 2.0, "Rc": 4.0},

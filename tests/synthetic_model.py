@@ -1,8 +1,11 @@
-"""Randomly initialised models of a given shape, for tests, benchmarks and examples.
+"""Randomly initialised models of a given shape: a test and benchmark fixture.
 
 This module owns :func:`random_model`: a complete :class:`Model` (descriptor setups,
 feature statistics taken from sample structures when given, seeded random weights) that
-the engine evaluates like a trained one.  It is not a fit to anything.
+the engine evaluates like a trained one.  It is not a fit to anything, so it lives with the
+tests, not in the package (it was ``anncli.potential.synthetic``).  Tests import it as
+``from synthetic_model import random_model`` (tests/ is on the path through
+tests/conftest.py); benchmarks/bench_predict.py adds tests/ to ``sys.path``.
 """
 
 from __future__ import annotations
