@@ -242,25 +242,22 @@ def _extrapolating_extxyz(col: _Collector) -> str:
 
 
 def _write_all(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write every file under a temporary name first, then rename them all."""
-    import os
+    """Write every file under its temporary name first, then rename them all (nothing on error)."""
+    from anncli.io.atomic import AtomicFile
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = {}
+    pending = [AtomicFile(out_dir / name) for name in files]
     try:
-        for name, content in files.items():
-            path = out_dir / name
-            t = path.with_name(f"{name}.tmp-{os.getpid()}")
-            with open(t, "wb" if isinstance(content, bytes) else "w", **({} if isinstance(content, bytes) else {"newline": ""})) as fh:
-                fh.write(content)
-            tmp[path] = t
-        for path, t in tmp.items():
-            os.replace(t, path)
+        for out, content in zip(pending, files.values()):
+            if isinstance(content, bytes):
+                out.tmp.write_bytes(content)
+            else:
+                with open(out.tmp, "w", newline="", encoding="utf-8") as fh:
+                    fh.write(content)
+        return [out.commit() for out in pending]
     finally:
-        for t in tmp.values():
-            if t.exists():
-                t.unlink()
-    return list(tmp)
+        for out in pending:
+            out.discard()
 
 
 def run(config, *, config_path: str | Path | None = None, stdout=None) -> ValidateResult:

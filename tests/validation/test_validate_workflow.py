@@ -15,7 +15,7 @@ from anncli.io import write_xsf
 from anncli.log import reset_logging
 from anncli.potential.evaluate import Potential
 from anncli.potential.model_file import load_model, save_model
-from anncli.potential.synthetic import random_model
+from synthetic_model import random_model
 from anncli.structure import Structure
 from anncli.validation.metrics import error_summary
 
