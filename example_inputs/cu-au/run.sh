@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole pipeline on the bundled Cu-Au example (run from anywhere):
-# data (EMT) -> generate -> train -> predict on held-out structures -> a short MD run.
+# data (EMT) -> generate -> train -> predict and validate on held-out structures -> a short MD run.
 set -euo pipefail
 cd "$(dirname "$0")"
 ANNCLI=${ANNCLI:-anncli}
@@ -14,4 +14,5 @@ $ANNCLI train train.yaml
 $ANNCLI info model.h5
 mkdir -p predict-output
 $ANNCLI predict predict.yaml | tail -n 12
+$ANNCLI validate validate.yaml                                # report: validation/report.html
 $PYTHON ../md_langevin.py --model model.h5 --steps 100
