@@ -36,6 +36,9 @@ class ANNCalculator(Calculator):
         such atoms of the last evaluation.
     max_warnings : int
         Extrapolation warnings logged over the calculator's lifetime.
+    committee_forces : bool
+        For a committee model: also every member's forces, for ``forces_std`` (one more
+        pair pass per member; False gives ``energy_std`` only, at almost no extra cost).
     **kwargs
         Passed to :class:`ase.calculators.calculator.Calculator`.
 
@@ -50,13 +53,22 @@ class ANNCalculator(Calculator):
     Units: energies eV, forces eV/Å, stress eV/Å³ (ASE's sign and Voigt order
     xx, yy, zz, yz, xz, xy).  ``energies`` are atomic energies including the free-atom
     reference energies (they sum to ``energy``); ``free_energy`` equals ``energy``.
+    For a committee model, energy and forces are the members' mean, and ``calc.results``
+    also holds ``energy_std`` (eV), ``energy_members`` (eV) and ``forces_std`` (eV/Å per
+    atom, the RMS deviation of the members' force vectors from the mean), so an MD script
+    can stop or record frames where the committee disagrees.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
+    #: Results besides the implemented properties: ``n_extrapolating`` (atoms outside the
+    #: training range) and, for a committee, ``energy_members`` (eV), ``energy_std`` (eV) and
+    #: ``forces_std`` (n_atoms,) (eV/Å): read them from ``calc.results`` after a calculation.
 
-    def __init__(self, model, *, extrapolation: bool = True, max_warnings: int = 10, **kwargs) -> None:
+    def __init__(self, model, *, extrapolation: bool = True, max_warnings: int = 10,
+                 committee_forces: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.potential: Potential = load_potential(model)
+        self.committee_forces = committee_forces
         self.extrapolation = extrapolation
         self.max_warnings = max_warnings
         self.n_warnings = 0
@@ -88,6 +100,7 @@ class ANNCalculator(Calculator):
             atoms.positions, np.asarray(atoms.cell[:], dtype=float)[None], pbc[None],
             np.array([0, n], dtype=np.int64), self._index(atoms),
             forces=True, stress=bool(pbc.all()), extrapolation=self.extrapolation,
+            committee_forces=self.committee_forces,
         )
         energy = float(res.energy[0])
         self.results = {
@@ -98,6 +111,13 @@ class ANNCalculator(Calculator):
         }
         if pbc.all():
             self.results["stress"] = full_3x3_to_voigt_6_stress(res.stress[0])
+        if res.energy_members is not None:
+            self.results["energy_members"] = res.energy_members[:, 0].copy()
+            self.results["energy_std"] = float(res.energy_members[:, 0].std())
+            if res.forces_members is not None:
+                dev = res.forces_members - res.forces
+                self.results["forces_std"] = np.sqrt(np.mean(np.sum(dev * dev, axis=2), axis=0))
+        self.results["n_extrapolating"] = len(res.extrapolation)
         ex = res.extrapolation
         self.n_extrapolating = len(ex)
         if len(ex) and self.n_warnings < self.max_warnings:

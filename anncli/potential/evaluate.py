@@ -80,7 +80,8 @@ class Potential:
             d = json.loads(d) if isinstance(d, str) else dict(d)
             self.setups[sym] = descriptor_from_dict(d, where=f"the descriptor of {sym} in the model")
         self.cutoff = max(s.cutoff for s in self.setups.values())
-        self._nets = {sym: FoldedNetwork(model, sym) for sym in self.species}
+        self._members = [{sym: FoldedNetwork(model, sym, nets[sym]) for sym in self.species}
+                         for nets in model.member_networks()]
         self._threads = ThreadChooser()
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
@@ -136,6 +137,7 @@ class Potential:
         stress: bool = True,
         extrapolation: bool = True,
         labels: list[str] | None = None,
+        committee_forces: bool = False,
     ) -> BatchPrediction:
         """Evaluate one batch of structures in one call.
 
@@ -156,6 +158,10 @@ class Potential:
             Flag atoms with features outside the model's training range.
         labels : list of str, optional
             Structure names for error messages.
+        committee_forces : bool
+            For a committee, also the forces of every member (``forces_members``; one more
+            pair pass per member).  Energies of every member, and the forces of the committee
+            mean, come at almost no extra cost without it.
 
         Returns
         -------
@@ -175,12 +181,19 @@ class Potential:
             with self._threads.run(n_atoms):
                 return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
                                              forces=forces, stress=stress, extrapolation=extrapolation,
-                                             labels=labels)
+                                             labels=labels, committee_forces=committee_forces)
         return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
-                                     forces=forces, stress=stress, extrapolation=extrapolation, labels=labels)
+                                     forces=forces, stress=stress, extrapolation=extrapolation, labels=labels,
+                                     committee_forces=committee_forces)
+
+    @property
+    def n_members(self) -> int:
+        """Committee size (1 for a single model)."""
+        return len(self._members)
 
     def _evaluate_arrays(self, positions, cells, pbcs, structure_offsets, species_index, *, forces: bool,
-                         stress: bool, extrapolation: bool, labels: list[str] | None) -> BatchPrediction:
+                         stress: bool, extrapolation: bool, labels: list[str] | None,
+                         committee_forces: bool = False) -> BatchPrediction:
         from anncli.descriptors.batch import env_types_for, featurize_batch
 
         positions = np.ascontiguousarray(positions, dtype=np.float64)
@@ -191,10 +204,14 @@ class Potential:
         bf = featurize_batch(positions, cells, pbcs, offsets, sym_idx, self.species, self.setups,
                              derivatives=False, labels=labels)
         nl = bf.nl
+        n_m = len(self._members)
         atomic = np.zeros(n_atoms)
+        member_atomic = np.zeros((n_m, n_atoms)) if n_m > 1 else None
         want_virial = bool(forces and stress)
-        f_out = np.zeros((n_atoms, 3)) if forces else None
-        virial = np.zeros((n_s, 3, 3)) if want_virial else None
+        per_member = bool(forces and committee_forces and n_m > 1)
+        n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
+        f_acc = np.zeros((n_f, n_atoms, 3)) if forces else None
+        v_acc = np.zeros((n_f, n_s, 3, 3)) if want_virial else None
         atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
         extra = []
         for sym in self.species:
@@ -204,19 +221,32 @@ class Potential:
             if extrapolation:
                 extra.append(self._extrapolation(sym, sf.centers, sf.features, offsets))
             if not forces:
-                atomic[sf.centers] = self._nets[sym].energies(sf.features)
+                es = [m[sym].energies(sf.features) for m in self._members]
+                grads = None
+            else:
+                es, grads = zip(*(m[sym].energies_and_gradients(sf.features) for m in self._members))
+            atomic[sf.centers] = es[0] if n_m == 1 else np.mean(es, axis=0)
+            if n_m > 1:
+                member_atomic[:, sf.centers] = es
+            if not forces:
                 continue
-            e, de_dg = self._nets[sym].energies_and_gradients(sf.features)
-            atomic[sf.centers] = e
             setup = self.setups[sym]
             env_types = env_types_for(setup, self.species, sym_idx)
-            g = setup.pair_gradients(nl, sf.centers, env_types, de_dg)
-            scatter_pairs_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g, atom_structure,
-                             want_virial, f_out, virial if want_virial else np.zeros((1, 3, 3)))
+            # forces are linear in dE/dG: the committee mean's forces need one pair pass
+            de_dg = list(grads) if per_member else [grads[0] if n_m == 1 else np.mean(grads, axis=0)]
+            for k, d in enumerate(de_dg):
+                g = setup.pair_gradients(nl, sf.centers, env_types, d)
+                scatter_pairs_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g, atom_structure,
+                                 want_virial, f_acc[k], v_acc[k] if want_virial else np.zeros((1, 3, 3)))
+        f_out = None if f_acc is None else (f_acc[0] if n_f == 1 else f_acc.mean(axis=0))
+        virial = None if v_acc is None else (v_acc[0] if n_f == 1 else v_acc.mean(axis=0))
         ref = np.array([self._ref[s] for s in self.species])[sym_idx] if n_atoms else np.zeros(0)
         seg = np.repeat(np.arange(n_s), np.diff(offsets))
         energy = np.bincount(seg, atomic, minlength=n_s)
         cohesive = energy - np.bincount(seg, ref, minlength=n_s)
+        energy_members = None
+        if member_atomic is not None:
+            energy_members = np.stack([np.bincount(seg, e, minlength=n_s) for e in member_atomic])
         stress_out = None
         if want_virial:
             stress_out = np.full((n_s, 3, 3), np.nan)
@@ -230,6 +260,7 @@ class Potential:
             energy=energy, cohesive_energy=cohesive, atomic_energies=atomic, forces=f_out,
             virial=virial, stress=stress_out,
             extrapolation=Extrapolation.concatenate(extra), min_distance=bf.min_distance,
+            energy_members=energy_members, forces_members=f_acc if per_member else None,
         )
 
     def _extrapolation(self, sym: str, centers: np.ndarray, x: np.ndarray, offsets: np.ndarray) -> Extrapolation:
@@ -255,6 +286,7 @@ class Potential:
         stress: bool = True,
         extrapolation: bool = True,
         batch_atoms: int = BATCH_ATOMS,
+        committee_forces: bool = False,
     ) -> tuple[list[Prediction], Extrapolation]:
         """Evaluate a list of :class:`~anncli.structure.Structure` (batched internally).
 
@@ -266,6 +298,8 @@ class Potential:
             As in :meth:`evaluate_arrays`.
         batch_atoms : int
             Structures are evaluated together up to this many atoms per engine call.
+        committee_forces : bool
+            For a committee, also every member's forces (``forces_std`` of each prediction).
 
         Returns
         -------
@@ -293,7 +327,7 @@ class Potential:
             chunk = structures[start:stop]
             arrays = pack_structures(chunk, self)
             res = self.evaluate_arrays(*arrays, forces=forces, stress=stress, extrapolation=extrapolation,
-                                       labels=[s.label for s in chunk])
+                                       labels=[s.label for s in chunk], committee_forces=committee_forces)
             offsets = arrays[3]
             ex = res.extrapolation
             n_flagged = np.bincount(ex.structure, minlength=len(chunk))
@@ -309,12 +343,25 @@ class Potential:
                     virial=None if res.virial is None else res.virial[k].copy(),
                     n_extrapolating=int(n_flagged[k]), extrapolation_grade=float(grade[k]),
                     min_distance=float(res.min_distance[k]),
+                    **_committee_fields(res, k, a, b),
                 ))
             if len(ex):
                 ex.structure = ex.structure + start
                 extra.append(ex)
             start = stop
         return out, Extrapolation.concatenate(extra)
+
+
+def _committee_fields(res: BatchPrediction, k: int, a: int, b: int) -> dict:
+    """energy_members, energy_std and forces_std of structure ``k`` (atoms ``a:b``)."""
+    if res.energy_members is None:
+        return {}
+    members = res.energy_members[:, k].copy()
+    out = {"energy_members": members, "energy_std": float(members.std())}
+    if res.forces_members is not None:
+        dev = res.forces_members[:, a:b] - res.forces[a:b]
+        out["forces_std"] = np.sqrt(np.mean(np.sum(dev * dev, axis=2), axis=0))
+    return out
 
 
 def _as_structures(items) -> list:

@@ -28,11 +28,11 @@ class FoldedNetwork:
     and whose output layer is divided by ``scale``.
     """
 
-    def __init__(self, model, sym: str) -> None:
+    def __init__(self, model, sym: str, net=None) -> None:
         from anncli.network.activations import activate
 
         self._activate = activate
-        net = model.networks[sym]
+        net = model.networks[sym] if net is None else net  # a committee member's network
         std = np.asarray(model.feature_std[sym], dtype=float)
         inv = np.where(std > 1e-10, 1.0 / np.where(std > 1e-10, std, 1.0), 0.0)
         mean = np.asarray(model.feature_mean[sym], dtype=float)

@@ -48,6 +48,10 @@ class Model:
     metadata : dict
         Training metadata (JSON-serialisable): epochs, errors, seed, input text, ...
     energy_unit, length_unit : str
+    committee : list of dict of str to Network
+        Further members of a committee (query by committee): networks of the same
+        architecture trained from other initial weights (or resampled data) on the same split
+        and normalisation.  Empty for a single model; ``networks`` is always member 0.
     """
 
     species: list[str]
@@ -63,6 +67,16 @@ class Model:
     metadata: dict = field(default_factory=dict)
     energy_unit: str = "eV"
     length_unit: str = "Angstrom"
+    committee: list[dict[str, Network]] = field(default_factory=list)
+
+    @property
+    def n_members(self) -> int:
+        """Number of networks per species: 1 for a single model, N for a committee."""
+        return 1 + len(self.committee)
+
+    def member_networks(self) -> list[dict[str, Network]]:
+        """The networks of every member, member 0 (``networks``) first."""
+        return [self.networks, *self.committee]
 
     def _normalise(self, sym: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         std = self.feature_std[sym]
@@ -168,11 +182,34 @@ def save_model(path: str | Path, model: Model) -> Path:
                 g.attrs["activations"] = json.dumps(net.activations)
                 for name in ("feature_mean", "feature_std", "feature_min", "feature_max"):
                     g.create_dataset(name, data=np.asarray(getattr(model, name)[sym], dtype=float))
-                for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
-                    g.create_dataset(f"W{l}", data=np.array(w))
-                    g.create_dataset(f"b{l}", data=np.array(b))
+                _write_layers(g, net)
+            if model.committee:
+                f.attrs["committee_size"] = model.n_members
+                for k, nets in enumerate(model.committee, start=1):
+                    for sym in model.species:
+                        net = nets[sym]
+                        if net.sizes != model.networks[sym].sizes:
+                            raise ValueError(f"committee member {k}: the {sym} network has layers {net.sizes}, "
+                                             f"member 0 has {model.networks[sym].sizes}")
+                        g = f.create_group(f"committee/member_{k}/{sym}")
+                        g.attrs["activations"] = json.dumps(net.activations)
+                        _write_layers(g, net)
     logger.debug("model written: %s", path)
     return path
+
+
+def _write_layers(g: h5py.Group, net: Network) -> None:
+    for l, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+        g.create_dataset(f"W{l}", data=np.array(w))
+        g.create_dataset(f"b{l}", data=np.array(b))
+
+
+def _read_network(g: h5py.Group, sizes: list[int], activations: list[str]) -> Network:
+    net = Network(sizes, activations)
+    for l in range(1, len(sizes)):
+        net.weights[l - 1][...] = g[f"W{l}"][()]
+        net.biases[l - 1][...] = g[f"b{l}"][()]
+    return net
 
 
 def load_model(path: str | Path) -> Model:
@@ -198,11 +235,15 @@ def load_model(path: str | Path) -> Model:
                 for name in ("feature_mean", "feature_std", "feature_min", "feature_max"):
                     kwargs[name][sym] = np.asarray(g[name][()], dtype=float)
                 sizes = [int(n) for n in g.attrs["layer_sizes"]]
-                net = Network(sizes, json.loads(g.attrs["activations"]))
-                for l in range(1, len(sizes)):
-                    net.weights[l - 1][...] = g[f"W{l}"][()]
-                    net.biases[l - 1][...] = g[f"b{l}"][()]
-                kwargs["networks"][sym] = net
+                kwargs["networks"][sym] = _read_network(g, sizes, json.loads(g.attrs["activations"]))
+            committee = []
+            for k in range(1, int(f.attrs.get("committee_size", 1))):
+                member = {}
+                for sym in species:
+                    g = f[f"committee/member_{k}/{sym}"]
+                    member[sym] = _read_network(g, kwargs["networks"][sym].sizes,
+                                                json.loads(g.attrs["activations"]))
+                committee.append(member)
             model = Model(
                 species=species,
                 reference_energies=np.asarray(f["reference_energies"][()], dtype=float),
@@ -211,6 +252,7 @@ def load_model(path: str | Path) -> Model:
                 metadata=json.loads(f.attrs.get("metadata", "{}")),
                 energy_unit=str(f.attrs.get("energy_unit", "eV")),
                 length_unit=str(f.attrs.get("length_unit", "Angstrom")),
+                committee=committee,
                 **kwargs,
             )
         except (KeyError, ValueError) as exc:

@@ -108,6 +108,11 @@ class BatchPrediction:
     extrapolation : Extrapolation
     min_distance : ndarray of shape (n_s,), Å
         Shortest pair distance within the cutoff (inf if none).
+    energy_members : ndarray of shape (n_members, n_s), eV, or None
+        Total energy predicted by every member of a committee (``energy`` is their mean);
+        None for a single model.
+    forces_members : ndarray of shape (n_members, n_atoms, 3), eV/Å, or None
+        Forces of every member (only when asked for; ``forces`` is their mean).
     """
 
     energy: np.ndarray
@@ -118,6 +123,8 @@ class BatchPrediction:
     stress: np.ndarray | None = None
     extrapolation: Extrapolation = field(default_factory=Extrapolation.empty)
     min_distance: np.ndarray | None = None
+    energy_members: np.ndarray | None = None
+    forces_members: np.ndarray | None = None
 
 
 @dataclass
@@ -127,6 +134,11 @@ class Prediction:
     ``n_extrapolating`` counts its atoms with features outside the training range;
     ``extrapolation_grade`` is the largest excess among them as a fraction of the feature's
     training range (0 when none; see :class:`Extrapolation`).
+
+    For a committee, ``energy`` and ``forces`` are the members' mean, ``energy_members`` (eV)
+    every member's total energy and ``energy_std`` (eV) their standard deviation; with member
+    forces, ``forces_std`` (n_atoms,) (eV/Å) is every atom's RMS deviation of the force vector
+    from the mean, ``sqrt(mean_k |F_k - F|^2)``.  None for a single model.
     """
 
     energy: float
@@ -138,3 +150,6 @@ class Prediction:
     n_extrapolating: int = 0
     min_distance: float = float("inf")
     extrapolation_grade: float = 0.0
+    energy_members: np.ndarray | None = None
+    energy_std: float | None = None
+    forces_std: np.ndarray | None = None

@@ -76,7 +76,7 @@ def test_forces_sum_to_zero_and_energy_assembly(small_potential, small_model):
         ref_e = small_model.atomic_energies({name: sf.features})[name]
         np.testing.assert_allclose(atomic[sf.centers], ref_e, rtol=0, atol=1e-10)
         _, ref_g = small_model.atomic_energies_and_gradients({name: sf.features})[name]
-        _, g = small_potential._nets[name].energies_and_gradients(sf.features)
+        _, g = small_potential._members[0][name].energies_and_gradients(sf.features)
         np.testing.assert_allclose(g, ref_g, rtol=1e-10, atol=1e-12)
 
 

@@ -1,0 +1,96 @@
+"""Committee models: the mean and spread of members equal those of the members evaluated alone."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from synthetic_model import random_model
+
+from anncli.calculator import ANNCalculator
+from anncli.potential.evaluate import Potential
+from anncli.potential.model_file import load_model, save_model
+
+from pot_helpers import cluster_structure, small_setups, triclinic_structure
+
+
+@pytest.fixture(scope="module")
+def members():
+    structures = [triclinic_structure(), cluster_structure()]
+    return [random_model(small_setups(), (8, 8), structures=structures, seed=seed,
+                         reference_energies={"Cu": -1.5, "Au": -2.5}, energy_scale=0.7, energy_shift=-0.2)
+            for seed in (3, 4, 5)]
+
+
+@pytest.fixture(scope="module")
+def committee(members):
+    model = copy.deepcopy(members[0])
+    model.committee = [m.networks for m in members[1:]]
+    return model
+
+
+def test_committee_mean_and_spread_equal_the_members(members, committee):
+    structures = [triclinic_structure(seed=7, n=8), cluster_structure(seed=5)]
+    alone = [Potential(m).evaluate(structures)[0] for m in members]
+    preds, _ = Potential(committee).evaluate(structures, committee_forces=True)
+    for k, p in enumerate(preds):
+        e = np.array([a[k].energy for a in alone])
+        f = np.array([a[k].forces for a in alone])
+        assert p.energy == pytest.approx(e.mean(), abs=1e-10)
+        np.testing.assert_allclose(p.energy_members, e, atol=1e-10)
+        assert p.energy_std == pytest.approx(e.std(), abs=1e-10)
+        np.testing.assert_allclose(p.forces, f.mean(axis=0), atol=1e-10)
+        dev = f - f.mean(axis=0)
+        np.testing.assert_allclose(p.forces_std, np.sqrt((dev**2).sum(axis=2).mean(axis=0)), atol=1e-10)
+        np.testing.assert_allclose(p.atomic_energies, np.mean([a[k].atomic_energies for a in alone], axis=0),
+                                   atol=1e-10)
+    s = alone[0][0].stress
+    assert s is not None
+    np.testing.assert_allclose(preds[0].stress, np.mean([a[0].stress for a in alone], axis=0), atol=1e-12)
+
+
+def test_mean_forces_without_member_forces_are_the_same(committee):
+    s = triclinic_structure(seed=9, n=8)
+    (with_members,), _ = Potential(committee).evaluate([s], committee_forces=True)
+    (mean_only,), _ = Potential(committee).evaluate([s])
+    np.testing.assert_allclose(mean_only.forces, with_members.forces, atol=1e-12)
+    np.testing.assert_allclose(mean_only.stress, with_members.stress, atol=1e-12)
+    assert mean_only.energy_std == pytest.approx(with_members.energy_std, abs=1e-12)
+    assert mean_only.forces_std is None
+
+
+def test_single_model_has_no_spread(members):
+    (p,), _ = Potential(members[0]).evaluate([triclinic_structure()], committee_forces=True)
+    assert p.energy_std is None and p.forces_std is None and p.energy_members is None
+
+
+def test_committee_file_round_trip(committee, tmp_path):
+    path = save_model(tmp_path / "committee.h5", committee)
+    back = load_model(path)
+    assert back.n_members == 3
+    s = cluster_structure(seed=11)
+    (a,), _ = Potential(committee).evaluate([s], committee_forces=True)
+    (b,), _ = Potential(back).evaluate([s], committee_forces=True)
+    np.testing.assert_array_equal(a.energy_members, b.energy_members)
+    np.testing.assert_array_equal(a.forces_std, b.forces_std)
+    bad = copy.deepcopy(committee)
+    from anncli.network.mlp import Network
+
+    bad.committee[0]["Cu"] = Network([bad.networks["Cu"].sizes[0], 4, 1], ["tanh", "linear"])
+    with pytest.raises(ValueError, match="committee member 1: the Cu network"):
+        save_model(tmp_path / "bad.h5", bad)
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_calculator_exposes_the_spread(committee, members):
+    s = triclinic_structure(seed=7, n=8)
+    (p,), _ = Potential(committee).evaluate([s], committee_forces=True)
+    atoms = s.to_ase()
+    atoms.calc = ANNCalculator(committee)
+    assert atoms.get_potential_energy() == pytest.approx(p.energy, abs=1e-10)
+    assert atoms.calc.results["energy_std"] == pytest.approx(p.energy_std, abs=1e-10)
+    np.testing.assert_allclose(atoms.calc.results["forces_std"], p.forces_std, atol=1e-10)
+    atoms.calc = ANNCalculator(committee, committee_forces=False)
+    atoms.get_forces()
+    assert "forces_std" not in atoms.calc.results and atoms.calc.results["energy_std"] > 0
