@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
 
-__all__ = ["TrainConfig", "NetworkSpec", "EarlyStopping", "Schedule", "LbfgsOptions",
+__all__ = ["TrainConfig", "Committee", "NetworkSpec", "EarlyStopping", "Schedule", "LbfgsOptions",
            "AdamOptions", "SgdOptions", "EkfOptions"]
 
 PositiveFloat = Annotated[Float, Field(gt=0)]
@@ -115,6 +115,15 @@ class EarlyStopping(Section):
         0.0, description="Improvement (meV/atom) that counts.")
 
 
+class Committee(Section):
+    """A committee of networks trained on the same split from different initial weights."""
+
+    members: Annotated[Int, Field(ge=2)] = Field(5, description="Number of members (>= 2).")
+    bootstrap: Bool = Field(
+        False, description="Train every member on a bootstrap resample of the training split "
+        "(drawn with replacement, as loss weights) instead of the whole split.")
+
+
 class TrainConfig(Section):
     """``anncli train``: fit one network per species to a training set."""
 
@@ -160,6 +169,9 @@ class TrainConfig(Section):
         None, description="Leave out structures whose cohesive energy per atom (eV) is higher.")
     structure_weights: Optional[InputPath] = Field(
         None, description="CSV file 'index,weight' of per-structure loss weights (others 1).")
+    committee: Optional[Committee] = Field(
+        None, description="Train a committee (query by committee): {members, bootstrap}; the model "
+        "file holds every member and predicts their mean and spread. null = one model.")
     force_weight: Annotated[Float, Field(ge=0)] = Field(
         0.0, description="Train on forces too: weight (Å²) of the mean squared force error "
         "against the per-atom energy error (0.01: 0.1 eV/Å counts like 10 meV/atom); 0 = "

@@ -265,6 +265,24 @@ def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: flo
     return rmse[0], rmse[1]
 
 
+def bootstrap_weights(weights: np.ndarray, train_ids: np.ndarray, seed: int, member: int) -> np.ndarray:
+    """Loss weights of a bootstrap resample of the training split.
+
+    ``len(train_ids)`` draws with replacement (seeded by ``seed`` and ``member``); every
+    training structure's weight is multiplied by the number of times it was drawn (0 for
+    about a third of them).
+
+    Returns
+    -------
+    ndarray of shape (n_structures,)
+    """
+    rng = np.random.default_rng([seed, member, 1])
+    counts = rng.multinomial(len(train_ids), np.full(len(train_ids), 1.0 / len(train_ids)))
+    out = np.array(weights, dtype=float)
+    out[train_ids] *= counts
+    return out
+
+
 def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
     """The settings a resumed run must share with its checkpoint, flattened to dotted keys.
 
@@ -360,7 +378,7 @@ def build_model(data: TrainingData, nets: SpeciesNetworks, params: np.ndarray,
 # ----------------------------------------------------------------------------- run
 def run(config: TrainConfig, *, config_path: str | Path | None = None,
         resume: bool = False) -> TrainResult:
-    """Train a potential.
+    """Train a potential (one model, or a committee of them).
 
     Parameters
     ----------
@@ -368,7 +386,8 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     config_path : str or Path, optional
         The input file (its text is stored in the model).
     resume : bool
-        Continue from ``<output_dir>/checkpoint.h5``.
+        Continue from ``<output_dir>/checkpoint.h5`` (a committee: from every member's
+        checkpoint in ``<output_dir>/member_<k>/``; finished members are not trained again).
 
     Returns
     -------
@@ -383,6 +402,17 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     TrainingInterrupted
         SIGINT/SIGTERM (checkpoint written; exit status 130/143).
     """
+    if config.committee is not None:
+        from anncli.training.committee import train_committee
+
+        return train_committee(config, _train_one, config_path=config_path, resume=resume)
+    return _train_one(config, config_path=config_path, resume=resume)
+
+
+def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, resume: bool = False,
+               member: int = 0, bootstrap: bool = False) -> TrainResult:
+    """Train one network set; ``member`` > 0 draws other initial weights (same split), and
+    ``bootstrap`` resamples the training split as loss weights (committee members)."""
     model_path, out_dir = _paths(config)
     if not model_path.parent.is_dir():
         raise ConfigError(f"output: the directory {model_path.parent} does not exist")
@@ -407,7 +437,6 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     weights = _structure_weights(config, data.n_structures)
     optimizer = _optimizer(config, nets.n_params)
     content_id = _trainset_id(config.trainset)
-    settings = optimisation_settings(config, weights)
 
     if resume:
         ck = load_checkpoint(ck_path)
@@ -420,9 +449,12 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
             raise ConfigError(f"{ck_path}: the checkpoint used optimizer "
                               f"{ck['optimizer']['method']!r}, the input file says "
                               f"{config.optimizer.method!r}")
+        train_ids, val_ids = ck["train_ids"].astype(np.int64), ck["val_ids"].astype(np.int64)
+        if bootstrap:
+            weights = bootstrap_weights(weights, train_ids, config.seed, member)
+        settings = optimisation_settings(config, weights)
         check_resume(ck_path, ck, content_id, settings)
         rng = rng_from_json(ck["rng"])
-        train_ids, val_ids = ck["train_ids"].astype(np.int64), ck["val_ids"].astype(np.int64)
         norm = _norm_from_state(ck["normalization"])
         nets.set_params(ck["params"])
         optimizer.load_state_dict(ck["optimizer"]["state"])
@@ -438,6 +470,11 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
         rng = np.random.default_rng(config.seed)
         train_ids, val_ids = _split(config, data, _eligible(config, data), rng)
         norm = compute_normalization(data, train_ids, config.energy_scaling)
+        if member:  # committee members: the same split, other initial weights and sampling
+            rng = np.random.default_rng([config.seed, member])
+        if bootstrap:
+            weights = bootstrap_weights(weights, train_ids, config.seed, member)
+        settings = optimisation_settings(config, weights)
         nets.initialize(rng)
         state = TrainState(epoch=0, params=nets.params, best_params=nets.params.copy())
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
