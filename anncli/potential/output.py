@@ -16,7 +16,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["structure_report", "prediction_record", "CSV_COLUMNS", "to_ase_atoms", "AtomicOutput", "force_summary"]
+__all__ = ["structure_report", "prediction_record", "CSV_COLUMNS", "COMMITTEE_COLUMNS", "csv_columns", "to_ase_atoms",
+           "AtomicOutput", "force_summary"]
 
 #: eV/Å³ -> GPa
 EV_A3_TO_GPA = 160.21766208
@@ -28,6 +29,14 @@ CSV_COLUMNS = [
     "cohesive_energy_per_atom", "max_force", "reference_energy", "error", "error_per_atom",
     "n_extrapolating",
 ]
+#: Extra CSV columns of a committee model: the spread of the members' total energies (eV)
+#: and the largest per-atom spread of their forces (eV/Å).
+COMMITTEE_COLUMNS = ["energy_std", "max_forces_std"]
+
+
+def csv_columns(committee: bool = False) -> list[str]:
+    """The CSV header: :data:`CSV_COLUMNS` (plus :data:`COMMITTEE_COLUMNS` for a committee)."""
+    return CSV_COLUMNS + (COMMITTEE_COLUMNS if committee else [])
 
 
 def force_summary(forces: np.ndarray) -> dict:
@@ -108,6 +117,11 @@ def structure_report(number: int, s, p, *, atoms: bool = False, relax: dict | No
         w(" Stress xx yy zz yz xz xy   : " + " ".join(f"{x * EV_A3_TO_GPA:10.4f}" for x in voigt) + " GPa\n")
     if p.n_extrapolating:
         w(f" Extrapolating atoms        : {p.n_extrapolating} (features outside the training range)\n")
+    if p.energy_std is not None:
+        w(f" Committee energy spread    : {p.energy_std:20.8f} eV ({1000 * p.energy_std / s.n_atoms:.3f} meV/atom)\n")
+        if p.forces_std is not None:
+            k = int(np.argmax(p.forces_std))
+            w(f" Largest force spread       : {p.forces_std[k]:20.8f} eV/Ang (atom {k + 1}, {s.symbols[k]})\n")
     w("\n" + SEPARATOR + "\n\n")
     return out.getvalue()
 
@@ -124,10 +138,13 @@ def prediction_record(s, p) -> dict:
         "reference_energy": ref, "error": err, "error_per_atom": None if err is None else err / s.n_atoms,
         "n_extrapolating": p.n_extrapolating,
     }
+    if p.energy_std is not None:
+        rec["energy_std"] = p.energy_std
+        rec["max_forces_std"] = None if p.forces_std is None else float(p.forces_std.max())
     return rec
 
 
-def csv_row(rec: dict) -> list:
+def csv_row(rec: dict, columns: list[str] = CSV_COLUMNS) -> list:
     def fmt(v):
         if v is None:
             return ""
@@ -135,7 +152,7 @@ def csv_row(rec: dict) -> list:
             return f"{v:.10g}" if abs(v) < 1e-3 else f"{v:.8f}"
         return v
 
-    return [fmt(rec[c]) for c in CSV_COLUMNS]
+    return [fmt(rec.get(c)) for c in columns]
 
 
 def to_ase_atoms(s, p, info: dict | None = None):
@@ -180,20 +197,25 @@ def _info_value(v) -> str:
 def extxyz_frame(s, p, info: dict | None = None) -> str:
     """One extended-XYZ frame of ``s`` with the prediction ``p`` (ASE-readable).
 
-    Columns: species, pos (Å), forces (eV/Å, if computed), energies (eV per atom); header:
-    Lattice, pbc, energy, free_energy, cohesive_energy, stress (3x3, eV/Å³, periodic
-    cells), source, frame, reference_energy, n_extrapolating and ``info``.
+    Columns: species, pos (Å), forces (eV/Å, if computed), energies (eV per atom) and, for a
+    committee, forces_std (eV/Å); header: Lattice, pbc, energy, free_energy, cohesive_energy,
+    stress (3x3, eV/Å³, periodic cells), source, frame, reference_energy, n_extrapolating,
+    energy_std (committee) and ``info``.
     """
     head = []
     if s.cell is not None and any(s.pbc):
         head.append('Lattice="' + " ".join(repr(float(x)) for x in np.asarray(s.cell).ravel()) + '"')
-    props = "species:S:1:pos:R:3" + (":forces:R:3" if p.forces is not None else "") + ":energies:R:1"
+    spread = p.forces_std is not None
+    props = ("species:S:1:pos:R:3" + (":forces:R:3" if p.forces is not None else "") + ":energies:R:1"
+             + (":forces_std:R:1" if spread else ""))
     head.append(f"Properties={props}")
     fields = {"energy": p.energy, "free_energy": p.energy, "cohesive_energy": p.cohesive_energy}
     if s.energy is not None:
         fields["reference_energy"] = float(s.energy)
     if p.n_extrapolating:
         fields["n_extrapolating"] = int(p.n_extrapolating)
+    if p.energy_std is not None:
+        fields["energy_std"] = float(p.energy_std)
     fields["source"] = s.source
     fields["frame"] = int(s.frame)
     fields.update(info or {})
@@ -205,8 +227,11 @@ def extxyz_frame(s, p, info: dict | None = None) -> str:
     if p.forces is not None:
         cols.append(p.forces)
     cols.append(p.atomic_energies[:, None])
+    if spread:
+        cols.append(p.forces_std[:, None])
     data = np.hstack(cols)
-    fmt = " ".join(["%16.8f"] * 3 + ["%16.8f"] * (3 if p.forces is not None else 0) + ["%20.10f"])
+    fmt = " ".join(["%16.8f"] * 3 + ["%16.8f"] * (3 if p.forces is not None else 0) + ["%20.10f"]
+                   + (["%14.8f"] if spread else []))
     body = "\n".join(f"{sym:<2} " + fmt % tuple(row) for sym, row in zip(s.symbols, data.tolist()))
     return f"{s.n_atoms}\n{' '.join(head)}\n{body}\n"
 

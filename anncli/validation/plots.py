@@ -20,6 +20,7 @@ __all__ = [
     "energy_distribution_png",
     "force_error_vs_magnitude_png",
     "error_vs_extrapolation_png",
+    "error_vs_spread_png",
 ]
 
 #: Above this many points a scatter plot becomes a 2-D histogram (hexbin).
@@ -174,4 +175,34 @@ def error_vs_extrapolation_png(energy_per_atom: np.ndarray, energy_err_mev: np.n
     axes[1].set_xlabel("extrapolation grade (largest feature excess / training range)")
     axes[1].set_ylabel("|energy error| (meV/atom)")
     axes[1].set_title(f"Error against extrapolation\n({n_out} of {len(g)} structures outside the range)")
+    return _png(fig)
+
+
+def error_vs_spread_png(energy_std_mev: np.ndarray, energy_err_mev: np.ndarray,
+                        forces: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+    """|Error| against the committee spread: energies per structure and, if given
+    ``(forces_std, |F_pred - F_ref|)`` per atom, forces; log-log with the line y = x."""
+    from anncli.validation.metrics import rank_correlation
+
+    panels = [(np.asarray(energy_std_mev), np.abs(np.asarray(energy_err_mev)), "meV/atom", "structures")]
+    if forces is not None:
+        panels.append((np.asarray(forces[0]), np.asarray(forces[1]), "eV/Å", "atoms"))
+    fig, axes = _figure(len(panels))
+    for ax, (x, y, unit, what) in zip(axes, panels):
+        ok = (x > 0) & (y > 0)
+        if ok.sum() > HEXBIN_ABOVE:
+            ax.hexbin(x[ok], y[ok], gridsize=100, bins="log", mincnt=1, xscale="log", yscale="log", cmap="viridis")
+        else:
+            ax.scatter(x[ok], y[ok], s=8, alpha=0.5, linewidths=0, color="tab:purple", label=what)
+        if ok.any():
+            lo = float(min(x[ok].min(), y[ok].min()))
+            hi = float(max(x[ok].max(), y[ok].max()))
+            ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, label="error = spread")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"committee spread ({unit})")
+        ax.set_ylabel(f"|error| ({unit})")
+        ax.set_title(f"{'Energy' if unit == 'meV/atom' else 'Force'}: rank correlation "
+                     f"{rank_correlation(x, y):.2f}")
+        ax.legend(fontsize=8, frameon=False)
     return _png(fig)

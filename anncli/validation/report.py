@@ -53,6 +53,13 @@ def summary_text(report: dict) -> str:
     x = stats["extrapolation"]
     lines.append(f" Extrapolating atoms: {x['n_atoms']} in {x['n_structures']} structure(s) "
                  f"({100 * x['fraction_of_atoms']:.3g} % of the atoms; largest grade {_f(x['max_grade'], '.3g')})")
+    c = stats.get("committee")
+    if c:
+        lines.append(f" Committee of {c['members']}: energy spread {_f(c['energy_std_per_atom_meV_mean'], '.3g')} "
+                     f"meV/atom on average; rank correlation of spread and |error|: energies "
+                     f"{_f(c['energy_spread_error_rank_correlation'], '.2f')}"
+                     + (f", forces {_f(c.get('force_spread_error_rank_correlation'), '.2f')}"
+                        if "force_spread_error_rank_correlation" in c else ""))
     if report.get("worst_structures"):
         w = report["worst_structures"][0]
         lines.append(f" Worst structure: {w['source']}" + (f"@{w['frame']}" if w["frame"] else "")
@@ -110,9 +117,21 @@ def render_html(report: dict) -> str:
         "<p class='note'>extrapolation.csv lists the atoms (worst first); extrapolating.extxyz holds the "
         "structures, ready for reference calculations.</p>",
     ]
+    c = stats.get("committee")
+    if c:
+        parts += [
+            "<h2>Committee</h2>",
+            f"<p>{c['members']} members. Spread of the members' energies: "
+            f"{_f(c['energy_std_per_atom_meV_mean'], '.3g')} meV/atom on average, "
+            f"{_f(c['energy_std_per_atom_meV_max'], '.3g')} at most. Does the spread predict the error? "
+            f"Rank correlation of spread and |error|: energies {_f(c['energy_spread_error_rank_correlation'], '.2f')}"
+            + (f", forces {_f(c.get('force_spread_error_rank_correlation'), '.2f')}"
+               if "force_spread_error_rank_correlation" in c else "")
+            + " (1: the spread orders the structures exactly as the errors; 0: no relation).</p>",
+        ]
     if report.get("worst_structures"):
         cols = ["rank", "source", "frame", "n_atoms", "error_per_atom_meV", "force_rmse", "n_extrapolating",
-                "extrapolation_grade"]
+                "extrapolation_grade", "energy_std_per_atom_meV"]
         rows = [[w[c] if not isinstance(w[c], float) else _f(w[c]) for c in cols] for w in report["worst_structures"]]
         parts += ["<h2>Largest energy errors</h2>", _table(cols, rows),
                   "<p class='note'>All structures: structures.csv.</p>"]

@@ -111,7 +111,7 @@ class _Run:
 
     # ------------------------------------------------------------------ batches
     def batch(self, structures: list) -> None:
-        from anncli.potential.output import csv_row, extxyz_frame, prediction_record, structure_report
+        from anncli.potential.output import csv_columns, csv_row, extxyz_frame, prediction_record, structure_report
 
         cfg = self.cfg
         relax_info: list[dict | None] = [None] * len(structures)
@@ -126,6 +126,7 @@ class _Run:
                     logger.warning("%s: relaxation not converged after %d steps (fmax %g eV/Å)",
                                    s.label, relax_info[k]["steps"], cfg.relax.fmax)
         preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=cfg.stress,
+                                      committee_forces=self.pot.n_members > 1,
                                       extrapolation=cfg.extrapolation.check, batch_atoms=1 << 62)
         for s, p in zip(structures, preds):
             self._min_distance(s, p.min_distance)
@@ -145,7 +146,7 @@ class _Run:
             self.result.records.append(rec)
             if self.csv is not None:
                 extra = [] if r is None else [r["converged"], r["steps"], f"{r['initial_energy']:.8f}"]
-                self.csv.writerow(csv_row(rec) + extra)
+                self.csv.writerow(csv_row(rec, csv_columns(self.pot.n_members > 1)) + extra)
             if "extxyz" in self.outputs or "relax" in self.outputs:
                 info = None if r is None else {"relax_converged": r["converged"], "relax_steps": r["steps"]}
                 frames.append(extxyz_frame(s, p, info))
@@ -244,7 +245,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
 
     from anncli.io import expand_sources
     from anncli.log import Progress
-    from anncli.potential.output import CSV_COLUMNS, AtomicOutput
+    from anncli.potential.output import AtomicOutput, csv_columns
 
     t0 = time.perf_counter()
     stream = stdout if stdout is not None else sys.stdout
@@ -267,7 +268,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
         if config.output.csv is not None:
             outputs["csv"] = AtomicOutput(here(config.output.csv), newline="")
             state.csv = csv.writer(outputs["csv"].fh)
-            state.csv.writerow(CSV_COLUMNS + (["relax_converged", "relax_steps", "initial_energy"]
+            state.csv.writerow(csv_columns(potential.n_members > 1) + (["relax_converged", "relax_steps", "initial_energy"]
                                               if config.relax is not None else []))
         if config.relax is not None:
             outputs["relax"] = AtomicOutput(here(config.relax.output))

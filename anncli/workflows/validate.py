@@ -32,7 +32,7 @@ __all__ = ["run", "ValidateResult", "STRUCTURE_COLUMNS"]
 STRUCTURE_COLUMNS = [
     "rank", "index", "source", "frame", "n_atoms", "energy_ref", "energy_pred", "cohesive_energy_per_atom_ref",
     "error_per_atom_meV", "force_rmse", "force_max_error", "n_extrapolating", "extrapolating_fraction",
-    "extrapolation_grade",
+    "extrapolation_grade", "energy_std_per_atom_meV", "max_forces_std",
 ]
 #: Columns of extrapolation.csv (one row per extrapolating atom, worst first).
 EXTRAPOLATION_COLUMNS = [
@@ -75,14 +75,16 @@ class _Collector:
         self.f_pred: list[np.ndarray] = []
         self.f_ref: list[np.ndarray] = []
         self.f_symbols: list[str] = []
+        self.f_spread: list[np.ndarray] = []  # committee: per-atom force spread of those atoms
         self.ex_rows: list[list] = []
         self.extrapolating: list = []  # (structure, prediction) of structures with extrapolating atoms
         self.missing_energy: list[str] = []
 
     def add_batch(self, structures: list) -> None:
         cfg = self.cfg
+        committee = self.pot.n_members > 1
         preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=False, extrapolation=True,
-                                      batch_atoms=1 << 62)
+                                      batch_atoms=1 << 62, committee_forces=committee and cfg.forces)
         first = len(self.rows)
         for s, p in zip(structures, preds):
             if cfg.min_distance and p.min_distance < cfg.min_distance:
@@ -98,6 +100,8 @@ class _Collector:
                 "force_rmse": float("nan"), "force_max_error": float("nan"),
                 "n_extrapolating": p.n_extrapolating, "extrapolating_fraction": p.n_extrapolating / n,
                 "extrapolation_grade": p.extrapolation_grade,
+                "energy_std_per_atom_meV": float("nan") if p.energy_std is None else 1000.0 * p.energy_std / n,
+                "max_forces_std": float("nan") if p.forces_std is None else float(p.forces_std.max()),
             }
             if cfg.forces and s.forces is not None:
                 d = p.forces - s.forces
@@ -106,6 +110,8 @@ class _Collector:
                 self.f_pred.append(p.forces)
                 self.f_ref.append(s.forces)
                 self.f_symbols.extend(s.symbols)
+                if p.forces_std is not None:
+                    self.f_spread.append(p.forces_std)
             self.rows.append(row)
             if p.n_extrapolating:
                 self.extrapolating.append((s, p))
@@ -191,6 +197,18 @@ def _statistics(col: _Collector) -> dict:
     for name, mask in (("inside", inside), ("outside", ~inside)):
         e = err[mask]
         stats["extrapolation"][f"energy_rmse_meV_{name}"] = float(np.sqrt(np.mean(e * e))) if len(e) else None
+    stats["committee"] = None
+    if col.pot.n_members > 1:
+        spread = np.array([r["energy_std_per_atom_meV"] for r in rows])
+        c = {"members": col.pot.n_members, "energy_std_per_atom_meV_mean": float(spread.mean()),
+             "energy_std_per_atom_meV_max": float(spread.max()),
+             "energy_spread_error_rank_correlation": rank_correlation(spread, err)}
+        if col.f_spread:
+            f_err = np.linalg.norm(np.concatenate(col.f_pred) - np.concatenate(col.f_ref), axis=1)
+            f_spread = np.concatenate(col.f_spread)
+            c["forces_std_mean"] = float(f_spread.mean())
+            c["force_spread_error_rank_correlation"] = rank_correlation(f_spread, f_err)
+        stats["committee"] = c
     return stats
 
 
@@ -216,6 +234,13 @@ def _figures(col: _Collector, train_e: np.ndarray | None, stats: dict) -> dict[s
     figs["energy_distribution.png"] = plots.energy_distribution_png(ref_pa, train_e)
     figs["error_vs_extrapolation.png"] = plots.error_vs_extrapolation_png(
         ref_pa, err, np.array([r["extrapolation_grade"] for r in rows]))
+    if stats.get("committee"):
+        f_pair = None
+        if col.f_spread:
+            f_pair = (np.concatenate(col.f_spread),
+                      np.linalg.norm(np.concatenate(col.f_pred) - np.concatenate(col.f_ref), axis=1))
+        figs["error_vs_committee_spread.png"] = plots.error_vs_spread_png(
+            np.array([r["energy_std_per_atom_meV"] for r in rows]), err, f_pair)
     return figs
 
 

@@ -94,3 +94,36 @@ def test_calculator_exposes_the_spread(committee, members):
     atoms.calc = ANNCalculator(committee, committee_forces=False)
     atoms.get_forces()
     assert "forces_std" not in atoms.calc.results and atoms.calc.results["energy_std"] > 0
+
+
+def test_predict_writes_the_committee_spread(committee, tmp_path, capsys):
+    import csv
+    import json
+
+    from ase.io import read
+
+    from anncli.cli import main
+    from anncli.io import write_xsf
+    from anncli.log import reset_logging
+
+    path = save_model(tmp_path / "committee.h5", committee)
+    structures = [triclinic_structure(seed=7, n=8), cluster_structure(seed=5)]
+    for k, s in enumerate(structures):
+        write_xsf(tmp_path / f"s{k}.xsf", s)
+    (tmp_path / "p.yaml").write_text(f"model: {path}\nstructures: ['s*.xsf']\noutput: {{json: p.json}}\n")
+    try:
+        assert main(["predict", str(tmp_path / "p.yaml")]) == 0
+    finally:
+        reset_logging()
+    preds, _ = Potential(committee).evaluate(structures, committee_forces=True)
+    rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    for row, p in zip(rows, preds):
+        assert float(row["energy_std"]) == pytest.approx(p.energy_std, rel=1e-8)
+        assert float(row["max_forces_std"]) == pytest.approx(p.forces_std.max(), rel=1e-7)
+    frames = read(tmp_path / "predictions.extxyz", index=":")
+    for atoms, p in zip(frames, preds):
+        assert atoms.info["energy_std"] == pytest.approx(p.energy_std, rel=1e-12)
+        np.testing.assert_allclose(atoms.arrays["forces_std"], p.forces_std, atol=1e-8)
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["structures"][0]["energy_std"] == pytest.approx(preds[0].energy_std, rel=1e-12)
+    assert "Committee energy spread" in capsys.readouterr().out

@@ -146,3 +146,32 @@ def test_extrapolating_structures_are_listed_and_written(model_file, tmp_path):
     grades = [float(r["grade"]) for r in ex_rows]
     assert grades == sorted(grades, reverse=True) and grades[-1] > 0
     assert report["figures"] == [] and not list(out_dir.glob("*.png"))
+
+
+def test_committee_spread_is_reported_against_the_errors(tmp_path):
+    import copy
+
+    from anncli.validation.metrics import rank_correlation
+
+    setups = {s: ChebyshevSetup(s, SPECIES, 5.0, 6, 3.5, 3) for s in SPECIES}
+    train = [fcc(seed=k, noise=0.08) for k in range(8)]
+    members = [random_model(setups, (8, 8), structures=train, seed=seed) for seed in (1, 2, 3)]
+    committee = copy.deepcopy(members[0])
+    committee.committee = [m.networks for m in members[1:]]
+    path = save_model(tmp_path / "committee.h5", committee)
+    structures = [fcc(seed=50 + k, noise=0.1) for k in range(6)]
+    test, _ = labelled(path, structures, np.array([1.0, -2.0, 3.0, 0.5, -4.0, 2.5]), 0.02)
+    cfg = write_inputs(tmp_path, path, test)
+    assert main(["validate", str(cfg)]) == 0
+    report = json.loads((tmp_path / "validation" / "report.json").read_text())
+    c = report["statistics"]["committee"]
+    preds, _ = Potential(committee).evaluate(test, committee_forces=True)
+    spread = np.array([1000 * p.energy_std / 4 for p in preds])
+    err = np.abs(np.array([1.0, -2.0, 3.0, 0.5, -4.0, 2.5]))
+    assert c["members"] == 3
+    assert c["energy_std_per_atom_meV_mean"] == pytest.approx(spread.mean(), rel=1e-9)
+    assert c["energy_spread_error_rank_correlation"] == pytest.approx(rank_correlation(spread, err))
+    f_spread = np.concatenate([p.forces_std for p in preds])
+    assert c["forces_std_mean"] == pytest.approx(f_spread.mean(), rel=1e-9)
+    assert "error_vs_committee_spread.png" in report["figures"]
+    assert "<h2>Committee</h2>" in (tmp_path / "validation" / "report.html").read_text()
