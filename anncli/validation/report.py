@@ -39,9 +39,18 @@ def _stat_rows(stats: dict) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def _candidates_text(c: dict) -> str:
+    return (f" Candidates: {c['n_candidates']} structures scored by {c['rank_by']}; {c['n_above_threshold']} above "
+            f"{c['threshold']:g}; {c['n_selected']} selected"
+            + (" by farthest-point sampling" if c["diverse"] else "") + " (selected.extxyz)")
+
+
 def summary_text(report: dict) -> str:
-    """A few lines for the terminal: the error table and the extrapolation summary."""
+    """A few lines for the terminal: the error table, extrapolation, committee and candidates."""
     stats = report["statistics"]
+    tail = [_candidates_text(report["candidates"])] if report.get("candidates") else []
+    if stats is None:
+        return "\n".join(tail) + "\n"
     lines = [f" Test set: {report['n_structures']} structures, {report['n_atoms']} atoms "
              f"({report['n_structures_with_forces']} with reference forces)",
              f" {'quantity':<28}{'RMSE':>12}{'MAE':>12}{'max':>12}  unit"]
@@ -64,7 +73,7 @@ def summary_text(report: dict) -> str:
         w = report["worst_structures"][0]
         lines.append(f" Worst structure: {w['source']}" + (f"@{w['frame']}" if w["frame"] else "")
                      + f" ({_f(w['error_per_atom_meV'], '+.4g')} meV/atom)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + tail) + "\n"
 
 
 _STYLE = """
@@ -88,15 +97,23 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def render_html(report: dict) -> str:
     """One HTML page: what was tested, the errors, the worst structures, extrapolation, figures."""
     stats = report["statistics"]
-    x = stats["extrapolation"]
     pot = report["potential"]
     pot_text = pot if isinstance(pot, str) else ", ".join(f"{k}: {v}" for k, v in pot.items())
-    parts = [
+    members = report.get("committee_members", 1)
+    head = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>anncli validate</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>Validation report</h1>",
-        f"<p>Potential <code>{html.escape(pot_text)}</code> (species {html.escape(' '.join(report['species']))}) "
-        f"on {report['n_structures']} test structures ({report['n_atoms']} atoms, "
+        f"<p>Potential <code>{html.escape(pot_text)}</code> (species {html.escape(' '.join(report['species']))}"
+        + (f"; a committee of {members}" if members > 1 else "") + ").</p>",
+    ]
+    tail = _candidates_html(report["candidates"]) if report.get("candidates") else []
+    if stats is None:
+        return "\n".join(head + tail + ["</body></html>\n"])
+    x = stats["extrapolation"]
+    parts = head + [
+        "<h2>Test set</h2>",
+        f"<p>{report['n_structures']} test structures ({report['n_atoms']} atoms, "
         f"{report['n_structures_with_forces']} with reference forces) from {report['test_files']} file(s).</p>",
         "<h2>Errors</h2>",
         _table(["quantity", "RMSE", "MAE", "max |error|", "unit"], [list(r) for r in _stat_rows(stats)]),
@@ -135,9 +152,23 @@ def render_html(report: dict) -> str:
         rows = [[w[c] if not isinstance(w[c], float) else _f(w[c]) for c in cols] for w in report["worst_structures"]]
         parts += ["<h2>Largest energy errors</h2>", _table(cols, rows),
                   "<p class='note'>All structures: structures.csv.</p>"]
+    parts += tail
     if report.get("figures"):
         parts.append("<h2>Figures</h2><div class='grid'>")
         parts += [f"<img src='{html.escape(name)}' alt='{html.escape(name)}'>" for name in report["figures"]]
         parts.append("</div>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _candidates_html(c: dict) -> list[str]:
+    rows = [[k + 1, sel["source"], sel["frame"], _f(sel["score"])] for k, sel in enumerate(c["selected"])]
+    return [
+        "<h2>Structures to compute next</h2>",
+        f"<p>{c['n_candidates']} candidate structures from {c['files']} file(s) scored by "
+        f"<b>{html.escape(c['rank_by'])}</b>; {c['n_above_threshold']} above the threshold {c['threshold']:g}; "
+        f"{c['n_selected']} selected" + (" by farthest-point sampling in feature space among the highest "
+                                         "scores" if c["diverse"] else " (the highest scores)")
+        + ". They are in selected.extxyz; every candidate's scores in candidates.csv.</p>",
+        _table(["order", "source", "frame", "score"], rows),
+    ]

@@ -244,7 +244,8 @@ def _figures(col: _Collector, train_e: np.ndarray | None, stats: dict) -> dict[s
     return figs
 
 
-def _csv_text(header: list[str], rows: list[list]) -> str:
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """A CSV file's text (floats with 10 significant digits)."""
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(header)
@@ -309,7 +310,6 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     """
     import numba
 
-    from anncli.io import expand_sources
     from anncli.validation.report import render_html, summary_text
     from anncli.workflows.predict import load_config_potential
 
@@ -317,53 +317,69 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     stream = stdout if stdout is not None else sys.stdout
     potential = load_config_potential(config)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
-    files = expand_sources(list(config.structures), base_dir)
     out_dir = config.output_dir if Path(config.output_dir).is_absolute() else base_dir / config.output_dir
-    train_e = _training_energies(config.trainset)
-    logger.info("validate: %d structure file(s), potential for %s", len(files), " ".join(potential.species))
-    collector = _Collector(potential, config)
+    report: dict = {
+        "potential": str(config.model) if config.model is not None else
+        {k: str(v) for k, v in config.aenet_networks.items()},
+        "species": potential.species,
+        "committee_members": potential.n_members,
+        "trainset": None if config.trainset is None else str(config.trainset),
+        "units": {"energy": "eV", "energy_per_atom_errors": "meV/atom", "force": "eV/Angstrom"},
+        "statistics": None,
+    }
+    files_out: dict[str, str | bytes] = {}
+    figures: dict[str, bytes] = {}
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        _read_and_evaluate(files, config, collector)
+        if config.structures:
+            figures.update(_test_set(config, potential, base_dir, report, files_out))
+        if config.candidates is not None:
+            from anncli.validation.candidates import select_next
+
+            report["candidates"] = select_next(config, potential, base_dir, files_out)
     finally:
         numba.set_num_threads(old_threads)
-
-    stats = _statistics(collector)
-    rows = sorted(collector.rows, key=lambda r: -abs(r["error_per_atom_meV"]))
-    for rank, r in enumerate(rows, 1):
-        r["rank"] = rank
-    ex_rows = sorted(collector.ex_rows, key=lambda r: -r[9])[: config.extrapolation.atoms_listed]
-    report = {
-        "potential": str(config.model) if config.model is not None else
-        {k: str(v) for k, v in config.aenet_networks.items()},
-        "species": potential.species,
-        "test_files": len(files),
-        "n_structures": len(rows),
-        "n_atoms": int(sum(r["n_atoms"] for r in rows)),
-        "n_structures_with_forces": len(collector.f_pred),
-        "trainset": None if config.trainset is None else str(config.trainset),
-        "units": {"energy": "eV", "energy_per_atom_errors": "meV/atom", "force": "eV/Angstrom"},
-        "statistics": stats,
-        "worst_structures": [{k: r[k] for k in STRUCTURE_COLUMNS} for r in rows[: config.worst]],
-    }
-    files_out: dict[str, str | bytes] = {
-        "structures.csv": _csv_text(STRUCTURE_COLUMNS, [[r[k] for k in STRUCTURE_COLUMNS] for r in rows]),
-        "extrapolation.csv": _csv_text(EXTRAPOLATION_COLUMNS, ex_rows),
-    }
-    if config.extrapolation.write and collector.extrapolating:
-        files_out["extrapolating.extxyz"] = _extrapolating_extxyz(collector)
-    figures = _figures(collector, train_e, stats) if config.plots else {}
     files_out.update(figures)
     report["figures"] = sorted(figures)
     report["files"] = sorted(set(files_out) | {"report.json", "report.html"})
     files_out["report.json"] = json.dumps(report, indent=1, allow_nan=True)
     files_out["report.html"] = render_html(report)
-    result = ValidateResult(report=report, n_structures=report["n_structures"], n_atoms=report["n_atoms"])
+    result = ValidateResult(report=report, n_structures=report.get("n_structures", 0),
+                            n_atoms=report.get("n_atoms", 0))
     result.outputs = _write_all(out_dir, files_out)
     stream.write(summary_text(report))
     result.seconds = time.perf_counter() - t0
-    logger.info("validate: %d structures, %d atoms in %.2f s; report in %s", result.n_structures,
-                result.n_atoms, result.seconds, out_dir / "report.html")
+    logger.info("validate: done in %.2f s; report in %s", result.seconds, out_dir / "report.html")
     return result
+
+
+def _test_set(config, potential, base_dir: Path, report: dict, files_out: dict) -> dict[str, bytes]:
+    """Evaluate the labelled test set: statistics into ``report``, tables into ``files_out``;
+    returns the figures."""
+    from anncli.io import expand_sources
+
+    files = expand_sources(list(config.structures), base_dir)
+    train_e = _training_energies(config.trainset)
+    logger.info("validate: %d test structure file(s), potential for %s", len(files), " ".join(potential.species))
+    collector = _Collector(potential, config)
+    _read_and_evaluate(files, config, collector)
+    stats = _statistics(collector)
+    rows = sorted(collector.rows, key=lambda r: -abs(r["error_per_atom_meV"]))
+    for rank, r in enumerate(rows, 1):
+        r["rank"] = rank
+    ex_rows = sorted(collector.ex_rows, key=lambda r: -r[9])[: config.extrapolation.atoms_listed]
+    report.update({
+        "test_files": len(files),
+        "n_structures": len(rows),
+        "n_atoms": int(sum(r["n_atoms"] for r in rows)),
+        "n_structures_with_forces": len(collector.f_pred),
+        "statistics": stats,
+        "worst_structures": [{k: r[k] for k in STRUCTURE_COLUMNS} for r in rows[: config.worst]],
+    })
+    files_out["structures.csv"] = csv_text(STRUCTURE_COLUMNS, [[r[k] for k in STRUCTURE_COLUMNS] for r in rows])
+    files_out["extrapolation.csv"] = csv_text(EXTRAPOLATION_COLUMNS, ex_rows)
+    if config.extrapolation.write and collector.extrapolating:
+        files_out["extrapolating.extxyz"] = _extrapolating_extxyz(collector)
+    return _figures(collector, train_e, stats) if config.plots else {}

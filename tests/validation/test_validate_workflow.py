@@ -175,3 +175,50 @@ def test_committee_spread_is_reported_against_the_errors(tmp_path):
     assert c["forces_std_mean"] == pytest.approx(f_spread.mean(), rel=1e-9)
     assert "error_vs_committee_spread.png" in report["figures"]
     assert "<h2>Committee</h2>" in (tmp_path / "validation" / "report.html").read_text()
+
+
+def test_candidates_are_ranked_and_thinned(tmp_path):
+    import copy
+
+    from ase.io import read
+
+    setups = {s: ChebyshevSetup(s, SPECIES, 5.0, 6, 3.5, 3) for s in SPECIES}
+    train = [fcc(seed=k, noise=0.08) for k in range(8)]
+    members = [random_model(setups, (8, 8), structures=train, seed=seed) for seed in (1, 2, 3)]
+    committee = copy.deepcopy(members[0])
+    committee.committee = [m.networks for m in members[1:]]
+    path = save_model(tmp_path / "committee.h5", committee)
+    # candidates: 4 near-copies of one frame, and 6 others; no reference labels
+    base = fcc(seed=60, noise=0.15)
+    copies = [Structure(base.symbols, base.positions + 1e-4 * k, base.cell, base.pbc) for k in range(4)]
+    others = [fcc(seed=70 + k, noise=0.1) for k in range(6)]
+    d = tmp_path / "md"
+    d.mkdir()
+    for k, s in enumerate(copies + others):
+        write_xsf(d / f"c{k:02d}.xsf", s)
+    (tmp_path / "v.yaml").write_text(
+        f"model: {path}\ncandidates: {{structures: [md/*.xsf], n: 3, rank_by: energy_spread, pool: 10}}\n")
+    assert main(["validate", str(tmp_path / "v.yaml")]) == 0
+    out = tmp_path / "validation"
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    assert len(rows) == 10
+    preds, _ = Potential(committee).evaluate(copies + others)
+    spread = np.array([1000 * p.energy_std / 4 for p in preds])
+    np.testing.assert_allclose([float(r["score"]) for r in rows], spread, rtol=1e-8)
+    chosen = sorted((int(r["selected_rank"]), int(r["index"])) for r in rows if r["selected_rank"])
+    assert len(chosen) == 3
+    assert chosen[0][1] == int(np.argmax(spread))  # farthest-point sampling starts at the top score
+    assert sum(1 for _, i in chosen if i < 4) <= 1  # not several near-copies of one frame
+    frames = read(out / "selected.extxyz", index=":")
+    assert [a.info["selected_rank"] for a in frames] == [1, 2, 3]
+    assert Path(frames[0].info["source"]).name == f"c{chosen[0][1]:02d}.xsf"
+    report = json.loads((out / "report.json").read_text())
+    assert report["statistics"] is None and report["candidates"]["n_selected"] == 3
+    # a spread ranking needs a committee
+    single = save_model(tmp_path / "single.h5", members[0])
+    (tmp_path / "s.yaml").write_text(f"model: {single}\ncandidates: {{structures: [md/*.xsf]}}\n")
+    assert main(["validate", str(tmp_path / "s.yaml")]) == 0  # default: extrapolation
+    (tmp_path / "s2.yaml").write_text(
+        f"model: {single}\noutput_dir: v2\ncandidates: {{structures: [md/*.xsf], rank_by: force_spread}}\n")
+    assert main(["validate", str(tmp_path / "s2.yaml")]) == 2
+    assert not (tmp_path / "v2").exists()
