@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from anncli.config.base import Bool, Float, InputPath, Int, Section, Str
 from anncli.config.predict import PotentialAndStructures
 
-__all__ = ["ValidateConfig", "ValidateExtrapolation", "Candidates"]
+__all__ = ["ValidateConfig", "ValidateExtrapolation", "Candidates", "MDTest"]
 
 
 class ValidateExtrapolation(Section):
@@ -54,6 +54,32 @@ class Candidates(Section):
     pool: Annotated[Int, Field(ge=1)] = Field(5, description="Pool size for diverse selection, in units of n.")
 
 
+class MDTest(Section):
+    """MD stability runs (Langevin or NVE) through the ASE calculator, watched for failures."""
+
+    structures: Annotated[list[Str], Field(min_length=1)] = Field(
+        description="Start structures (files, directories, glob patterns or list files); one run per "
+        "structure and temperature. Relative to the input file.")
+    format: Str | None = Field(None, description="Their file format; null = guess from each file name.")
+    frames: Str = Field("-1", description="Frames of multi-frame files used as start structures ('-1': the last).")
+    temperatures: Annotated[list[Annotated[Float, Field(gt=0)]], Field(min_length=1)] = Field(
+        [300.0], description="Temperatures (K): initial velocities and the Langevin thermostat.")
+    ensemble: Literal["langevin", "nve"] = Field(
+        "langevin", description="langevin (thermostat; tests stability) | nve (velocity Verlet; also tests "
+        "energy conservation).")
+    steps: Annotated[Int, Field(ge=1)] = Field(1000, description="MD steps per run.")
+    timestep: Annotated[Float, Field(gt=0)] = Field(1.0, description="Time step (fs).")
+    friction: Annotated[Float, Field(gt=0)] = Field(0.01, description="Langevin friction (1/fs).")
+    interval: Annotated[Int, Field(ge=1)] = Field(10, description="Record and check every N steps.")
+    seed: Int = Field(0, description="Seed of the initial velocities and the Langevin noise.")
+    min_distance: Annotated[Float, Field(gt=0)] = Field(
+        0.5, description="Fail when two atoms come closer than this (Å).")
+    max_drift: Annotated[Float, Field(gt=0)] = Field(
+        10.0, description="NVE: fail when the total energy drifts by more than this (meV/atom).")
+    max_forces_std: Annotated[Float, Field(gt=0)] | None = Field(
+        None, description="Committee: fail when an atom's force spread exceeds this (eV/Å); null = not checked.")
+
+
 class ValidateConfig(PotentialAndStructures):
     """Input of ``anncli validate``: errors of a potential on labelled test structures, with plots."""
 
@@ -73,8 +99,11 @@ class ValidateConfig(PotentialAndStructures):
     )
     candidates: Candidates | None = Field(
         None, description="Rank unlabelled structures by uncertainty and select the next ones to compute: "
-        "{structures, format, frames, n, rank_by, threshold, diverse, pool}; null = none. With candidates, "
-        "'structures' (the test set) may be left out.")
+        "{structures, format, frames, n, rank_by, threshold, diverse, pool}; null = none. With candidates "
+        "or md, 'structures' (the test set) may be left out.")
+    md: MDTest | None = Field(
+        None, description="MD stability test: {structures, format, frames, temperatures, ensemble, steps, timestep, "
+        "friction, interval, seed, min_distance, max_drift, max_forces_std}; null = none.")
     min_distance: Annotated[Float, Field(ge=0)] = Field(
         0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
     )
@@ -83,7 +112,7 @@ class ValidateConfig(PotentialAndStructures):
 
     @model_validator(mode="after")
     def _one_potential(self) -> "ValidateConfig":
-        if self.candidates is not None and self.structures is None:
-            self.structures = []  # candidate selection only: no test set
+        if (self.candidates is not None or self.md is not None) and self.structures is None:
+            self.structures = []  # candidate selection or MD only: no test set
         self._check_potential_and_structures("validate")
         return self

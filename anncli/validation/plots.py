@@ -21,6 +21,7 @@ __all__ = [
     "force_error_vs_magnitude_png",
     "error_vs_extrapolation_png",
     "error_vs_spread_png",
+    "md_run_png",
 ]
 
 #: Above this many points a scatter plot becomes a 2-D histogram (hexbin).
@@ -205,4 +206,41 @@ def error_vs_spread_png(energy_std_mev: np.ndarray, energy_err_mev: np.ndarray,
         ax.set_title(f"{'Energy' if unit == 'meV/atom' else 'Force'}: rank correlation "
                      f"{rank_correlation(x, y):.2f}")
         ax.legend(fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def md_run_png(records: list[dict], title: str, min_distance: float, failure: str = "") -> bytes:
+    """One MD run over time: energies and temperature, shortest distance per species pair,
+    largest force (and committee force spread), extrapolating atoms."""
+    fig, axes = _figure(4, width=4.2, height=3.8)
+    t = np.array([r["time_ps"] for r in records])
+    ax = axes[0]
+    ax.plot(t, [r["epot"] - records[0]["epot"] for r in records], label="E_pot − E_pot(0)")
+    ax.plot(t, [r["etot"] - records[0]["etot"] for r in records], label="E_total − E_total(0)")
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel("energy (eV)")
+    ax2 = ax.twinx()
+    ax2.plot(t, [r["temperature"] for r in records], color="tab:red", lw=0.8, alpha=0.6)
+    ax2.set_ylabel("temperature (K)", color="tab:red")
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax = axes[1]
+    pairs = sorted({k for r in records for k in r if k.startswith("min_") and k != "min_distance"})
+    for key in pairs:
+        ax.plot(t, [r.get(key, np.nan) for r in records], label=key[4:])
+    ax.axhline(min_distance, color="black", ls=":", lw=0.8, label="threshold")
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel("shortest distance (Å)")
+    ax.legend(fontsize=7, frameon=False)
+    ax = axes[2]
+    ax.plot(t, [r["max_force"] for r in records], label="largest force")
+    if "max_forces_std" in records[0]:
+        ax.plot(t, [r["max_forces_std"] for r in records], label="largest committee force spread")
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel("eV/Å")
+    ax.legend(fontsize=7, frameon=False)
+    ax = axes[3]
+    ax.plot(t, [r["n_extrapolating"] for r in records], color="tab:orange")
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel("extrapolating atoms")
+    fig.suptitle(title + (f" — FAILED at {failure}" if failure else " — stable"), fontsize=10)
     return _png(fig)

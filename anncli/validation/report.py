@@ -49,6 +49,12 @@ def summary_text(report: dict) -> str:
     """A few lines for the terminal: the error table, extrapolation, committee and candidates."""
     stats = report["statistics"]
     tail = [_candidates_text(report["candidates"])] if report.get("candidates") else []
+    if report.get("md"):
+        for r in report["md"]["runs"]:
+            tail.append(f" MD {r['structure']} @ {r['temperature']:g} K ({r['ensemble']}): "
+                        + (f"FAILED at {r['failure']}" if r["failed"] else f"stable for {r['steps']} steps")
+                        + f"; shortest distance {r['min_distance']:.3f} Å, up to {r['max_extrapolating']} "
+                        "extrapolating atoms")
     if stats is None:
         return "\n".join(tail) + "\n"
     lines = [f" Test set: {report['n_structures']} structures, {report['n_atoms']} atoms "
@@ -108,8 +114,14 @@ def render_html(report: dict) -> str:
         + (f"; a committee of {members}" if members > 1 else "") + ").</p>",
     ]
     tail = _candidates_html(report["candidates"]) if report.get("candidates") else []
+    if report.get("md"):
+        tail += _md_html(report["md"])
     if stats is None:
-        return "\n".join(head + tail + ["</body></html>\n"])
+        figs = []
+        if report.get("figures"):
+            figs = ["<h2>Figures</h2><div class='grid'>"] + [
+                f"<img src='{html.escape(n)}' alt='{html.escape(n)}'>" for n in report["figures"]] + ["</div>"]
+        return "\n".join(head + tail + figs + ["</body></html>\n"])
     x = stats["extrapolation"]
     parts = head + [
         "<h2>Test set</h2>",
@@ -171,4 +183,22 @@ def _candidates_html(c: dict) -> list[str]:
                                          "scores" if c["diverse"] else " (the highest scores)")
         + ". They are in selected.extxyz; every candidate's scores in candidates.csv.</p>",
         _table(["order", "source", "frame", "score"], rows),
+    ]
+
+
+def _md_html(md: dict) -> list[str]:
+    rows = [[r["run"], r["structure"], f"{r['temperature']:g}", r["ensemble"],
+             f"{r['steps_done']}/{r['steps']}", "FAILED: " + r["failure"] if r["failed"] else "stable",
+             _f(r["min_distance"], ".3f"), _f(r["max_abs_drift_meV_atom"], ".3g"), r["max_extrapolating"],
+             _f(r["max_forces_std"], ".3g")] for r in md["runs"]]
+    return [
+        "<h2>MD stability</h2>",
+        f"<p>{len(md['runs'])} run(s), {md['n_failed']} failed. A run fails when two atoms come closer than "
+        f"{md['min_distance_threshold']:g} Å"
+        + (f", the NVE energy drifts by more than {md['max_drift_threshold']:g} meV/atom" if md["max_drift_threshold"]
+           else "")
+        + " or the committee force spread exceeds its threshold; failing frames are in md_failures.extxyz, "
+        "every recorded step in md_NN.csv.</p>",
+        _table(["run", "structure", "T (K)", "ensemble", "steps", "verdict", "shortest distance (Å)",
+                "max |drift| (meV/atom)", "max extrapolating atoms", "max force spread (eV/Å)"], rows),
     ]

@@ -339,6 +339,8 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
             from anncli.validation.candidates import select_next
 
             report["candidates"] = select_next(config, potential, base_dir, files_out)
+        if config.md is not None:
+            report["md"] = _md_tests(config, potential, base_dir, files_out, figures)
     finally:
         numba.set_num_threads(old_threads)
     files_out.update(figures)
@@ -383,3 +385,53 @@ def _test_set(config, potential, base_dir: Path, report: dict, files_out: dict) 
     if config.extrapolation.write and collector.extrapolating:
         files_out["extrapolating.extxyz"] = _extrapolating_extxyz(collector)
     return _figures(collector, train_e, stats) if config.plots else {}
+
+
+def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict) -> dict:
+    """Run the MD stability tests; per run a CSV (and PNG), failing frames in md_failures.extxyz."""
+    from anncli.io import expand_sources
+    from anncli.validation.md import MDThresholds, run_md_test
+    from anncli.workflows.predict import _iter_structures
+
+    md = config.md
+    files = expand_sources(list(md.structures), base_dir)
+    reader_cfg = config.model_copy(update={"format": md.format, "frames": md.frames})
+    starts = [s for _, s in _iter_structures(files, reader_cfg)]
+    if not starts:
+        raise DataError("md: no start structures were read from md.structures")
+    th = MDThresholds(min_distance=md.min_distance, max_drift=md.max_drift, max_forces_std=md.max_forces_std)
+    runs, failed_frames = [], []
+    for s in starts:
+        potential.species_index(s.symbols, s.label)
+        for temp in md.temperatures:
+            k = len(runs)
+            run = run_md_test(potential, s, temperature=temp, steps=md.steps, timestep=md.timestep,
+                              ensemble=md.ensemble, friction=md.friction, interval=md.interval,
+                              seed=md.seed + k, thresholds=th, label=f"{Path(s.source).name or s.label} @ {temp:g} K")
+            columns = list(dict.fromkeys(key for r in run.records for key in r))
+            files_out[f"md_{k:02d}.csv"] = csv_text(columns, [[r.get(c, "") for c in columns] for r in run.records])
+            if config.plots:
+                from anncli.validation.plots import md_run_png
+
+                figures[f"md_{k:02d}.png"] = md_run_png(run.records, run.label, md.min_distance, run.failure)
+            if run.failed:
+                failed_frames.append(run.failed_frame)
+            last = run.records[-1]
+            runs.append({
+                "run": k, "structure": s.source, "temperature": temp, "ensemble": md.ensemble,
+                "steps_done": last["step"], "steps": md.steps, "failed": run.failed, "failure": run.failure,
+                "min_distance": min(r["min_distance"] for r in run.records),
+                "max_abs_drift_meV_atom": max(abs(r["drift_meV_atom"]) for r in run.records),
+                "max_extrapolating": max(r["n_extrapolating"] for r in run.records),
+                "max_forces_std": max((r.get("max_forces_std", float("nan")) for r in run.records), default=None),
+                "csv": f"md_{k:02d}.csv",
+            })
+    if failed_frames:
+        from ase.io import write
+
+        buf = io.StringIO()
+        for atoms in failed_frames:
+            write(buf, atoms, format="extxyz")
+        files_out["md_failures.extxyz"] = buf.getvalue()
+    return {"runs": runs, "n_failed": sum(r["failed"] for r in runs), "min_distance_threshold": md.min_distance,
+            "max_drift_threshold": md.max_drift if md.ensemble == "nve" else None}
