@@ -290,6 +290,16 @@ def _open(name: str):
     return open(name, "rb")
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions of reading a (possibly damaged, compressed) file: OS, end of data, zlib, lzma."""
+    kinds: list[type[BaseException]] = [OSError, EOFError]
+    # a zlib or lzma error can only come from a module already imported by _open
+    for module, attr in (("zlib", "error"), ("lzma", "LZMAError")):
+        if module in sys.modules:
+            kinds.append(getattr(sys.modules[module], attr))
+    return tuple(kinds)
+
+
 def read_xsf(path: str | Path, units: Units | None = None) -> Structure:
     """Read one structure from an ænet XSF file.
 
@@ -324,7 +334,9 @@ def read_xsf(path: str | Path, units: Units | None = None) -> Structure:
         raise DataError(f"{name}: structure file not found") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory, expected an XSF file") from None
-    except (OSError, EOFError) as exc:  # also corrupt .gz/.bz2/.xz
+    except Exception as exc:  # noqa: BLE001 - also corrupt .gz/.bz2/.xz (zlib, lzma errors)
+        if not isinstance(exc, _read_errors()):
+            raise
         raise DataError(f"{name}: cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         text = raw.decode("utf-8")

@@ -237,3 +237,28 @@ def test_unit_conversion_periodic(tmp_path):
     assert np.allclose(s.cell, raw.cell * ase_units.nm, rtol=1e-15)
     assert np.allclose(s.positions, raw.positions * ase_units.nm, rtol=1e-15)
     assert np.allclose(s.forces, raw.forces * ase_units.Rydberg / ase_units.nm, rtol=1e-15)
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+@pytest.mark.parametrize("damage", ["flip_first_byte", "truncate", "flip_middle", "flip_stream_start"])
+def test_damaged_compressed_file_is_a_data_error(tmp_path, suffix, damage):
+    """A corrupt .gz/.bz2/.xz (lzma and zlib raise their own errors) names the file."""
+    import bz2
+    import gzip
+    import lzma
+
+    compress = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}[suffix]
+    raw = bytearray(compress((GOOD_PERIODIC * 20).encode()))
+    if damage == "flip_first_byte":
+        raw[0] = 0
+    elif damage == "truncate":
+        del raw[len(raw) // 2:]
+    elif damage == "flip_stream_start":  # the first bytes after the header (zlib.error for .gz)
+        raw[10:14] = b"\xff" * 4
+    else:
+        k = len(raw) // 2
+        raw[k:k + 8] = bytes(8)
+    path = tmp_path / f"s.xsf{suffix}"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=re.escape(str(path)) + ": cannot read the file"):
+        read_xsf(path)
