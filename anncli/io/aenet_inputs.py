@@ -71,6 +71,8 @@ class _Lines:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror or exc}.") from None
+        except ValueError:  # a NUL character in the name
+            raise ConfigError(f"cannot read {path!r}: a file name cannot contain a NUL character.") from None
         self.lines = text.splitlines()
         self.pos = 0
 
@@ -298,7 +300,15 @@ def descriptor_entry(setup: BehlerSetup | dict) -> dict:
 
 def _path_item(line: str, lineno: int, src: _Lines, what: str) -> str:
     """A path as ænet would want it: the first item, quoted or not; '/' is fine."""
-    return _first(line, lineno, src, what, 2)[1]
+    return _check_path(_first(line, lineno, src, what, 2)[1], lineno, src, what)
+
+
+def _check_path(text: str, lineno: int, src: _Lines, what: str) -> str:
+    """``text`` if it can name a file (no NUL character); else a ConfigError."""
+    if "\0" in text:
+        raise ConfigError(f"{src.where(lineno)}: {what} must be a file name without NUL characters. "
+                          f"Got {text!r}.")
+    return text
 
 
 def read_generate_in(
@@ -370,6 +380,7 @@ def read_generate_in(
                     break
                 n, text = src.next("a SETUPS line '<species> <setup file>'")
                 sym, file = _first(text, n, src, "'<species> <setup file>'", 2)
+                _check_path(file, n, src, "the setup file")
                 if sym in setups:
                     raise ConfigError(f"{src.where(n)}: species {sym!r} has a second SETUPS line "
                                       f"(the first is line {setups[sym][0]}).")
@@ -384,6 +395,7 @@ def read_generate_in(
                 item = text.strip()
                 if item[:1] in "\"'" and item[-1:] == item[:1] and len(item) > 1:
                     item = item[1:-1]
+                _check_path(item, n, src, "a structure file")
                 files.append(str((base / item).resolve()) if not Path(item).is_absolute()
                              else item)
         elif keyword == "forces":

@@ -272,3 +272,17 @@ def test_read_behler_setup_evaluates(tmp_path):
     nl, _ = brute_force_neighbor_list([(pos, None)], setup.cutoff)
     G = setup.features(nl, np.arange(4), np.array([0, 1, 1, 1]))
     assert G.shape == (4, 70) and np.all(np.isfinite(G)) and G.max() > 0
+
+
+@pytest.mark.parametrize("text,line,what", [
+    ("TYPES\n1\nTi 0\nSETUPS\nTi T\0i.stp\nFILES\n1\na.xsf\n", 5, "the setup file"),
+    ("TYPES\n1\nTi 0\nSETUPS\nTi Ti.stp\nFILES\n1\na\0.xsf\n", 8, "a structure file"),
+    ("OUTPUT out\0.train\nTYPES\n1\nTi 0\nSETUPS\nTi Ti.stp\nFILES\n1\na.xsf\n", 1, "OUTPUT <file>"),
+])
+def test_nul_character_in_a_path_is_a_config_error(tmp_path, text, line, what):
+    """A NUL byte (a damaged file) in a path names the line, instead of os's ValueError."""
+    _write(tmp_path / "Ti.stp", CHEB)
+    path = _write(tmp_path / "generate.in", text)
+    with pytest.raises(ConfigError, match=rf"generate\.in, line {line}: {re.escape(what)} must be a file name "
+                                          "without NUL characters"):
+        read_generate_in(path)
