@@ -124,6 +124,15 @@ def _network(r: _Reader):
     iw = r.ints("iw", nlayers)
     r.ints("iv", nlayers)
     w = r.floats("W", wsize)
+    if min(nnodes) < 1:
+        raise FileFormatError(f"{r.path}: not an ænet potential (layer sizes {nnodes})")
+    # the layer sizes must fit the weights the file holds before any array is made of them
+    needed = sum(nnodes[l + 1] * (nnodes[l] + 1) for l in range(nlayers - 1))
+    if needed != len(w):
+        raise FileFormatError(
+            f"{r.path}: layer sizes {nnodes} need {needed} weights, the file holds {len(w)}")
+    if not np.isfinite(w).all():
+        raise FileFormatError(f"{r.path}: the network weights hold non-finite numbers (nan or inf)")
     try:
         acts = [AENET_ACTIVATIONS[c] for c in codes]
     except KeyError as exc:
@@ -153,21 +162,36 @@ def _setup(r: _Reader) -> dict:
     sftype = r.text("sftype").strip()
     nsf = r.int("nsf")
     nsfparam = r.int("nsfparam")
+    if nsf < 1 or nsfparam < 4:
+        raise FileFormatError(f"{r.path}: not an ænet potential ({nsf} descriptor functions with "
+                              f"{nsfparam} parameters each; expected >= 1 with >= 4)")
     sf = r.ints("sf", nsf)
     sfparam = r.floats("sfparam", nsfparam * nsf).reshape((nsf, nsfparam))  # Fortran (nsfparam, nsf)
     sfenv = r.ints("sfenv", 2 * nsf).reshape((nsf, 2))
     r.int("neval")
     stats = {k: r.floats(k, nsf) for k in ("sfval_min", "sfval_max", "sfval_avg", "sfval_cov")}
+    for key, values in stats.items():
+        if not np.isfinite(values).all():
+            raise FileFormatError(f"{r.path}: the descriptor statistics {key} hold non-finite numbers")
     kind = sftype.lower()
     if kind == "chebyshev":
         p = sfparam[0]
+        orders = (p[1], p[3])
+        if not all(math.isfinite(x) and x == round(x) and 0 <= x <= nsf for x in orders):
+            raise FileFormatError(f"{r.path}: Chebyshev orders radial_N={float(p[1])!r}, angular_N={float(p[3])!r} "
+                                  f"are not whole numbers between 0 and the {nsf} features")
         desc = {"kind": "chebyshev", "central": central, "env": env, "radial_cutoff": float(p[0]),
-                "radial_order": int(round(p[1])), "angular_cutoff": float(p[2]),
-                "angular_order": int(round(p[3])), "weights": None}
+                "radial_order": int(p[1]), "angular_cutoff": float(p[2]),
+                "angular_order": int(p[3]), "weights": None}
     elif kind == "behler2011":
         functions = []
         for k in range(nsf):
             g, p = int(sf[k]), sfparam[k]
+            used = sfenv[k, :2] if g in (4, 5) else sfenv[k, :1]
+            if not all(1 <= int(i) <= len(env) for i in used):
+                raise FileFormatError(f"{r.path}: descriptor function {k + 1} (G={g}) names environment "
+                                      f"species {', '.join(str(int(i)) for i in used)}; the setup has "
+                                      f"{len(env)} (1-based)")
             fn: dict = {"G": g, "type2": env[sfenv[k, 0] - 1], "Rc": float(p[0])}
             if g == 2:
                 fn.update(Rs=float(p[1]), eta=float(p[2]))
@@ -179,7 +203,22 @@ def _setup(r: _Reader) -> dict:
         desc = {"kind": "behler2011", "central": central, "env": env, "functions": functions}
     else:
         raise FileFormatError(f"{r.path}: descriptor type {sftype!r} is not supported (Chebyshev, Behler2011)")
+    _check_descriptor(r.path, desc, nsf)
     return {"central": central, "descriptor": desc, "description": description, "stats": stats}
+
+
+def _check_descriptor(path: Path, desc: dict, n_features: int) -> None:
+    """Build the descriptor of a setup once: bad parameters are an error naming the file."""
+    from anncli.descriptors import descriptor_from_dict
+    from anncli.exceptions import ConfigError
+
+    try:
+        setup = descriptor_from_dict(desc, where=f"the {desc['kind']} setup of {desc['central']}")
+    except ConfigError as exc:
+        raise FileFormatError(f"{path}: {exc}") from None
+    if setup.n_features != n_features:
+        raise FileFormatError(f"{path}: the {desc['kind']} setup gives {setup.n_features} features, "
+                              f"the file has statistics of {n_features}")
 
 
 def _trnset(r: _Reader) -> dict:
@@ -190,6 +229,10 @@ def _trnset(r: _Reader) -> dict:
     ntypes = r.int("nTypes")
     names = r.names("typeName", ntypes)
     e_atom = r.floats("E_atom", ntypes)
+    if not (math.isfinite(scale) and scale != 0.0 and math.isfinite(shift) and np.isfinite(e_atom).all()):
+        raise FileFormatError(f"{r.path}: the energy scale ({scale!r}), shift ({shift!r}) and atomic "
+                              f"energies ({', '.join(map(repr, e_atom.tolist()))}) must be finite, "
+                              "the scale non-zero")
     return {"file": file, "scale": scale, "shift": shift, "species": names, "e_atom": e_atom}
 
 

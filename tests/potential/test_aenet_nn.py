@@ -104,3 +104,54 @@ def test_wrong_species(tio2):
     d, _ = tio2
     with pytest.raises(FileFormatError, match="is for O, not for Ti"):
         read_aenet_nn({"Ti": d / "O.nn"})
+
+
+# ------------------------------------------------------------------ damaged files (found by tests/fuzz)
+
+
+def _damaged(tmp_path, kind: str, record: str, payload: bytes):
+    from aenet_nn_writer import RECORD, nn_records, write_nn
+
+    records = nn_records("Ti", kind=kind)
+    records[RECORD[record]] = payload
+    return write_nn(tmp_path / "Ti.nn", records)
+
+
+def _with(kind: str, record: str, index: int, value) -> bytes:
+    from aenet_nn_writer import RECORD, nn_records
+
+    rec = nn_records("Ti", kind=kind)[RECORD[record]]
+    a = np.frombuffer(rec, dtype="<f8" if isinstance(value, float) else "<i4").copy()
+    a[index] = value
+    return a.tobytes()
+
+
+def test_small_written_potential_reads(tmp_path):
+    """The files the tests below damage are valid to begin with."""
+    from aenet_nn_writer import write_nn
+
+    for kind in ("chebyshev", "behler2011"):
+        pot = Potential(read_aenet_nn({"Ti": write_nn(tmp_path / "Ti.nn", kind=kind)}))
+        assert pot.setups["Ti"].n_features == pot.model.networks["Ti"].n_inputs
+
+
+@pytest.mark.parametrize("kind,record,payload,match", [
+    # crashes before: ValueError (int of nan), IndexError (env index), MemoryError (layer sizes)
+    ("chebyshev", "sfparam", _with("chebyshev", "sfparam", 1, float("nan")), "Chebyshev orders radial_N=nan"),
+    ("chebyshev", "sfparam", _with("chebyshev", "sfparam", 3, 1e300), "Chebyshev orders .* not whole numbers"),
+    ("behler2011", "sfenv", _with("behler2011", "sfenv", 0, 99), "function 1 .* environment species 99"),
+    ("chebyshev", "nsfparam", _with("chebyshev", "nsfparam", 0, 0), "0 parameters each"),
+    ("chebyshev", "nnodes", _with("chebyshev", "nnodes", 0, 2**31 - 1), "need .* weights, the file holds 37"),
+    # silently wrong before: env index 0 read env[-1]; nan/zero scale and energies
+    ("behler2011", "sfenv", _with("behler2011", "sfenv", 0, 0), "function 1 .* environment species 0"),
+    ("chebyshev", "scale", _with("chebyshev", "scale", 0, 0.0), r"energy scale \(0.0\)"),
+    ("chebyshev", "E_atom", _with("chebyshev", "E_atom", 1, float("inf")), r"atomic energies \(.*inf\)"),
+    ("chebyshev", "W", _with("chebyshev", "W", 5, float("nan")), "weights hold non-finite"),
+    ("chebyshev", "sfval_cov", _with("chebyshev", "sfval_cov", 2, float("nan")), "sfval_cov hold non-finite"),
+    ("chebyshev", "sfparam", _with("chebyshev", "sfparam", 2, -1.0), "angular_cutoff"),
+])
+def test_damaged_potential_is_a_file_format_error(tmp_path, kind, record, payload, match):
+    path = _damaged(tmp_path, kind, record, payload)
+    with pytest.raises(FileFormatError, match=match) as info:
+        Potential(read_aenet_nn({"Ti": path}))
+    assert str(path) in str(info.value)
