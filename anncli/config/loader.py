@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 KeyPath = tuple  # tuple of str (mapping keys) and int (list indices)
 MAX_ERROR_LINES = 5
+#: Most values (mappings, lists, scalars) a file may expand to through aliases (``*name``):
+#: a few aliases of aliases ("billion laughs") would otherwise take hours to validate.
+MAX_VALUES = 1_000_000
 
 __all__ = ["load_yaml", "load_config", "validate_config", "format_key_path"]
 
@@ -97,6 +100,49 @@ def _syntax_error(name: str, text: str, exc: yaml.YAMLError) -> ConfigError:
     context = getattr(exc, "context", None)
     detail = f"{problem} ({context})" if context else problem
     return ConfigError(f"{_where(name, line)}: YAML syntax error: {detail}")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, name: str) -> None:
+    """Refuse recursive aliases and files that expand to more than :data:`MAX_VALUES` values.
+
+    An iterative depth-first walk over the node graph (aliases are shared nodes), with the
+    expanded size of every node memoised, so it is linear in the size of the file.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()  # the ancestors of the node being visited
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            in_progress.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if sizes[key] > MAX_VALUES:
+                raise ConfigError(
+                    f"{name}, line {node.start_mark.line + 1}: the aliases (*name) here expand to more "
+                    f"than {MAX_VALUES:,} values; write the values out or use fewer aliases"
+                )
+            continue
+        if key in sizes:
+            continue
+        in_progress.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in in_progress:
+                raise ConfigError(
+                    f"{name}, line {child.start_mark.line + 1}: an alias (*name) refers to a value "
+                    "that contains it; an input file cannot hold a recursive value"
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
 
 
 def _walk(loader: _Loader, node: yaml.Node, path: KeyPath, locations: dict, name: str) -> Any:
@@ -180,6 +226,9 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
             raise _syntax_error(name, text, exc) from None
+        except RecursionError:  # PyYAML composes nested values recursively
+            raise ConfigError(f"{name}: values nested too deeply (lists or mappings inside each other "
+                              "hundreds of levels deep)") from None
         if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "" and node.tag.endswith(":null")):
             raise ConfigError(f"{name}: the file is empty; expected keys such as 'structures:'")
         if not isinstance(node, yaml.MappingNode):
@@ -188,6 +237,7 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
                 f"{name}, line {node.start_mark.line + 1}: the top level must be a mapping "
                 f"of keys ('key: value' lines), got {kind}"
             )
+        _check_expansion(node, name)
         locations: dict[KeyPath, int] = {(): 1}
         data = _walk(loader, node, (), locations, name)
     finally:

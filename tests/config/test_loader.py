@@ -120,3 +120,29 @@ def test_overrides_replace_values(tmp_path):
 def test_validate_config_without_locations_names_file_and_key():
     with pytest.raises(ConfigError, match=r"^generate.in: data: expected a path"):
         validate_config({"data": [1]}, _Paths, source="generate.in")
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    ("a: &a [1, *a]\n", 1, "refers to a value that contains it"),
+    ("a: 1\nb: &b {c: *b}\n", 2, "refers to a value that contains it"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdef", "bcdefg")),
+     6, "expand to more than 1,000,000 values"),
+])
+def test_recursive_and_exploding_aliases_are_config_errors(tmp_path, text, line, fragment):
+    """A recursive alias was a RecursionError; 10**7 values through aliases hung validation."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"in\.yaml, line {line}: .*{fragment}"):
+        load_yaml(path)
+
+
+def test_shared_aliases_below_the_limit_still_load(tmp_path):
+    path = write(tmp_path, "a: &a [1, 2]\nb: {x: *a, y: *a}\nc: [*a, *a]\n")
+    data, _ = load_yaml(path)
+    assert data == {"a": [1, 2], "b": {"x": [1, 2], "y": [1, 2]}, "c": [[1, 2], [1, 2]]}
+
+
+def test_values_nested_too_deeply_are_a_config_error(tmp_path):
+    path = write(tmp_path, "a: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigError, match=r"in\.yaml: values nested too deeply"):
+        load_yaml(path)
