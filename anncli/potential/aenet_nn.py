@@ -82,20 +82,18 @@ class _Reader:
 
     def ints(self, what: str, n: int | None = None) -> np.ndarray:
         rec = self.raw(what)
-        a = np.frombuffer(rec, dtype="<i4")
-        if (n is not None and len(a) != n) or len(rec) % 4:
+        if (n is not None and len(rec) != 4 * n) or len(rec) % 4:
             raise FileFormatError(f"{self.path}: record '{what}' has {len(rec)} bytes, expected {4 * (n or 0)}")
-        return a.astype(np.int64)
+        return np.frombuffer(rec, dtype="<i4").astype(np.int64)
 
     def int(self, what: str) -> int:
         return int(self.ints(what, 1)[0])
 
     def floats(self, what: str, n: int | None = None) -> np.ndarray:
         rec = self.raw(what)
-        a = np.frombuffer(rec, dtype="<f8")
-        if (n is not None and len(a) != n) or len(rec) % 8:
+        if (n is not None and len(rec) != 8 * n) or len(rec) % 8:
             raise FileFormatError(f"{self.path}: record '{what}' has {len(rec)} bytes, expected {8 * (n or 0)}")
-        return a.astype(np.float64)
+        return np.frombuffer(rec, dtype="<f8").astype(np.float64)
 
     def float(self, what: str) -> float:
         return float(self.floats(what, 1)[0])

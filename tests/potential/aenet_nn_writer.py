@@ -92,7 +92,7 @@ def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: st
 
 #: Index of the records of :func:`nn_records` by name (those the tests damage).
 RECORD = {"nlayers": 0, "Wsize": 2, "nnodes": 4, "f_a": 5, "iw": 6, "W": 8, "atomtype": 10,
-          "nenv": 11, "envtypes": 12, "sftype": 15, "nsf": 16, "nsfparam": 17, "sf": 18,
+          "nenv": 11, "envtypes": 12, "Rc_min": 13, "sftype": 15, "nsf": 16, "nsfparam": 17, "sf": 18,
           "sfparam": 19, "sfenv": 20, "sfval_min": 22, "sfval_max": 23, "sfval_avg": 24,
           "sfval_cov": 25, "scale": 28, "shift": 29, "nTypes": 30, "typeName": 31, "E_atom": 32}
 

@@ -149,6 +149,9 @@ def test_small_written_potential_reads(tmp_path):
     ("chebyshev", "W", _with("chebyshev", "W", 5, float("nan")), "weights hold non-finite"),
     ("chebyshev", "sfval_cov", _with("chebyshev", "sfval_cov", 2, float("nan")), "sfval_cov hold non-finite"),
     ("chebyshev", "sfparam", _with("chebyshev", "sfparam", 2, -1.0), "angular_cutoff"),
+    # a record of floats whose size is no multiple of 8 (was numpy's ValueError)
+    ("chebyshev", "Rc_min", bytes(4), "record 'Rc_min' has 4 bytes, expected 8"),
+    ("behler2011", "nsf", bytes(6), "record 'nsf' has 6 bytes, expected 4"),
 ])
 def test_damaged_potential_is_a_file_format_error(tmp_path, kind, record, payload, match):
     path = _damaged(tmp_path, kind, record, payload)
