@@ -4,7 +4,9 @@
 defaults and their documentation (``anncli.config.reference.config_reference``
 renders it as the reference table).  Cross-field checks (every species has a
 descriptor, environment species are known, weights match the environment) run after
-the individual values are valid.
+the individual values are valid.  The schema describes the input and reads no file: a
+``type: aenet`` descriptor names its .stp file, which :func:`read_setup_files` reads after
+validation (the generate workflow calls it).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
 
 __all__ = [
     "GenerateConfig",
+    "read_setup_files",
     "Units",
     "ChebyshevTerm",
     "ChebyshevDescriptor",
@@ -265,43 +268,127 @@ class GenerateConfig(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "GenerateConfig":
-        species = list(self.reference_energies)
-        known = ", ".join(species)
-        for key, desc in list(self.descriptors.items()):
-            if isinstance(desc, AenetSetupDescriptor):
-                self.descriptors[key] = _read_aenet_setup(desc, key, self.units.length)
-        for key in self.descriptors:
-            if key != "default" and key not in self.reference_energies:
-                raise SectionError(
-                    f"species {key} is not in reference_energies ({known}); "
-                    "add its free-atom energy there or remove this entry", "descriptors", key
-                )
-        missing = [s for s in species if s not in self.descriptors]
-        if missing and "default" not in self.descriptors:
-            raise SectionError(
-                f"no descriptor for species {', '.join(missing)}; add a 'default' entry or one per species",
-                "descriptors",
-            )
         for key, desc in self.descriptors.items():
-            env = desc.env if desc.env is not None else species
-            for i, sym in enumerate(desc.env or []):
-                if sym not in self.reference_energies:
-                    raise SectionError(f"env species {sym} is not in reference_energies ({known})", "descriptors", key, "env", i)
-            if isinstance(desc, ChebyshevDescriptor) and desc.weights is not None and len(desc.weights) != len(env):
-                raise SectionError(
-                    f"expected {len(env)} weights (one per env species: {', '.join(env)}), got {len(desc.weights)}",
-                    "descriptors", key, "weights",
-                )
-            if isinstance(desc, Behler2011Descriptor):
-                for i, fn in enumerate(desc.functions):
-                    for attr in ("type2", "type3"):
-                        sym = getattr(fn, attr)
-                        if sym is not None and sym not in env:
-                            raise SectionError(
-                                f"{attr} {sym} is not an environment species ({', '.join(env)})",
-                                "descriptors", key, "functions", i, attr,
-                            )
+            if isinstance(desc, AenetSetupDescriptor) and key == "default":
+                raise SectionError("an ænet setup file describes one species; give it under that species' symbol",
+                                   "descriptors", key)
+        _check_descriptors(self)
         return self
+
+
+def _check_descriptors(config: GenerateConfig) -> None:
+    """Species, env lists, weights and Behler types against reference_energies (SectionError).
+
+    Entries of type ``aenet`` are checked once their file is read (:func:`read_setup_files`).
+    """
+    species = list(config.reference_energies)
+    known = ", ".join(species)
+    for key in config.descriptors:
+        if key != "default" and key not in config.reference_energies:
+            raise SectionError(
+                f"species {key} is not in reference_energies ({known}); "
+                "add its free-atom energy there or remove this entry", "descriptors", key
+            )
+    missing = [s for s in species if s not in config.descriptors]
+    if missing and "default" not in config.descriptors:
+        raise SectionError(
+            f"no descriptor for species {', '.join(missing)}; add a 'default' entry or one per species",
+            "descriptors",
+        )
+    for key, desc in config.descriptors.items():
+        if isinstance(desc, AenetSetupDescriptor):
+            continue
+        env = desc.env if desc.env is not None else species
+        for i, sym in enumerate(desc.env or []):
+            if sym not in config.reference_energies:
+                raise SectionError(f"env species {sym} is not in reference_energies ({known})", "descriptors", key, "env", i)
+        if isinstance(desc, ChebyshevDescriptor) and desc.weights is not None and len(desc.weights) != len(env):
+            raise SectionError(
+                f"expected {len(env)} weights (one per env species: {', '.join(env)}), got {len(desc.weights)}",
+                "descriptors", key, "weights",
+            )
+        if isinstance(desc, Behler2011Descriptor):
+            for i, fn in enumerate(desc.functions):
+                for attr in ("type2", "type3"):
+                    sym = getattr(fn, attr)
+                    if sym is not None and sym not in env:
+                        raise SectionError(
+                            f"{attr} {sym} is not an environment species ({', '.join(env)})",
+                            "descriptors", key, "functions", i, attr,
+                        )
+
+
+def read_setup_files(
+    config: GenerateConfig, *, source: str | Path | None = None, locations: dict | None = None
+) -> GenerateConfig:
+    """The config with every ``type: aenet`` descriptor replaced by the setup its .stp file holds.
+
+    The schema only describes the input (an entry names a file); this reads the files, after
+    validation, for the workflow and any other caller that needs the descriptors themselves.
+
+    Parameters
+    ----------
+    config : GenerateConfig
+        A validated config (paths resolved).
+    source : str or Path, optional
+        The input file, named in messages (with the line of the key when it is a YAML file).
+    locations : dict, optional
+        Line of every key path (:func:`anncli.config.loader.load_yaml`); read from ``source``
+        when an error needs it and it is not given.
+
+    Returns
+    -------
+    GenerateConfig
+        ``config`` itself if it has no ``aenet`` entry, else a copy with Chebyshev or
+        Behler2011 sections.
+
+    Raises
+    ------
+    ConfigError
+        A missing, unreadable or bad .stp file, a setup of another species, or a setup
+        whose species are not in reference_energies; naming the input file, the key
+        (``descriptors.<species>.file``) and the .stp file with its line.
+    """
+    from anncli.config.loader import format_key_path
+
+    if not any(isinstance(d, AenetSetupDescriptor) for d in config.descriptors.values()):
+        return config
+    descriptors = dict(config.descriptors)
+    files = {key: d.file for key, d in config.descriptors.items() if isinstance(d, AenetSetupDescriptor)}
+    try:
+        for key in files:
+            descriptors[key] = _read_aenet_setup(config.descriptors[key], key, config.units.length)
+        resolved = config.model_copy(update={"descriptors": descriptors})
+        try:
+            _check_descriptors(resolved)
+        except SectionError as exc:  # a problem inside a setup read from a file: name the file
+            key = exc.path[1] if len(exc.path) > 1 else None
+            if key not in files:
+                raise
+            raise SectionError(f"{files[key]}: {format_key_path(exc.path[2:])}: {exc.message}",
+                               "descriptors", key, "file") from None
+    except SectionError as exc:
+        raise _setup_file_error(exc, source, locations) from None
+    return resolved
+
+
+def _setup_file_error(exc: SectionError, source, locations: dict | None):
+    from anncli.config.loader import format_key_path, load_yaml
+    from anncli.exceptions import ConfigError
+
+    name = str(source) if source is not None else "<input>"
+    if locations is None and source is not None and Path(source).suffix.lower() in (".yaml", ".yml"):
+        try:
+            locations = load_yaml(source)[1]
+        except (ConfigError, OSError):
+            locations = None
+    line = None
+    for n in range(len(exc.path), 0, -1):
+        line = (locations or {}).get(tuple(exc.path[:n]))
+        if line:
+            break
+    where = f"{name}, line {line}" if line else name
+    return ConfigError(f"{where}: {format_key_path(exc.path)}: {exc.message}")
 
 
 def _read_aenet_setup(desc: AenetSetupDescriptor, key: str, length_unit: str):
@@ -309,9 +396,6 @@ def _read_aenet_setup(desc: AenetSetupDescriptor, key: str, length_unit: str):
     from anncli.exceptions import ConfigError
     from anncli.io.aenet_inputs import descriptor_entry, read_stp
 
-    if key == "default":
-        raise SectionError("an ænet setup file describes one species; give it under that species' symbol",
-                           "descriptors", key)
     try:
         setup = read_stp(desc.file, length_unit=length_unit)
     except ConfigError as exc:
@@ -322,7 +406,13 @@ def _read_aenet_setup(desc: AenetSetupDescriptor, key: str, length_unit: str):
                            "descriptors", key, "file")
     entry = descriptor_entry(setup)
     cls = Behler2011Descriptor if entry["type"] == "behler2011" else ChebyshevDescriptor
-    return cls.model_validate(entry)
+    try:
+        return cls.model_validate(entry)
+    except ValidationError as exc:  # a value the schema refuses (e.g. angular cutoff > radial)
+        from anncli.config.loader import format_validation_error
+
+        message = format_validation_error(exc, entry, str(desc.file)).replace("\n", "; ")
+        raise SectionError(message, "descriptors", key, "file") from None
 
 
 # ænet's generate.in: TYPES / SETUPS / FILES stand alone on their line (counts and entries follow)

@@ -303,12 +303,14 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     """
     import numba
 
+    from anncli.config.generate import read_setup_files
     from anncli.io import expand_sources
     from anncli.io.trainset import TrainsetWriter
     from anncli.log import Progress
     from anncli.workflows.summaries import NeighborStatistics, energy_distribution
 
     t0 = time.perf_counter()
+    config = read_setup_files(config, source=config_path)  # ænet .stp files named by 'type: aenet'
     species = list(config.reference_energies)
     from anncli.units import Units
 

@@ -210,3 +210,69 @@ def test_angular_cutoff_beyond_radial_is_an_error(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"line 7: descriptors\.default\.angular\.cutoff: the angular cutoff \(6\.5 Å\) must not exceed"):
         load_config(path, GenerateConfig)
+
+
+# ------------------------------------------------------------------ ænet .stp files: read after validation
+
+STP = """ATOM {central}
+ENV 2
+Cu
+{other}
+BASIS type=Chebyshev
+radial_Rc = 6.0  radial_N = 8 angular_Rc = 4.0d0  angular_N = 3
+"""
+AENET = BASE + "  Au:\n    type: aenet\n    file: setups/Au.stp\n"
+
+
+def test_validation_reads_no_setup_file(tmp_path):
+    """The schema is a description of the input: a missing .stp file is not its business."""
+    from anncli.config.generate import AenetSetupDescriptor
+
+    cfg = load(tmp_path, AENET)
+    desc = cfg.descriptors["Au"]
+    assert isinstance(desc, AenetSetupDescriptor) and desc.file == tmp_path / "setups" / "Au.stp"
+
+
+def test_read_setup_files_gives_the_setup_of_the_file(tmp_path):
+    from anncli.config.generate import ChebyshevDescriptor, read_setup_files
+
+    (tmp_path / "setups").mkdir()
+    (tmp_path / "setups" / "Au.stp").write_text(STP.format(central="Au", other="Au"))
+    cfg = load(tmp_path, AENET)
+    resolved = read_setup_files(cfg, source="gen.yaml")
+    au = resolved.descriptors["Au"]
+    assert isinstance(au, ChebyshevDescriptor) and au.env == ["Cu", "Au"]
+    assert (au.radial.cutoff, au.radial.order, au.angular.cutoff, au.angular.order) == (6.0, 8, 4.0, 3)
+    assert resolved.descriptors["default"] == cfg.descriptors["default"]
+    assert read_setup_files(resolved) is resolved  # nothing left to read
+
+
+@pytest.mark.parametrize("stp,fragments", [
+    (None, ["cannot read", "Au.stp"]),
+    (STP.format(central="Au", other="Au").replace("radial_N = 8", "radial_N = x"),
+     ["Au.stp, line 6: radial_N must be an integer"]),
+    (STP.format(central="Cu", other="Au"), ["is the setup of Cu (ATOM Cu), not of Au"]),
+    (STP.format(central="Au", other="Ag"), ["Au.stp: env[1]: env species Ag is not in reference_energies"]),
+    (STP.format(central="Au", other="Au").replace("angular_Rc = 4.0d0", "angular_Rc = 7.0"),
+     ["Au.stp: angular.cutoff: the angular cutoff (7 Å) must not exceed the radial cutoff"]),
+])
+def test_bad_setup_file_names_input_line_key_and_file(tmp_path, stp, fragments):
+    from anncli.config.generate import read_setup_files
+
+    if stp is not None:
+        (tmp_path / "setups").mkdir()
+        (tmp_path / "setups" / "Au.stp").write_text(stp)
+    cfg = load(tmp_path, AENET)
+    with pytest.raises(ConfigError) as info:
+        read_setup_files(cfg, source="gen.yaml")
+    msg = str(info.value)
+    assert msg.startswith("gen.yaml, line 13: descriptors.Au.file: "), msg
+    for fragment in fragments:
+        assert fragment in msg, msg
+
+
+def test_aenet_setup_under_default_is_refused_by_the_schema(tmp_path):
+    msg = error(tmp_path, BASE.replace("    type: chebyshev\n    radial: {cutoff: 6.0, order: 10}\n"
+                                       "    angular: {cutoff: 4.0, order: 4}\n",
+                                       "    type: aenet\n    file: x.stp\n"))
+    assert "gen.yaml, line 7: descriptors.default: an ænet setup file describes one species" in msg
