@@ -220,7 +220,14 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     path = Path(path)
     name = str(path)
     text = _read_text(path)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise ConfigError(
+            f"{name}, line {line}: the control character U+{exc.character:04X} is not allowed in YAML; "
+            f"remove it (or write it as \"\\u{exc.character:04x}\" inside double quotes)"
+        ) from None
     try:
         try:
             node = loader.get_single_node()

@@ -288,7 +288,12 @@ def read_aenet_nn(paths_by_species: dict[str, str | Path]):
     for sym in species:
         st = setups[sym]["stats"]
         mean[sym] = st["sfval_avg"].copy()
-        std[sym] = np.sqrt(np.maximum(st["sfval_cov"] - st["sfval_avg"] ** 2, 0.0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = st["sfval_cov"] - st["sfval_avg"] ** 2
+        if not np.isfinite(var).all():
+            raise FileFormatError(f"{paths_by_species[sym]}: the descriptor statistics sfval_avg/sfval_cov "
+                                  "give a non-finite variance (values near the floating-point limit)")
+        std[sym] = np.sqrt(np.maximum(var, 0.0))
         lo[sym], hi[sym] = st["sfval_min"].copy(), st["sfval_max"].copy()
     model = Model(
         species=species,

@@ -146,3 +146,10 @@ def test_values_nested_too_deeply_are_a_config_error(tmp_path):
     path = write(tmp_path, "a: " + "[" * 3000 + "]" * 3000 + "\n")
     with pytest.raises(ConfigError, match=r"in\.yaml: values nested too deeply"):
         load_yaml(path)
+
+
+def test_control_character_names_its_line(tmp_path):
+    """PyYAML's reader refuses control characters before parsing (was a yaml ReaderError)."""
+    path = write(tmp_path, "a: 1\nb: x\x1fy\n")
+    with pytest.raises(ConfigError, match=r"in\.yaml, line 2: the control character U\+001F is not allowed"):
+        load_yaml(path)

@@ -158,3 +158,10 @@ def test_damaged_potential_is_a_file_format_error(tmp_path, kind, record, payloa
     with pytest.raises(FileFormatError, match=match) as info:
         Potential(read_aenet_nn({"Ti": path}))
     assert str(path) in str(info.value)
+
+
+def test_statistics_that_overflow_are_a_file_format_error(tmp_path):
+    """avg**2 of 1e300 overflows: the variance (and so the feature scaling) would be inf/nan."""
+    path = _damaged(tmp_path, "chebyshev", "sfval_avg", _with("chebyshev", "sfval_avg", 0, 1e300))
+    with pytest.raises(FileFormatError, match="non-finite variance"):
+        read_aenet_nn({"Ti": path})
