@@ -15,9 +15,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (
+    AllowInfNan,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
+from anncli.config.base import Bool, InputPath, Int, Section, SectionError, Str
+from anncli.config.base import Float as _Number
 
 __all__ = [
     "GenerateConfig",
@@ -35,6 +45,9 @@ __all__ = [
 ENERGY_UNITS = ("eV", "Hartree", "Ry", "kcal/mol", "kJ/mol")
 LENGTH_UNITS = ("Angstrom", "Bohr", "nm")
 
+#: A finite number: YAML's .nan and .inf are refused (a nan reference energy or cutoff would
+#: pass every bound check and give nan features or energies).
+Float = Annotated[_Number, AllowInfNan(False)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
 
 

@@ -193,6 +193,14 @@ def _construct(loader: _Loader, node: yaml.Node, path: KeyPath, name: str) -> An
         line = node.start_mark.line + 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{name}, line {line}: {format_key_path(path) or 'value'}: {problem}") from None
+    except (ValueError, TypeError, LookupError, OverflowError):  # an explicit tag on a value it does not fit
+        line = node.start_mark.line + 1
+        tag = node.tag.rsplit(":", 1)[-1]
+        raise ConfigError(
+            f"{name}, line {line}: {format_key_path(path) or 'value'}: the tag !!{tag} does not fit the "
+            f"value {node.value!r}" if isinstance(node, yaml.ScalarNode) else
+            f"{name}, line {line}: {format_key_path(path) or 'value'}: the tag !!{tag} does not fit this value"
+        ) from None
 
 
 def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:

@@ -276,3 +276,14 @@ def test_aenet_setup_under_default_is_refused_by_the_schema(tmp_path):
                                        "    angular: {cutoff: 4.0, order: 4}\n",
                                        "    type: aenet\n    file: x.stp\n"))
     assert "gen.yaml, line 7: descriptors.default: an ænet setup file describes one species" in msg
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ("Cu: -0.5", "Cu: .nan", "reference_energies.Cu"),
+    ("cutoff: 6.0", "cutoff: .inf", "descriptors.default.radial.cutoff"),
+    ("structures:", "min_distance: .inf\nstructures:", "min_distance"),
+])
+def test_nan_and_inf_are_refused(tmp_path, old, new, key):
+    """YAML's .nan/.inf passed every bound check (nan reference energies gave nan cohesive energies)."""
+    msg = error(tmp_path, BASE.replace(old, new, 1))
+    assert f": {key}: expected a finite number, got " in msg, msg

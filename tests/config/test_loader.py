@@ -153,3 +153,12 @@ def test_control_character_names_its_line(tmp_path):
     path = write(tmp_path, "a: 1\nb: x\x1fy\n")
     with pytest.raises(ConfigError, match=r"in\.yaml, line 2: the control character U\+001F is not allowed"):
         load_yaml(path)
+
+
+@pytest.mark.parametrize("value,tag", [("!!float data/x", "float"), ("!!int 1.5", "int"),
+                                       ("!!timestamp 2001-13-45", "timestamp"), ("!!bool maybe", "bool")])
+def test_explicit_tag_that_does_not_fit_names_key_and_line(tmp_path, value, tag):
+    """An explicit tag on a value it does not fit was PyYAML's ValueError or KeyError."""
+    path = write(tmp_path, f"a: 1\nb:\n  c: {value}\n")
+    with pytest.raises(ConfigError, match=rf"in\.yaml, line 3: b\.c: the tag !!{tag} does not fit the value"):
+        load_yaml(path)
