@@ -193,7 +193,7 @@ def _construct(loader: _Loader, node: yaml.Node, path: KeyPath, name: str) -> An
         line = node.start_mark.line + 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{name}, line {line}: {format_key_path(path) or 'value'}: {problem}") from None
-    except (ValueError, TypeError, LookupError, OverflowError):  # an explicit tag on a value it does not fit
+    except Exception:  # noqa: BLE001 - PyYAML's constructors raise anything for a tag that does not fit
         line = node.start_mark.line + 1
         tag = node.tag.rsplit(":", 1)[-1]
         raise ConfigError(

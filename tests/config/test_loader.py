@@ -156,7 +156,8 @@ def test_control_character_names_its_line(tmp_path):
 
 
 @pytest.mark.parametrize("value,tag", [("!!float data/x", "float"), ("!!int 1.5", "int"),
-                                       ("!!timestamp 2001-13-45", "timestamp"), ("!!bool maybe", "bool")])
+                                       ("!!timestamp 2001-13-45", "timestamp"), ("!!bool maybe", "bool"),
+                                       ("!!timestamp data", "timestamp")])
 def test_explicit_tag_that_does_not_fit_names_key_and_line(tmp_path, value, tag):
     """An explicit tag on a value it does not fit was PyYAML's ValueError or KeyError."""
     path = write(tmp_path, f"a: 1\nb:\n  c: {value}\n")
