@@ -10,7 +10,7 @@ type=Chebyshev``); :func:`read_generate_in` gives a plain dict in the schema of 
 (in any order, as ænet rewinds the file for each keyword),
 blank lines and lines starting with ``!``, ``#`` or ``%`` are skipped, ``DESCR ... END DESCR``
 is free text, ``RMIN`` is accepted and ignored (anncli's neighbour lists need no size hint),
-numbers may use Fortran's ``d`` exponent (``0.75d0``).  ænet's traps are fixed
+numbers may use Fortran's ``d`` exponent (``0.75d0``, read by :func:`anncli.io.fortran.fortran_float`, as in XSF files) and must be finite.  ænet's traps are fixed
 (aenet-reference §2):
 
 * ``FILES`` may be written in any case (ænet loops forever unless it is upper-case);
@@ -29,12 +29,14 @@ then converted to Å, as anncli works in Å.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shlex
 from pathlib import Path
 
 from anncli.descriptors.behler import BehlerSetup, make_function
 from anncli.exceptions import ConfigError
+from anncli.io.fortran import fortran_float
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +123,14 @@ def _first(line: str, lineno: int, src: _Lines, what: str, n: int = 1) -> list[s
 
 def _float(text: str, lineno: int, src: _Lines, what: str) -> float:
     try:
-        return float(text.replace("d", "e").replace("D", "e"))
+        value = fortran_float(text)
     except ValueError:
         raise ConfigError(
             f"{src.where(lineno)}: {what} must be a number. Got {text!r}."
         ) from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{src.where(lineno)}: {what} must be a finite number. Got {text!r}.")
+    return value
 
 
 def _int(text: str, lineno: int, src: _Lines, what: str) -> int:

@@ -44,6 +44,7 @@ from typing import IO
 import numpy as np
 
 from anncli.exceptions import DataError
+from anncli.io.fortran import fortran_float as _float
 from anncli.structure import Structure
 from anncli.units import Units
 
@@ -57,16 +58,6 @@ def _valid_symbols() -> frozenset[str]:
     from ase.data import chemical_symbols  # imported on first use: ase takes 0.1 s to import
 
     return frozenset(chemical_symbols[1:])  # index 0 is the dummy 'X'
-
-
-def _float(token: str) -> float:
-    """Parse one number as Fortran list-directed input does (D exponents too)."""
-    try:
-        return float(token)
-    except ValueError:
-        if "d" in token or "D" in token:
-            return float(token.replace("d", "e").replace("D", "E"))
-        raise
 
 
 def _fast_atoms(block: list[str]) -> tuple[list[str], np.ndarray, np.ndarray | None] | None:

@@ -286,3 +286,15 @@ def test_nul_character_in_a_path_is_a_config_error(tmp_path, text, line, what):
     with pytest.raises(ConfigError, match=rf"generate\.in, line {line}: {re.escape(what)} must be a file name "
                                           "without NUL characters"):
         read_generate_in(path)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1d400"])
+def test_non_finite_numbers_are_refused(tmp_path, value):
+    """A nan or infinite energy or cutoff passed the number check (and every bound after it)."""
+    path = _write(tmp_path / "generate.in", f"TYPES\n1\nTi {value}\nSETUPS\nTi Ti.stp\nFILES\n1\na.xsf\n")
+    with pytest.raises(ConfigError, match=rf"generate\.in, line 3: the atomic energy of Ti must be a finite "
+                                          rf"number\. Got '{value}'"):
+        read_generate_in(path)
+    stp = _write(tmp_path / "Ti.stp", CHEB.replace("radial_Rc = 8.0", f"radial_Rc = {value}"))
+    with pytest.raises(ConfigError, match=r"Ti\.stp, line 11: radial_Rc must be a finite number"):
+        read_stp(stp)
