@@ -10,8 +10,8 @@ type=Chebyshev``); :func:`read_generate_in` gives a plain dict in the schema of 
 (in any order, as ænet rewinds the file for each keyword),
 blank lines and lines starting with ``!``, ``#`` or ``%`` are skipped, ``DESCR ... END DESCR``
 is free text, ``RMIN`` is accepted and ignored (anncli's neighbour lists need no size hint),
-numbers may use Fortran's ``d`` exponent (``0.75d0``, read by :func:`anncli.io.fortran.fortran_float`, as in XSF files) and must be finite.  ænet's traps are fixed
-(aenet-reference §2):
+numbers may use Fortran's ``d`` exponent (``0.75d0``; :func:`anncli.io.fortran.fortran_float`,
+as in XSF files) and must be finite.  ænet's traps are fixed (aenet-reference §2):
 
 * ``FILES`` may be written in any case (ænet loops forever unless it is upper-case);
 * paths may contain ``/`` quoted or not (ænet's list-directed read cuts ``../x`` to ``..``);
