@@ -106,6 +106,12 @@ class Units(Section):
         return self
 
 
+#: Highest Chebyshev orders accepted.  The angular tables grow as N**3 (order 100: 2.5 s to set
+#: up, 300: 70 s) and the power-series form of T_N loses precision fast above ~16; the radial
+#: features grow as N.  A mistyped order (10**12) would otherwise hang or exhaust memory.
+MAX_CHEBYSHEV_ORDER = {"radial": 1000, "angular": 50}
+
+
 class ChebyshevTerm(Section):
     """Radial or angular part of a Chebyshev descriptor."""
 
@@ -119,8 +125,10 @@ class ChebyshevDescriptor(Section):
     """Chebyshev descriptor of Artrith, Urban and Ceder (ænet ``BASIS type=Chebyshev``)."""
 
     type: Annotated[Literal["chebyshev"], BeforeValidator(_lower)] = Field(description="Descriptor type.")
-    radial: ChebyshevTerm = Field(description="Radial basis: {cutoff, order}.")
-    angular: ChebyshevTerm = Field(description="Angular basis: {cutoff, order}.")
+    radial: ChebyshevTerm = Field(description=f"Radial basis: {{cutoff, order}}; order <= {MAX_CHEBYSHEV_ORDER['radial']}.")
+    angular: ChebyshevTerm = Field(
+        description=f"Angular basis: {{cutoff, order}}; order <= {MAX_CHEBYSHEV_ORDER['angular']}."
+    )
     env: Annotated[list[Str], Field(min_length=1)] | None = Field(
         None,
         description="Environment species, in order (the order sets the species weights). "
@@ -137,6 +145,13 @@ class ChebyshevDescriptor(Section):
 
     @model_validator(mode="after")
     def _weights_match_env(self) -> "ChebyshevDescriptor":
+        for part, limit in MAX_CHEBYSHEV_ORDER.items():
+            order = getattr(self, part).order
+            if order > limit:
+                raise SectionError(
+                    f"expected an integer <= {limit}, got {order} (higher orders take minutes to set up "
+                    "and lose the precision of the expansion)", part, "order",
+                )
         if self.angular.cutoff > self.radial.cutoff:
             raise SectionError(
                 f"the angular cutoff ({self.angular.cutoff:g} Å) must not exceed the radial cutoff "

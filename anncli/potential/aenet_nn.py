@@ -173,11 +173,13 @@ def _setup(r: _Reader) -> dict:
             raise FileFormatError(f"{r.path}: the descriptor statistics {key} hold non-finite numbers")
     kind = sftype.lower()
     if kind == "chebyshev":
+        from anncli.config.generate import MAX_CHEBYSHEV_ORDER
+
         p = sfparam[0]
-        orders = (p[1], p[3])
-        if not all(math.isfinite(x) and x == round(x) and 0 <= x <= nsf for x in orders):
+        limits = (min(nsf, MAX_CHEBYSHEV_ORDER["radial"]), min(nsf, MAX_CHEBYSHEV_ORDER["angular"]))
+        if not all(math.isfinite(x) and x == round(x) and 0 <= x <= n for x, n in zip((p[1], p[3]), limits)):
             raise FileFormatError(f"{r.path}: Chebyshev orders radial_N={float(p[1])!r}, angular_N={float(p[3])!r} "
-                                  f"are not whole numbers between 0 and the {nsf} features")
+                                  f"are not whole numbers between 0 and {limits[0]}, {limits[1]}")
         desc = {"kind": "chebyshev", "central": central, "env": env, "radial_cutoff": float(p[0]),
                 "radial_order": int(p[1]), "angular_cutoff": float(p[2]),
                 "angular_order": int(p[3]), "weights": None}

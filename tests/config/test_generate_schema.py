@@ -287,3 +287,14 @@ def test_nan_and_inf_are_refused(tmp_path, old, new, key):
     """YAML's .nan/.inf passed every bound check (nan reference energies gave nan cohesive energies)."""
     msg = error(tmp_path, BASE.replace(old, new, 1))
     assert f": {key}: expected a finite number, got " in msg, msg
+
+
+@pytest.mark.parametrize("old,new,key,limit", [
+    ("angular: {cutoff: 4.0, order: 4}", "angular: {cutoff: 4.0, order: 1000000000000}", "angular", 50),
+    ("radial: {cutoff: 6.0, order: 10}", "radial: {cutoff: 6.0, order: 1001}", "radial", 1000),
+])
+def test_chebyshev_order_has_an_upper_limit(tmp_path, old, new, key, limit):
+    """An order of 10**12 passed the schema and then hung (angular tables grow as N**3)."""
+    msg = error(tmp_path, BASE.replace(old, new))
+    assert f"descriptors.default.{key}.order: expected an integer <= {limit}, got" in msg, msg
+    load(tmp_path, BASE.replace(old, new.replace("1000000000000", "50").replace("1001", "1000")))

@@ -31,7 +31,7 @@ def _text(value: str, width: int) -> bytes:
 
 
 def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: str = "chebyshev",
-               hidden: tuple[int, ...] = (3,), seed: int = 0) -> list[bytes]:
+               hidden: tuple[int, ...] = (3,), seed: int = 0, orders: tuple[int, int] = (2, 1)) -> list[bytes]:
     """Payloads of the records of a small valid potential of species ``central``.
 
     Parameters
@@ -41,8 +41,8 @@ def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: st
     env : tuple of str
         Environment species; also the training set's type list.
     kind : str
-        ``"chebyshev"`` (radial_N = 2, angular_N = 1) or ``"behler2011"`` (a G2 and a G4
-        function per pair of species).
+        ``"chebyshev"`` (radial_N, angular_N = ``orders``) or ``"behler2011"`` (a G2 and a G4
+        function per species).
     hidden : tuple of int
         Hidden layer sizes (tanh); the output layer is linear.
     seed : int
@@ -50,7 +50,7 @@ def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: st
     """
     rng = np.random.default_rng(seed)
     if kind == "chebyshev":
-        n_r, n_a = 2, 1
+        n_r, n_a = orders
         nsf = (n_r + 1 + n_a + 1) * (2 if len(env) > 1 else 1)
         sf = [0] * nsf
         sfparam = np.zeros((nsf, 4))

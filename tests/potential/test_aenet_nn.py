@@ -165,3 +165,18 @@ def test_statistics_that_overflow_are_a_file_format_error(tmp_path):
     path = _damaged(tmp_path, "chebyshev", "sfval_avg", _with("chebyshev", "sfval_avg", 0, 1e300))
     with pytest.raises(FileFormatError, match="non-finite variance"):
         read_aenet_nn({"Ti": path})
+
+
+def test_chebyshev_order_above_the_limit_is_refused(tmp_path):
+    """A consistent file with angular_N = 300 took 70 s to set up (tables grow as N**3); the
+    limit is the generate schema's."""
+    from aenet_nn_writer import write_nn
+
+    from anncli.config.generate import MAX_CHEBYSHEV_ORDER
+
+    n_a = MAX_CHEBYSHEV_ORDER["angular"]
+    path = write_nn(tmp_path / "Ti.nn", kind="chebyshev", orders=(2, n_a + 1))
+    with pytest.raises(FileFormatError, match=rf"angular_N={float(n_a + 1)!r} are not whole numbers between 0 and"):
+        read_aenet_nn({"Ti": path})
+    path = write_nn(tmp_path / "Ti.nn", kind="chebyshev", orders=(2, 8))
+    assert Potential(read_aenet_nn({"Ti": path})).setups["Ti"].angular_order == 8
