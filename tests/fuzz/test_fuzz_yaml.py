@@ -1,4 +1,4 @@
-"""Fuzz the YAML input files of generate, train and predict: a config or a ConfigError.
+"""Fuzz the YAML input files of generate, train, predict and validate: a config or a ConfigError.
 
 Seeds are the example inputs (and a generate input with an ænet .stp descriptor); mutations
 are the text mutations of :mod:`fuzz_helpers` plus YAML's own syntax (anchors, aliases, tags,
@@ -20,6 +20,7 @@ from anncli.config.generate import load_generate_config, read_setup_files
 from anncli.config.loader import load_config
 from anncli.config.predict import PredictConfig
 from anncli.config.train import TrainConfig
+from anncli.config.validate import ValidateConfig
 from anncli.exceptions import ConfigError
 from anncli.workflows.generate import build_setups
 
@@ -53,7 +54,7 @@ def _seeds() -> list[tuple[str, str]]:
     """(stage, text) of the example inputs."""
     seeds = [("generate", GENERATE_AENET)]
     for folder in (REPO / "example_inputs", REPO / "example_inputs" / "cu-au"):
-        for stage in ("generate", "train", "predict"):
+        for stage in ("generate", "train", "predict", "validate"):
             path = folder / f"{stage}.yaml"
             if path.is_file():
                 seeds.append((stage, path.read_text()))
@@ -61,7 +62,7 @@ def _seeds() -> list[tuple[str, str]]:
 
 
 SEEDS = _seeds()
-SCHEMAS = {"train": TrainConfig, "predict": PredictConfig}
+SCHEMAS = {"train": TrainConfig, "predict": PredictConfig, "validate": ValidateConfig}
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_mutated_yaml(workdir, data):
 
 
 @fuzz_settings(60)
-@given(stage=st.sampled_from(["generate", "train", "predict"]),
+@given(stage=st.sampled_from(["generate", "train", "predict", "validate"]),
        text=st.lists(st.sampled_from(list("ab:-[]{}&*!, \n\t'\"#|>?0123456789.e") + YAML_TOKENS),
                      max_size=40).map("".join))
 def test_random_yaml(workdir, stage, text):
