@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -44,8 +45,8 @@ __all__ = [
     "unknown_key_message",
 ]
 
-#: A number: ints and floats are accepted, strings ("6.0", "abc") and booleans are not.
-Float = StrictFloat
+#: A finite number: ints and floats are accepted; strings ("6.0", "abc"), booleans, nan and inf are not.
+Float = Annotated[StrictFloat, AllowInfNan(False)]
 #: An integer: 2.5, "3" and true are rejected.
 Int = StrictInt
 #: true or false only (not 0/1, not "yes" in quotes).
