@@ -298,7 +298,7 @@ class GenerateConfig(Section):
         "cohesive energy = E - sum of these. Defines the species and their order. 'fit' instead "
         "of a number (e.g. {Ti: fit, O: fit}) fits that species' energy by least squares to the "
         "total energies of the structures (as nequip and MACE do); the fitted values (eV) are "
-        "printed and stored in the training set like given ones."
+        "printed and stored in the training set (and so in the model) like given ones."
     )
     descriptors: Annotated[dict[Str, Descriptor], Field(min_length=1)] = Field(
         description="Descriptor setup by species; 'default' applies to every species without its own entry."

@@ -165,11 +165,14 @@ def iter_structures(
     """Yield the structures (frames) of one file one at a time.
 
     Same parameters, results and errors as :func:`read_structures`, but frames are
-    parsed as they are consumed, so memory does not grow with the number of frames
-    (ASE formats whose readers stream: extxyz, VASP OUTCAR, ASE trajectories, ...).
-    Negative frame indices (``"-1"``, ``"-5:"``) need the frame count first: the file
-    is then read whole, as by :func:`read_structures`.  The file's existence and
-    format are checked when the iteration starts.
+    parsed as they are consumed, so memory does not grow with the number of frames for
+    the formats whose ASE readers stream: extxyz (ASE first scans the file for frame
+    offsets, a few bytes per frame), VASP OUTCAR, ASE trajectories.  ASE parses
+    vasprun.xml into one growing XML tree and keeps a Quantum ESPRESSO output's lines in
+    memory: their memory grows with the file, not with the frames converted.  Negative
+    frame indices (``"-1"``, ``"-5:"``) need the frame count first: the file is then
+    read whole, as by :func:`read_structures`.  The file's existence and format are
+    checked when the iteration starts.
     """
     if not isinstance(path, Path):
         path = Path(path)
