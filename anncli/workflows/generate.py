@@ -109,8 +109,8 @@ def _setup_dict(params: dict) -> dict:
     return out
 
 
-def _cohesive_energy(s: Structure, e_ref: dict[str, float], fit: bool = False) -> float:
-    if s.cohesive_energy and not fit:  # ænet: a non-zero cohesive-energy line is used as given
+def _cohesive_energy(s: Structure, e_ref: dict[str, float]) -> float:
+    if s.cohesive_energy:  # ænet: a non-zero cohesive-energy line is used as given
         return float(s.cohesive_energy)
     return float(s.energy) - sum(e_ref[sym] for sym in s.symbols)
 
@@ -134,8 +134,8 @@ def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list, fit: bool
     """Filter one structure; return its cohesive energy, or None if it is left out.
 
     The readers have already checked the data (finite numbers, forces on all atoms, cell).
-    With ``fit`` (some reference energies are fitted) the total energy is required and the
-    cohesive energy is provisional (fitted species count 0) until the fit is done.
+    With ``fit`` (some reference energies are fitted) the total energy is required; the
+    cohesive energy is provisional until the fit rewrites it from the total energy.
     """
     unknown = sorted(set(s.symbols) - set(e_ref))
     if unknown:
@@ -153,7 +153,7 @@ def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list, fit: bool
             dropped.append((s.label, "no energy"))
             return None
         raise DataError(f"{s.label}: the structure has no energy (set 'missing_energy: skip' to leave such structures out)")
-    e_coh = _cohesive_energy(s, e_ref, fit)
+    e_coh = _cohesive_energy(s, e_ref)
     if cfg.max_energy_per_atom is not None and e_coh / s.n_atoms > cfg.max_energy_per_atom:
         dropped.append((s.label, f"energy {e_coh / s.n_atoms:.4f} eV/atom > max_energy_per_atom"))
         return None

@@ -184,3 +184,28 @@ def test_energy_kind_missing_names_file_and_frame(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{tmp_path / 'data.extxyz'}: 'energy: free' asks for the free (force-consistent) energy" in err
     assert not list(tmp_path.glob("out.h5*"))
+
+
+def test_xsf_cohesive_energy_lines_with_fit(tmp_path, capsys):
+    from anncli.io import write_xsf
+    from anncli.structure import Structure
+
+    comps = [(1, 0), (0, 1), (2, 1), (1, 3)]
+    data = tmp_path / "data"
+    data.mkdir()
+    for k, (a, b) in enumerate(comps):
+        n = a + b
+        pos = np.array([(i, 0, 0) for i in range(n)], dtype=float) * 2.6
+        s = Structure(["Cu"] * a + ["Au"] * b, pos, np.eye(3) * 12.0, (True,) * 3,
+                      energy=a * TRUE["Cu"] + b * TRUE["Au"], cohesive_energy=-5.0)
+        write_xsf(data / f"s{k}.xsf", s)
+    config = _config(tmp_path, _images([(1, 1)], lambda a, b, k: 0.0))
+    config.write_text(config.read_text().replace("[data.extxyz]", "[data/*.xsf]"))
+    result = _run(config)  # the total energies are fitted; the cohesive lines (-5 eV) are not used
+    assert result.fitted_reference_energies == pytest.approx(TRUE, abs=1e-9)
+    with h5py.File(tmp_path / "out.h5") as f:
+        np.testing.assert_allclose(f["structures/cohesive_energy"][()], 0.0, atol=1e-9)
+    s = Structure(["Cu"], [[0, 0, 0]], energy=None, cohesive_energy=-1.0)
+    write_xsf(data / "s9.xsf", s)
+    assert main(["generate", "--overwrite", str(config)]) == 2
+    assert "s9.xsf: the structure gives a cohesive energy but no total energy" in capsys.readouterr().err
