@@ -40,9 +40,21 @@ def structure_summary(structures: list) -> dict:
         "energy_eV": [min(e for e, _ in energies), max(e for e, _ in energies)] if energies else None,
         "energy_eV_per_atom": [min(e for _, e in energies), max(e for _, e in energies)] if energies else None,
         "frames_with_energy": len(energies),
+        "energy_kinds": _kind_counts(kind for s in structures for kind in s.energy_kinds),
+        "energy_used": _kind_counts(s.energy_kind for s in structures if s.energy is not None),
         "frames_with_forces": sum(s.forces is not None for s in structures),
         "frames_periodic": sum(bool(s.is_periodic) for s in structures),
     }
+
+
+def _kind_counts(kinds) -> dict[str, int]:
+    """Frames per energy kind, in the order free, zero_kelvin, total (see anncli.structure)."""
+    from collections import Counter
+
+    from anncli.structure import ENERGY_KINDS
+
+    counts = Counter(k for k in kinds if k is not None)
+    return {k: counts[k] for k in ENERGY_KINDS if counts[k]}
 
 
 def format_summary(name: str, info: dict) -> str:
@@ -61,6 +73,14 @@ def format_summary(name: str, info: dict) -> str:
             f"energy:   {_range(e, '.6g')} eV; {_range(epa, '.6g')} eV/atom"
             f" ({info['frames_with_energy']} of {n} frames)"
         )
+        kinds = info.get("energy_kinds") or {}
+        if kinds:
+            used = info.get("energy_used") or {}
+            lines.append(
+                "energies: " + ", ".join(f"{k} in {c}" for k, c in kinds.items()) + f" of {n} frames; "
+                "shown and used by default: " + ", ".join(k + (f" in {c}" if len(used) > 1 else "")
+                                                          for k, c in used.items())
+            )
     else:
         lines.append("energy:   none")
     lines.append(f"forces:   {'yes' if info['frames_with_forces'] else 'no'} ({info['frames_with_forces']} of {n} frames)")

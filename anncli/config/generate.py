@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from anncli.config.base import Bool, InputPath, Int, Section, SectionError, Str
+from anncli.config.base import Bool, InputPath, Int, Section, SectionError, Str, _describe
 from anncli.config.base import Float as _Number
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "BehlerFunction",
     "Behler2011Descriptor",
     "Descriptor",
+    "EnergyKind",
     "ENERGY_UNITS",
     "LENGTH_UNITS",
 ]
@@ -49,6 +50,18 @@ LENGTH_UNITS = ("Angstrom", "Bohr", "nm")
 #: pass every bound check and give nan features or energies).
 Float = Annotated[_Number, AllowInfNan(False)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
+
+#: The ``energy`` key of the generate and predict input (kinds: :mod:`anncli.structure`).
+EnergyKind = Literal["free", "zero_kelvin", "total"]
+ENERGY_DESCRIPTION = (
+    "Which energy of the structure files is the reference: free = the force-consistent "
+    "(Mermin free) energy F = E - TS that the forces belong to (ASE's free_energy: VASP TOTEN / "
+    "e_fr_energy, Quantum ESPRESSO's '!' total energy, extxyz free_energy); zero_kelvin = the "
+    "energy extrapolated to zero smearing (ASE's energy where the file also gives free_energy: "
+    "VASP energy(sigma->0) / e_0_energy; not in QE output); total = the file's 'energy' as it "
+    "is (extxyz energy, ænet XSF total energy). null = free where the file has it, else the "
+    "file's energy. A structure that has an energy but not the kind asked for is an error."
+)
 
 
 def _lower(value: Any) -> Any:
@@ -80,6 +93,21 @@ def _check_env(env: list[str] | None) -> list[str] | None:
             raise SectionError(f"species {sym} is listed twice", i)
         seen.add(sym)
     return env
+
+
+def _whole_fit(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == "fit":
+        raise SectionError(
+            "'fit' needs the species: write one entry per species, e.g. {Ti: fit, O: fit} "
+            "(the order sets the species order; numbers and 'fit' can be mixed)"
+        )
+    return value
+
+
+def _number_or_fit(value: Any) -> Any:
+    if value == "fit" or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise SectionError(f"expected a number or 'fit', got {_describe(value)}")
 
 
 class Units(Section):
@@ -259,11 +287,18 @@ class GenerateConfig(Section):
     )
     format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
     units: Units = Field(default_factory=Units, description="Units of the structure files: {energy, length}.")
+    energy: EnergyKind | None = Field(None, description=ENERGY_DESCRIPTION)
     output: InputPath = Field("trainset.h5", description="Training-set file to write (HDF5), relative to the input file.")
     overwrite: Bool = Field(False, description="Replace an existing output file (otherwise an error).")
-    reference_energies: Annotated[dict[Str, Float], Field(min_length=1)] = Field(
+    reference_energies: Annotated[
+        dict[Str, Annotated[Union[Float, Literal["fit"]], BeforeValidator(_number_or_fit)]],
+        BeforeValidator(_whole_fit), Field(min_length=1),
+    ] = Field(
         description="Energy of each free atom by chemical symbol (energy unit of 'units'); "
-        "cohesive energy = E - sum of these. Defines the species and their order."
+        "cohesive energy = E - sum of these. Defines the species and their order. 'fit' instead "
+        "of a number (e.g. {Ti: fit, O: fit}) fits that species' energy by least squares to the "
+        "total energies of the structures (as nequip and MACE do); the fitted values (eV) are "
+        "printed and stored in the training set (and so in the model) like given ones."
     )
     descriptors: Annotated[dict[Str, Descriptor], Field(min_length=1)] = Field(
         description="Descriptor setup by species; 'default' applies to every species without its own entry."
@@ -296,6 +331,13 @@ class GenerateConfig(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "GenerateConfig":
+        fitted = [s for s, v in self.reference_energies.items() if v == "fit"]
+        if fitted and self.max_energy_per_atom is not None:
+            raise SectionError(
+                f"max_energy_per_atom needs every free-atom energy before the structures are read, but "
+                f"reference_energies fits {', '.join(fitted)}; run once with 'fit', put the printed values "
+                "into reference_energies, then filter", "max_energy_per_atom",
+            )
         for key, desc in self.descriptors.items():
             if isinstance(desc, AenetSetupDescriptor) and key == "default":
                 raise SectionError("an ænet setup file describes one species; give it under that species' symbol",

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
-from anncli.config.generate import Units
+from anncli.config.generate import ENERGY_DESCRIPTION, EnergyKind, Units
 
 __all__ = ["PredictConfig", "PredictOutput", "Extrapolation", "Relax", "PotentialAndStructures"]
 
@@ -83,6 +83,9 @@ class PotentialAndStructures(Section):
     format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
     frames: Str = Field(":", description="Frames of multi-frame files: ':' all, '-1' last, '0:10:2', ...")
     units: Units = Field(default_factory=Units, description="Units of the structure files: {energy, length}.")
+    energy: EnergyKind | None = Field(
+        None, description=ENERGY_DESCRIPTION.replace("is the reference", "is the reference label the "
+                                                     "predictions are compared with", 1))
 
     def _check_potential_and_structures(self, stage: str) -> None:
         if self.structures is None:

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from anncli.exceptions import ConfigError, DataError
-from anncli.structure import Structure
+from anncli.structure import Structure, select_energy
 from anncli.units import Units
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_structures", "write_structures", "parse_index", "XSF_FORMATS"]
+__all__ = ["read_structures", "iter_structures", "write_structures", "parse_index", "XSF_FORMATS"]
 
 #: Format names that select anncli's ænet XSF reader/writer.
 XSF_FORMATS = frozenset({"xsf", "aenet-xsf", "aenet"})
@@ -115,6 +115,7 @@ def read_structures(
     format: str | None = None,
     index: str | int | slice = ":",
     units: Units | None = None,
+    energy: str | None = None,
 ) -> list[Structure]:
     """Read the structures (frames) of one file.
 
@@ -132,6 +133,9 @@ def read_structures(
         Units of the values in the file; converted to eV, Å, eV/Å.  ASE's readers
         of DFT codes already return eV and Å: give units only for files holding
         other units (e.g. an XSF or extxyz in Hartree and Bohr).
+    energy : {"free", "zero_kelvin", "total"} or None
+        Which of the file's energies a structure holds (see :mod:`anncli.structure`);
+        None: the force-consistent free energy where the file has it, else its energy.
 
     Returns
     -------
@@ -143,9 +147,32 @@ def read_structures(
     ------
     DataError
         File missing or unreadable, unknown format, invalid content (message names
-        the file and the format tried), or a frame index out of range.
+        the file, the frame where known, and the format tried), a frame index out of
+        range, or a frame without the energy kind asked for.
     ConfigError
         If ``index`` is not a valid frame index.
+    """
+    return list(iter_structures(path, format=format, index=index, units=units, energy=energy))
+
+
+def iter_structures(
+    path: str | Path,
+    format: str | None = None,
+    index: str | int | slice = ":",
+    units: Units | None = None,
+    energy: str | None = None,
+) -> Iterator[Structure]:
+    """Yield the structures (frames) of one file one at a time.
+
+    Same parameters, results and errors as :func:`read_structures`, but frames are
+    parsed as they are consumed, so memory does not grow with the number of frames for
+    the formats whose ASE readers stream: extxyz (ASE first scans the file for frame
+    offsets, a few bytes per frame), VASP OUTCAR, ASE trajectories.  ASE parses
+    vasprun.xml into one growing XML tree and keeps a Quantum ESPRESSO output's lines in
+    memory: their memory grows with the file, not with the frames converted.  Negative
+    frame indices (``"-1"``, ``"-5:"``) need the frame count first: the file is then
+    read whole, as by :func:`read_structures`.  The file's existence and format are
+    checked when the iteration starts.
     """
     if not isinstance(path, Path):
         path = Path(path)
@@ -163,62 +190,108 @@ def read_structures(
         from anncli.io.xsf import read_xsf
 
         structure = read_xsf(path, units=units)
-        return [structure for _ in _select(1, idx, name)]
-    frames, images = _read_ase(path, fmt, idx)
+        if structure.energy is not None:  # an ænet XSF file holds one 'total energy'
+            _, structure.energy_kind, structure.energy_kinds = select_energy(
+                {"energy": structure.energy}, energy, structure.label)
+        for _ in _select(1, idx, name):
+            yield structure
+        return
 
     from anncli.io.checks import check_structure
 
-    out = []
-    for frame, atoms in zip(frames, images):
-        s = Structure.from_ase(atoms, source=name, frame=frame)
+    n = 0
+    for frame, atoms in _iter_ase(path, fmt, idx):
+        s = Structure.from_ase(atoms, source=name, frame=frame, energy=energy, format=fmt)
         if units is not None and not units.is_default:
             _convert(s, units)
         check_structure(s)
-        out.append(s)
-    logger.debug("read %d structure(s) from %s as %s", len(out), name, fmt)
-    return out
+        n += 1
+        yield s
+    logger.debug("read %d structure(s) from %s as %s", n, name, fmt)
 
 
-def _read_ase(path: Path, fmt: str, idx: int | slice) -> tuple[list[int], list]:
-    """Read with ASE; return (frame numbers, Atoms list)."""
-    from ase.io import read
+def _streamable(idx: int | slice) -> bool:
+    """True if the frames of ``idx`` are known without counting the frames of the file."""
+    if isinstance(idx, int):
+        return idx >= 0
+    return (idx.start is None or idx.start >= 0) and (idx.stop is None or idx.stop >= 0) and (
+        idx.step is None or idx.step > 0)
 
-    def do_read(ase_index):
+
+def _ase_frames(path: Path, fmt: str, idx: int | slice) -> Iterator:
+    """ASE's frame iterator for ``idx`` (a non-negative int or slice, or ``slice(None)``).
+
+    ``ase.io.iread`` of the VASP OUTCAR format builds the whole list first; its chunk
+    iterator is used directly instead.
+    """
+    if fmt == "vasp-out":
+        from ase.io.formats import open_with_compression
+        from ase.io.vasp import iread_vasp_out
+
+        sl = idx if isinstance(idx, slice) else slice(idx, idx + 1)
+        with open_with_compression(str(path), "r") as fd:
+            yield from iread_vasp_out(fd, index=sl)
+        return
+    from ase.io import iread
+
+    yield from iread(str(path), index=idx, format=fmt, do_not_split_by_at_sign=True)
+
+
+def _iter_ase(path: Path, fmt: str, idx: int | slice) -> Iterator[tuple[int, object]]:
+    """Read with ASE frame by frame; yield (frame number, Atoms).
+
+    Reader errors become :class:`DataError` naming the file, the frame being read (once
+    at least one frame has been read: before that, ASE's extxyz reader may still be
+    scanning the whole file) and the format.
+    """
+    if not _streamable(idx):  # negative index: read all frames to know their numbers
+        images = list(_checked(path, fmt, slice(None), _ase_frames(path, fmt, slice(None)), 0, 1))
+        if not images:
+            raise DataError(f"could not read {path} as {fmt}: the file holds no structure")
+        for k in _select(len(images), idx, str(path)):
+            yield k, images[k][1]
+        return
+    if isinstance(idx, int):
+        start, step = idx, 1
+    else:
+        start, step = idx.start or 0, idx.step or 1
+    n = 0
+    for item in _checked(path, fmt, idx, _ase_frames(path, fmt, idx), start, step):
+        n += 1
+        yield item
+    if n == 0 and isinstance(idx, int):
+        raise DataError(f"{path}: frame {idx} requested but the file holds fewer structures")
+    if n == 0 and idx == slice(None):
+        raise DataError(f"could not read {path} as {fmt}: the file holds no structure")
+
+
+def _checked(path: Path, fmt: str, idx, frames: Iterator, start: int, step: int) -> Iterator[tuple[int, object]]:
+    """Number the frames of an ASE iterator and turn its errors into DataError."""
+    n = 0
+    while True:
+        frame = start + n * step
         try:
-            result = read(str(path), index=ase_index, format=fmt)
+            atoms = next(frames)
+        except StopIteration:
+            return
         except DataError:
             raise
-        except (StopIteration, IndexError) as exc:
-            if isinstance(ase_index, int):
-                raise DataError(f"{path}: frame {ase_index} requested but the file holds fewer structures") from None
-            reason = str(exc).strip() or type(exc).__name__
-            raise DataError(f"could not read {path} as {fmt}: {reason}") from None
+        except IndexError as exc:
+            if isinstance(idx, int):
+                raise DataError(f"{path}: frame {idx} requested but the file holds fewer structures") from None
+            raise DataError(f"could not read {_where(path, frame, n)} as {fmt}: {_reason(exc)}") from None
         except Exception as exc:  # ASE readers raise anything from IndexError to XML errors
-            reason = str(exc).strip() or type(exc).__name__
-            raise DataError(f"could not read {path} as {fmt}: {reason}") from None
-        return result if isinstance(result, list) else [result]
+            raise DataError(f"could not read {_where(path, frame, n)} as {fmt}: {_reason(exc)}") from None
+        n += 1
+        yield frame, atoms
 
-    known = isinstance(idx, int) and idx >= 0
-    if isinstance(idx, slice):
-        start, stop, step = idx.start, idx.stop, idx.step
-        known = (
-            (start is None or start >= 0) and (stop is not None and stop >= 0) and (step is None or step > 0)
-        )
-    if known:
-        images = do_read(idx)
-        if isinstance(idx, int):
-            frames = [idx]
-        else:
-            frames = list(range(idx.start or 0, idx.stop, idx.step or 1))[: len(images)]
-        if not images and isinstance(idx, int):
-            raise DataError(f"{path}: frame {idx} requested but the file holds fewer structures")
-        return frames, images
-    # negative or open-ended index: read all frames to know their numbers
-    images = do_read(slice(None))
-    if not images:
-        raise DataError(f"could not read {path} as {fmt}: the file holds no structure")
-    frames = _select(len(images), idx, str(path))
-    return frames, [images[k] for k in frames]
+
+def _where(path: Path, frame: int, n_read: int) -> str:
+    return f"{path}@{frame}" if n_read else str(path)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).strip() or type(exc).__name__
 
 
 def _convert(s: Structure, units: Units) -> None:

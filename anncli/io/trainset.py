@@ -353,6 +353,50 @@ class TrainsetWriter:
         """Per species: min, max, mean, std of every feature over the atoms written."""
         return {sym: stats.result() for sym, stats in self._stats.items()}
 
+    def set_attributes(self, **attrs) -> None:
+        """Set root attributes of the file (e.g. ``energy_choice``; see docs/trainset-format.md)."""
+        self._file.attrs.update(attrs)
+
+    def set_reference_energies(self, values: np.ndarray, fitted: np.ndarray) -> np.ndarray:
+        """Replace the free-atom energies after the structures are written (``reference_energies: fit``).
+
+        ``/reference_energies`` becomes ``values`` and ``/structures/cohesive_energy`` is
+        recomputed as ``energy - species_count @ values`` (in chunks); the root attribute
+        ``reference_energies_fitted`` marks the fitted species.  The content-id digests of
+        both datasets are recomputed from the new values.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_species,), eV
+            Free-atom energies in the file's species order.
+        fitted : ndarray of shape (n_species,), bool
+            True for the species whose energy was fitted.
+
+        Returns
+        -------
+        ndarray of shape (n_structures,), eV
+            The new cohesive energies.
+        """
+        values = np.asarray(values, dtype=float)
+        self._flush_structures()
+        st = self._file["structures"]
+        cohesive = st["cohesive_energy"]
+        self._hashers[cohesive.name] = hashlib.sha256()
+        out = np.empty(self._n_structures)
+        chunk = STRUCTURE_BUFFER_ROWS
+        for start in range(0, self._n_structures, chunk):
+            stop = min(start + chunk, self._n_structures)
+            counts = st["species_count"][start:stop]
+            out[start:stop] = st["energy"][start:stop] - counts @ values
+            cohesive[start:stop] = out[start:stop]
+            self._record(cohesive, out[start:stop])
+        ref = self._file["reference_energies"]
+        ref[...] = values
+        self._hashers[ref.name] = hashlib.sha256()
+        self._record(ref, values)
+        self._file.attrs["reference_energies_fitted"] = np.asarray(fitted, dtype=bool)
+        return out
+
     def _flush_structures(self) -> None:
         for name, parts in self._pending.items():
             if parts:

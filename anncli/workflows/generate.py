@@ -14,13 +14,15 @@ import queue
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from anncli.exceptions import ConfigError, DataError
-from anncli.structure import Structure
+from anncli.structure import ENERGY_KINDS, Structure
+from anncli.workflows.reference_fit import ReferenceEnergyFit, apply_fit, fit_report
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class GenerateResult:
         Wall time of the run.
     summary : str
         The energy-distribution and neighbour report printed at the end.
+    fitted_reference_energies : dict of str to float
+        Free-atom energies (eV) fitted for ``reference_energies: fit`` species (empty if none).
     """
 
     output: Path
@@ -52,6 +56,7 @@ class GenerateResult:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     summary: str = ""
+    fitted_reference_energies: dict[str, float] = field(default_factory=dict)
 
 
 def build_setups(descriptors: dict, species: list[str]) -> dict:
@@ -125,16 +130,23 @@ class _Batch:
         self.n_atoms += s.n_atoms
 
 
-def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list) -> float | None:
+def _accept(s: Structure, cfg, e_ref: dict[str, float], dropped: list, fit: bool = False) -> float | None:
     """Filter one structure; return its cohesive energy, or None if it is left out.
 
     The readers have already checked the data (finite numbers, forces on all atoms, cell).
+    With ``fit`` (some reference energies are fitted) the total energy is required; the
+    cohesive energy is provisional until the fit rewrites it from the total energy.
     """
     unknown = sorted(set(s.symbols) - set(e_ref))
     if unknown:
         raise DataError(
             f"{s.label}: species {', '.join(unknown)} not covered by any descriptor setup "
             f"(reference_energies has {', '.join(e_ref)})"
+        )
+    if fit and s.energy is None and s.cohesive_energy:
+        raise DataError(
+            f"{s.label}: the structure gives a cohesive energy but no total energy; "
+            "'reference_energies: fit' fits free-atom energies to total energies: give numbers instead"
         )
     if s.energy is None and not s.cohesive_energy:
         if cfg.missing_energy == "skip":
@@ -216,12 +228,12 @@ def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
 
 
 def _iter_structures(files: list[Path], cfg):
-    from anncli.io import read_structures
+    from anncli.io import iter_structures
     from anncli.units import Units
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
     for k, path in enumerate(files):
-        for s in read_structures(path, format=cfg.format, units=units):
+        for s in iter_structures(path, format=cfg.format, units=units, energy=cfg.energy):
             yield k, s
 
 
@@ -234,11 +246,15 @@ class _BatchReader(threading.Thread):
     and joins it on every exit path, so no thread outlives a call (also after an error).
     """
 
-    def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int) -> None:
+    def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int,
+                 fit: ReferenceEnergyFit | None = None) -> None:
         super().__init__(name="anncli-reader", daemon=True)
         self.files, self.cfg, self.e_ref, self.batch_atoms = files, cfg, e_ref, batch_atoms
+        self.fit = fit
         self.dropped: list[tuple[str, str]] = []
         self.per_atom: list[float] = []
+        self.sizes: list[int] = []  # atoms of every structure written
+        self.energy_kinds: set[str] = set()  # kinds of the energies written
         self._queue: queue.Queue = queue.Queue(maxsize=2)  # bounds memory to ~3 batches
         self._halt = threading.Event()
 
@@ -249,11 +265,17 @@ class _BatchReader(threading.Thread):
                 if self._halt.is_set():
                     return
                 batch.files_done = k
-                e_coh = _accept(s, self.cfg, self.e_ref, self.dropped)
+                e_coh = _accept(s, self.cfg, self.e_ref, self.dropped, fit=self.fit is not None)
                 if e_coh is None:
                     continue
                 batch.add(s, e_coh)
                 self.per_atom.append(e_coh / s.n_atoms)
+                self.sizes.append(s.n_atoms)
+                if s.energy_kind is not None:
+                    self.energy_kinds.add(s.energy_kind)
+                if self.fit is not None:
+                    counts = Counter(s.symbols)
+                    self.fit.add([counts.get(sym, 0) for sym in self.fit.species], s.energy)
                 if batch.n_atoms >= self.batch_atoms:
                     self._put(batch)
                     batch = _Batch()
@@ -315,7 +337,9 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     from anncli.units import Units
 
     energy_factor = Units(energy=config.units.energy, length=config.units.length).energy_factor
-    e_ref = {sym: float(v) * energy_factor for sym, v in config.reference_energies.items()}  # eV
+    given = {sym: float(v) * energy_factor for sym, v in config.reference_energies.items() if v != "fit"}  # eV
+    fit = ReferenceEnergyFit(species, given) if len(given) < len(species) else None
+    e_ref = {sym: given.get(sym, 0.0) for sym in species}  # fitted species: 0 until the fit
     setups = build_setups(dict(config.descriptors), species)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     files = expand_sources(list(config.structures), base_dir)
@@ -329,7 +353,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
-    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS)
+    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS, fit)
     old_switch = sys.getswitchinterval()
     try:
         with TrainsetWriter(
@@ -351,6 +375,14 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
                 files_done = batch.files_done
             if writer.n_structures == 0:
                 raise DataError("no structures left to write (all were dropped or none were read)")
+            writer.set_attributes(energy_choice=config.energy or "auto", energy_kinds=",".join(
+                k for k in ENERGY_KINDS if k in reader.energy_kinds))
+            fitted = {}
+            if fit is not None:
+                fitted, cohesive = apply_fit(writer, fit, e_ref, species)
+                reader.per_atom = list(cohesive / np.asarray(reader.sizes, dtype=float))
+            else:
+                writer.set_attributes(reference_energies_fitted=np.zeros(len(species), dtype=bool))
             n_structures, n_atoms = writer.n_structures, writer.n_atoms
             output = writer.close()
     finally:
@@ -367,13 +399,15 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         if len(dropped) > 20:
             logger.warning("  ... and %d more", len(dropped) - 20)
     summary = energy_distribution(np.array(per_atom)) + "\n" + stats.report()
+    if fitted:
+        summary = fit_report(fitted, fit) + "\n" + summary
     seconds = time.perf_counter() - t0
     logger.info("%s", summary)
     logger.info(
         "generate: wrote %s: %d structures, %d atoms in %.2f s (%.0f atoms/s)",
         output, n_structures, n_atoms, seconds, n_atoms / max(seconds, 1e-9),
     )
-    return GenerateResult(output, n_structures, n_atoms, dropped, seconds, summary)
+    return GenerateResult(output, n_structures, n_atoms, dropped, seconds, summary, fitted)
 
 
 def _named_cutoffs(setup) -> dict[str, float]:

@@ -216,12 +216,12 @@ class _Run:
 
 
 def _iter_structures(files: list[Path], cfg):
-    from anncli.io import read_structures
+    from anncli.io import iter_structures
     from anncli.units import Units
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
     for k, path in enumerate(files):
-        for s in read_structures(path, format=cfg.format, index=cfg.frames, units=units):
+        for s in iter_structures(path, format=cfg.format, index=cfg.frames, units=units, energy=cfg.energy):
             yield k, s
 
 

@@ -87,7 +87,7 @@ def test_negative_cutoff_names_key_and_line(tmp_path):
         ("cutoff: 6.0", "cutoff: abc", r"line 9: descriptors.default.radial.cutoff: expected a number, got 'abc'"),
         ("cutoff: 6.0", "cutoff: '6.0'", r"cutoff: expected a number, got '6.0'"),
         ("cutoff: 6.0", "cutoff: true", r"cutoff: expected a number, got true"),
-        ("Cu: -0.5", "Cu: [1]", r"line 4: reference_energies.Cu: expected a number, got a list"),
+        ("Cu: -0.5", "Cu: [1]", r"line 4: reference_energies.Cu: expected a number or 'fit', got a list"),
         ("  - data/*.xsf", "  - 3", r"line 2: structures\[0\]: expected text, got 3"),
         ("cutoff: 6.0", "cutof: 6.0", r"line 9: descriptors.default.radial.cutof: unknown key 'cutof'; did you mean 'cutoff'\?"),
         ("type: chebyshev", "type: gaussian", r"line 8: descriptors.default.type: expected chebyshev, behler2011 or aenet, got 'gaussian'"),
