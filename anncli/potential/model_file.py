@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from anncli import __version__
@@ -157,6 +156,7 @@ def save_model(path: str | Path, model: Model) -> Path:
     from anncli.io.atomic import atomic_path
 
     path = Path(path)
+    import h5py  # imported here: reading ænet .nn files needs Model, not h5py
     str_dt = h5py.string_dtype()
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
