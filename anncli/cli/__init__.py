@@ -34,6 +34,7 @@ COMMANDS = [
     ("predict", "anncli.cli.predict", "predict"),
     ("validate", "anncli.cli.validate", "validate"),
     ("info", "anncli.cli.info", "info"),
+    ("help", "anncli.cli.help", "help_command"),
 ]
 
 _STATE: dict[str, Any] = {"debug": False}
@@ -156,7 +157,7 @@ class AnncliGroup(click.Group):
 @click.group(
     cls=AnncliGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Run 'anncli COMMAND --help' for the options of a command; 'man anncli' for details.",
+    epilog="Run 'anncli COMMAND --help' for the options of a command; 'anncli help [COMMAND]' for its manual.",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="anncli", message="%(prog)s %(version)s")
 @common_options
