@@ -11,7 +11,7 @@ import click
 @click.command("help", short_help="Show the manual of anncli or of a command.")
 @click.argument("command", required=False)
 def help_command(command: str | None) -> int:
-    """Print the manual page of COMMAND (generate, train, predict, info), or of anncli.
+    """Print the manual page of COMMAND (generate, train, predict, ...), or of anncli.
 
     \b
     The pages are part of the package; on a terminal they are shown through the pager

@@ -153,10 +153,11 @@ class Model:
 
 def save_model(path: str | Path, model: Model) -> Path:
     """Write ``model`` to ``path`` atomically (:func:`anncli.io.atomic.atomic_path`)."""
+    import h5py  # imported here: reading ænet .nn files needs Model, not h5py
+
     from anncli.io.atomic import atomic_path
 
     path = Path(path)
-    import h5py  # imported here: reading ænet .nn files needs Model, not h5py
     str_dt = h5py.string_dtype()
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_NEEDED = ["scipy.special", "h5py", "matplotlib", "anncli.training", "anncli.workflows.train",
-              "anncli.workflows.generate", "anncli.io.trainset"]
+              "anncli.workflows.generate", "anncli.io.trainset", "anncli.validation"]
 
 
 def test_one_structure_predict_with_aenet_networks_imports_only_what_it_needs(golden, tmp_path):
