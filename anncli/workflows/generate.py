@@ -306,10 +306,8 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     from anncli.config.generate import read_setup_files
     from anncli.io import expand_sources
     from anncli.io.trainset import TrainsetWriter
-    from anncli.log import Progress
+    from anncli.log import Progress, compile_seconds
     from anncli.workflows.summaries import NeighborStatistics, energy_distribution
-
-    from anncli.log import compile_seconds
 
     t0, c0 = time.perf_counter(), compile_seconds()
     config = read_setup_files(config, source=config_path)  # ænet .stp files named by 'type: aenet'
