@@ -4,17 +4,13 @@ The package is a Python API first; the ``anncli`` command is a thin layer over i
 Data flows one way: structure files (``anncli.io``) -> fingerprints
 (``anncli.descriptors``) -> training-set HDF5 (``anncli.io.trainset``) -> networks
 (``anncli.network``, ``anncli.training``) -> potential (``anncli.potential``).
+
+Importing anncli changes no process-wide state (environment variables, matplotlib's
+backend): the ``anncli`` command sets ``OMP_WAIT_POLICY`` for itself in
+:func:`anncli.cli.main`.
 """
 
-import os as _os
-
 __version__ = "0.1.0"
-
-# Numba's OpenMP threads otherwise spin for a while after each parallel kernel, taking the
-# core that anncli's reader thread (generate) or the Python between kernels needs: passive
-# waiting measured 10 % faster for generate and no slower for train and predict (2 cores).
-# Read once by the OpenMP runtime when Numba first loads it; a user's own setting wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["Structure", "__version__"]
 

@@ -13,16 +13,22 @@ Messages go to stderr as ``anncli: message`` (``anncli: warning: ...`` for
 warnings); when stderr is not a terminal (batch jobs) every line starts with a
 timestamp.  :class:`Progress` draws a one-line bar on a terminal and writes plain
 periodic log lines otherwise.
+
+Numba compiles anncli's kernels on their first run (30-60 s on 2 cores; cached on disk
+afterwards).  :func:`watch_compilation` (called by the ``anncli`` command) says so when it
+starts and counts the time, which :class:`Progress` leaves out of its rates.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from typing import Callable, TextIO
 
-__all__ = ["VERBOSE", "setup_logging", "reset_logging", "Progress", "format_duration"]
+__all__ = ["VERBOSE", "setup_logging", "reset_logging", "Progress", "format_duration",
+           "watch_compilation", "compile_seconds"]
 
 #: Level between INFO and DEBUG for ``-v`` details: ``logger.log(VERBOSE, ...)``.
 VERBOSE = 15
@@ -126,6 +132,72 @@ def reset_logging() -> None:
     logging.captureWarnings(False)
 
 
+# ----------------------------------------------------------------- Numba compilation
+
+#: Announcement logged when Numba starts compiling a kernel for the first time in a process.
+COMPILING_MESSAGE = ("compiling the Numba kernels: first run only (they are cached on disk for later "
+                     "runs); this takes 30-60 s on 2 cores and is not counted in the rates shown")
+
+_COMPILE = {"seconds": 0.0, "watching": False, "announced": False}
+_COMPILE_LOCK = threading.Lock()
+
+
+def compile_seconds() -> float:
+    """Wall-clock seconds Numba has spent compiling kernels since :func:`watch_compilation`.
+
+    Loading a kernel from Numba's on-disk cache does not count (it is not a compilation).
+    """
+    return _COMPILE["seconds"]
+
+
+def _compile_started() -> None:
+    with _COMPILE_LOCK:
+        first = not _COMPILE["announced"]
+        _COMPILE["announced"] = True
+    if first:
+        logging.getLogger(f"{_ROOT}.kernels").info(COMPILING_MESSAGE)
+
+
+def _compile_finished(seconds: float) -> None:
+    with _COMPILE_LOCK:
+        _COMPILE["seconds"] += seconds
+
+
+def watch_compilation() -> None:
+    """Announce Numba's first compilation in this process and count the time compiling.
+
+    Installs a listener for Numba's ``numba:compile`` event, which fires only when a
+    kernel is compiled, not when it is loaded from the cache.  The first compilation logs
+    :data:`COMPILING_MESSAGE` (INFO, logger ``anncli.kernels``) before the wait;
+    :func:`compile_seconds` then grows by the duration of each outermost compilation
+    (a kernel compiles the kernels it calls inside its own event).  Calling it again does
+    nothing.  The ``anncli`` command calls it; Python users may.
+    """
+    with _COMPILE_LOCK:
+        if _COMPILE["watching"]:
+            return
+        _COMPILE["watching"] = True
+    from numba.core import event
+
+    class _Listener(event.Listener):
+        def __init__(self) -> None:
+            self._local = threading.local()
+
+        def on_start(self, ev) -> None:
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
+                self._local.start = time.perf_counter()
+                _compile_started()
+            self._local.depth = depth + 1
+
+        def on_end(self, ev) -> None:
+            self._local.depth = depth = getattr(self._local, "depth", 1) - 1
+            if depth == 0:
+                _compile_finished(time.perf_counter() - self._local.start)
+
+    event.register("numba:compile", _Listener())
+
+
 def format_duration(seconds: float) -> str:
     """``3 s``, ``2 min 05 s``, ``1 h 02 min``; ``0.4 s`` below 10 s."""
     if seconds != seconds or seconds < 0:  # NaN
@@ -168,6 +240,10 @@ class Progress:
         Force bar (True) or log-line (False) mode; default: whether stderr is a terminal.
     clock : callable, optional
         Time source in seconds (tests pass a fake clock).
+    excluded : callable, optional
+        Seconds not to count in the rate, as a running total (default
+        :func:`compile_seconds`: Numba compiling kernels on a first run); the increase
+        since the start is left out of the rate and the ETA, and named in the final line.
 
     Examples
     --------
@@ -188,6 +264,7 @@ class Progress:
         interval: float = 10.0,
         tty: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        excluded: Callable[[], float] = compile_seconds,
     ) -> None:
         self.total = total
         self.desc = desc
@@ -195,6 +272,8 @@ class Progress:
         self.rate_unit = rate_unit
         self.interval = interval
         self.clock = clock
+        self.excluded = excluded
+        self._excluded0 = excluded()
         self.count = 0
         self.work = 0.0
         self._logger = logging.getLogger(f"{_ROOT}.progress")
@@ -215,17 +294,21 @@ class Progress:
     def line(self, final: bool = False) -> str:
         """The status text, e.g. ``generate: 500/1000 structures (50 %), 2,300 atoms/s, ETA 3 s``."""
         elapsed = max(self.clock() - self._start, 1e-9)
+        excluded = min(max(self.excluded() - self._excluded0, 0.0), elapsed)
+        busy = max(elapsed - excluded, 1e-9)  # the rate leaves out Numba compiling kernels
         if self.total:
             text = f"{self.desc}: {self.count:,}/{self.total:,} {self.unit} ({100 * self.count / self.total:.0f} %)"
         else:
             text = f"{self.desc}: {self.count:,} {self.unit}"
         done = self.work if self.rate_unit else self.count
         if done:
-            text += f", {_rate(done / elapsed)} {self.rate_unit or self.unit}/s"
+            text += f", {_rate(done / busy)} {self.rate_unit or self.unit}/s"
         if final:
             text += f", {format_duration(elapsed)}"
+            if excluded >= 0.05 * elapsed and excluded >= 0.5:
+                text += f" ({format_duration(excluded)} of it compiling kernels, not in the rate)"
         elif self.total and self.count:
-            remaining = elapsed * (self.total - self.count) / self.count
+            remaining = busy * (self.total - self.count) / self.count
             text += f", ETA {format_duration(remaining)}"
         return text
 

@@ -55,7 +55,7 @@ section. `see below` means the default is given by the section's own keys.
 
 NOTES = {
     "generate": "An ænet `generate.in` file (with its `.stp` files) is also accepted instead "
-                "of YAML; see `man -l man/anncli-generate.1`.",
+                "of YAML; see `anncli help generate`.",
 }
 
 

@@ -16,6 +16,7 @@ inside the command function, so ``anncli --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from typing import Any
@@ -33,9 +34,26 @@ COMMANDS = [
     ("predict", "anncli.cli.predict", "predict"),
     ("validate", "anncli.cli.validate", "validate"),
     ("info", "anncli.cli.info", "info"),
+    ("help", "anncli.cli.help", "help_command"),
 ]
 
 _STATE: dict[str, Any] = {"debug": False}
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """Print ``exc``'s traceback with every exception that led to it (``--debug``).
+
+    anncli turns errors of other libraries (an ASE reader, h5py) into one-line
+    :class:`~anncli.exceptions.InputError` messages with ``raise ... from None``, which hides
+    the original exception from a plain traceback; for ``--debug`` the whole chain is shown.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        e.__suppress_context__ = False
+        e = e.__cause__ or e.__context__
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 def _error(message: str) -> None:
@@ -123,12 +141,12 @@ class AnncliGroup(click.Group):
             return 130
         except AnncliError as exc:
             if _STATE["debug"]:
-                traceback.print_exc()
+                _print_traceback(exc)
             _error(str(exc))
             return exc.exit_code
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if _STATE["debug"]:
-                traceback.print_exc()
+                _print_traceback(exc)
                 _error(f"internal error: {type(exc).__name__}: {exc}")
             else:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -139,7 +157,7 @@ class AnncliGroup(click.Group):
 @click.group(
     cls=AnncliGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Run 'anncli COMMAND --help' for the options of a command; 'man anncli' for details.",
+    epilog="Run 'anncli COMMAND --help' for the options of a command; 'anncli help [COMMAND]' for its manual.",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="anncli", message="%(prog)s %(version)s")
 @common_options
@@ -158,6 +176,20 @@ def cli(ctx: click.Context) -> None:
     _apply_logging(ctx)
 
 
+def set_openmp_wait_policy() -> None:
+    """Let idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose a policy.
+
+    Numba's OpenMP threads otherwise spin for a while after each parallel kernel, taking the
+    core that anncli's reader thread (generate) or the Python between kernels needs: passive
+    waiting measured 10 % faster for generate and no slower for train and predict (2 cores).
+    The OpenMP runtime reads the variable once, when Numba first loads it, so this must run
+    before any kernel.  Only the ``anncli`` command calls it: importing the library leaves
+    the environment (and so child processes, such as a DFT code run by an ASE calculator)
+    alone.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the ``anncli`` console script.
 
@@ -174,5 +206,6 @@ def main(args: list[str] | None = None) -> int:
         Exit status: 0 success, 1 runtime error, 2 input/usage error, 130 interrupted.
     """
     if args is None:
+        set_openmp_wait_policy()
         return cli.main(prog_name="anncli", standalone_mode=True)
     return cli.main(args=args, prog_name="anncli", standalone_mode=False)

@@ -103,6 +103,9 @@ def run_stage(
     except StageUnavailable:
         return not_available(stage)
     logger.debug("%s: %r", stage, config)
+    from anncli.log import watch_compilation
+
+    watch_compilation()  # a first run compiles the kernels: say so, keep it out of the rates
     result = run(config, config_path=Path(config_path).resolve(), **run_kwargs)
     code = getattr(result, "exit_code", 0)
     return code if isinstance(code, int) else 0

@@ -17,7 +17,7 @@ from anncli.cli._stage import run_stage
 def generate(config: Path, overwrite: bool | None) -> int:
     """Featurise the reference structures listed in CONFIG into one training-set file.
 
-    CONFIG is a YAML input file (see 'man anncli-generate'); an ænet generate.in
+    CONFIG is a YAML input file (see 'anncli help generate'); an ænet generate.in
     file (with its .stp setup files) is also accepted.
 
     \b

@@ -13,7 +13,6 @@ import logging
 from typing import Callable
 
 import numpy as np
-from scipy.special import erf, expit
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +23,22 @@ TWIST_SLOPE = 0.1
 
 _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
+
+
+# scipy.special takes ~0.2 s to import and only sigmoid, gelu, softplus and swish need it:
+# imported on first use so that a one-structure `anncli predict` with tanh networks skips it.
+def expit(z, out=None):
+    """scipy.special.expit (imported on first use)."""
+    from scipy.special import expit as _expit
+
+    return _expit(z) if out is None else _expit(z, out=out)
+
+
+def erf(z):
+    """scipy.special.erf (imported on first use)."""
+    from scipy.special import erf as _erf
+
+    return _erf(z)
 
 
 # Every activation writes f(z) and f'(z) into preallocated arrays ``f`` and ``d`` (same shape

@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from anncli import __version__
@@ -154,6 +153,8 @@ class Model:
 
 def save_model(path: str | Path, model: Model) -> Path:
     """Write ``model`` to ``path`` atomically (:func:`anncli.io.atomic.atomic_path`)."""
+    import h5py  # imported here: reading ænet .nn files needs Model, not h5py
+
     from anncli.io.atomic import atomic_path
 
     path = Path(path)

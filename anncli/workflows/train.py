@@ -209,11 +209,13 @@ class _Curve:
 
 
 def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
-    """Draw training and validation RMSE against the epoch (matplotlib, Agg backend)."""
-    import matplotlib
+    """Draw training and validation RMSE against the epoch (matplotlib, Agg backend).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is a :class:`matplotlib.figure.Figure` on its own Agg canvas, not a pyplot
+    figure: pyplot's global backend (a notebook user's inline or Qt backend) is not touched.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     with csv_path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -223,7 +225,9 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
     panels = [("", "energy RMSE (meV/atom)")]
     if "val_force_rmse" in rows[0]:
         panels.append(("force_", "force RMSE (meV/Å)"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    fig = Figure(figsize=(6 * len(panels), 4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (prefix, label) in zip(axes[0], panels):
         ax.plot(epoch, [float(r[f"train_{prefix}rmse"]) for r in rows], label="training")
         ax.plot(epoch, [float(r[f"val_{prefix}rmse"]) for r in rows], label="validation")
@@ -234,7 +238,6 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
     fig.tight_layout()
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
 
 
 def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: float,

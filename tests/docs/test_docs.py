@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "example_inputs"
-MAN = REPO / "man"
+MAN = REPO / "anncli" / "man"
 SCRIPT = REPO / "scripts" / "make_input_reference.py"
 REGEN = ".venv/bin/python scripts/make_input_reference.py"
 

@@ -395,18 +395,3 @@ def test_no_reader_thread_is_left_after_a_kernel_or_writer_error(tmp_path, monke
         _run(config_path)
     assert _reader_threads(before) == []
     assert not list(tmp_path.glob("out.h5*"))
-
-
-@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_openmp_wait_policy_default_respects_the_user(preset, expected):
-    """Importing anncli makes idle OpenMP threads sleep, unless the user chose otherwise."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if preset:
-        env["OMP_WAIT_POLICY"] = preset
-    out = subprocess.run([sys.executable, "-c", "import os, anncli; print(os.environ['OMP_WAIT_POLICY'])"],
-                         env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert out == expected

@@ -1,0 +1,150 @@
+"""``python -m anncli.compile``: compile every Numba kernel once, before the first real run.
+
+anncli's kernels are compiled by Numba the first time they run and cached on disk
+(``__pycache__`` next to the modules, or ``NUMBA_CACHE_DIR``); later runs load them in
+milliseconds.  The first run of ``anncli generate``/``train``/``predict`` therefore spends
+30-60 s (2 cores) compiling.  Set-up scripts (``scripts/setup_env.sh``) call this module so
+that the cost is paid once, announced as what it is, before anything is timed.
+
+It runs generate (Chebyshev and Behler2011 descriptors, with derivatives), train (energies
+and forces) and predict (forces, stress, extrapolation check) on a few tiny Cu-Au cells in a
+temporary directory: the same calls, hence the same kernel signatures, as real runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("anncli.compile")  # also when run as __main__
+
+__all__ = ["compile_kernels", "main"]
+
+_GENERATE = """\
+structures: ["data/*.xsf"]
+output: {output}
+overwrite: true
+derivatives: true
+reference_energies: {{Cu: 0.0, Au: 0.0}}
+descriptors:
+  default: {descriptor}
+"""
+_CHEBYSHEV = "{type: chebyshev, radial: {cutoff: 4.0, order: 4}, angular: {cutoff: 3.0, order: 2}}"
+_BEHLER = ("{type: behler2011, functions: ["
+           "{G: 1, type2: Cu, Rc: 4.0}, {G: 2, type2: Au, eta: 0.05, Rs: 0.0, Rc: 4.0}, "
+           "{G: 3, type2: Cu, kappa: 1.0, Rc: 4.0}, "
+           "{G: 4, type2: Cu, type3: Au, eta: 0.005, lambda: 1, zeta: 2, Rc: 4.0}, "
+           "{G: 5, type2: Au, type3: Au, eta: 0.005, lambda: -1, zeta: 1, Rc: 4.0}]}")
+_TRAIN = """\
+trainset: {trainset}
+output: {output}
+overwrite: true
+epochs: 2
+validation_fraction: 0.25
+networks: {{default: {{hidden: [4], activation: tanh}}}}
+force_weight: {force_weight}
+checkpoint_every: 0
+"""
+_PREDICT = """\
+model: {model}
+structures: ["data/*.xsf"]
+print: none
+output: {{extxyz: null, csv: null}}
+"""
+
+
+def _write_structures(directory: Path, n: int = 8, seed: int = 0) -> None:
+    """A few rattled 8-atom Cu-Au cells with made-up energies and forces, as XSF files."""
+    from anncli.io import write_structures
+    from anncli.structure import Structure
+
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    a = 3.8
+    base = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]], dtype=float)
+    frac = np.concatenate([base * [1, 1, 0.5], base * [1, 1, 0.5] + [0, 0, 0.5]])
+    for k in range(n):
+        cell = np.diag([a, a, 2 * a]) * rng.uniform(0.98, 1.02)
+        positions = frac @ cell + rng.normal(scale=0.05, size=(8, 3))
+        symbols = list(rng.choice(["Cu", "Au"], size=8))
+        symbols[0], symbols[1] = "Cu", "Au"
+        s = Structure(symbols, positions, cell, np.array([True, True, True]),
+                      energy=float(-3.0 * 8 + rng.normal(scale=0.1)),
+                      forces=rng.normal(scale=0.3, size=(8, 3)))
+        write_structures(directory / f"s{k:02d}.xsf", s)
+
+
+def compile_kernels(workdir: str | Path | None = None) -> dict:
+    """Run every kernel once so that Numba compiles (or loads) and caches it.
+
+    Parameters
+    ----------
+    workdir : path, optional
+        Directory for the tiny data set and outputs (default: a temporary directory,
+        removed afterwards).
+
+    Returns
+    -------
+    dict
+        ``seconds`` (wall time), ``compile_seconds`` (time Numba spent compiling, 0 when
+        every kernel came from the cache).
+    """
+    from anncli.config.generate import GenerateConfig
+    from anncli.config.loader import load_config
+    from anncli.config.predict import PredictConfig
+    from anncli.config.train import TrainConfig
+    from anncli.log import compile_seconds, watch_compilation
+    from anncli.workflows import generate, predict, train
+
+    watch_compilation()
+    t0, c0 = time.perf_counter(), compile_seconds()
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        _write_structures(tmp / "data")
+        models = []
+        for name, descriptor in (("cheb", _CHEBYSHEV), ("behler", _BEHLER)):
+            gen = tmp / f"generate-{name}.yaml"
+            gen.write_text(_GENERATE.format(output=f"{name}.h5", descriptor=descriptor))
+            generate.run(load_config(gen, GenerateConfig), config_path=gen)
+            for force_weight in (0.0, 0.01):
+                cfg = tmp / f"train-{name}-{force_weight}.yaml"
+                model = f"model-{name}-{force_weight}.h5"
+                cfg.write_text(_TRAIN.format(trainset=f"{name}.h5", output=model, force_weight=force_weight))
+                train.run(load_config(cfg, TrainConfig), config_path=cfg)
+                models.append(model)
+        for model in models[::2]:
+            cfg = tmp / f"predict-{model}.yaml"
+            cfg.write_text(_PREDICT.format(model=model))
+            predict.run(load_config(cfg, PredictConfig), config_path=cfg, stdout=sys.stdout)
+    return {"seconds": time.perf_counter() - t0, "compile_seconds": compile_seconds() - c0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m anncli.compile [-q]``; returns the exit status."""
+    ap = argparse.ArgumentParser(prog="python -m anncli.compile", description=__doc__.splitlines()[0])
+    ap.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    args = ap.parse_args(argv)
+    from anncli.cli import set_openmp_wait_policy
+    from anncli.log import setup_logging
+
+    set_openmp_wait_policy()
+    root = setup_logging(-1 if args.quiet else 0)
+    for handler in root.handlers:  # the stages' messages (and extrapolation warnings) on the tiny set are noise
+        handler.addFilter(lambda r: r.levelno >= logging.ERROR or r.name in ("anncli.kernels", logger.name))
+    result = compile_kernels()
+    if result["compile_seconds"] > 0:
+        logger.info("Numba kernels compiled and cached in %.0f s; later runs load them in a moment",
+                    result["seconds"])
+    else:
+        logger.info("Numba kernels already compiled (loaded from the cache in %.1f s)", result["seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
