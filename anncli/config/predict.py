@@ -87,6 +87,12 @@ class PotentialAndStructures(Section):
         None, description=ENERGY_DESCRIPTION.replace("is the reference", "is the reference label the "
                                                      "predictions are compared with", 1))
 
+    min_distance: Annotated[Float, Field(ge=0)] = Field(
+        0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
+    )
+    batch_atoms: Annotated[Int, Field(ge=1)] = Field(32768, description="Atoms evaluated together in one engine call.")
+    n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads; null = all cores.")
+
     def _check_potential_and_structures(self, stage: str) -> None:
         if self.structures is None:
             raise SectionError(f"missing required key 'structures' (or give structure files on the command line: "
@@ -112,11 +118,6 @@ class PredictConfig(PotentialAndStructures):
         default_factory=Extrapolation, description="Extrapolation warnings: {check, max_warnings, tolerance}."
     )
     relax: Relax | None = Field(None, description="Relax every structure first: {optimizer, fmax, steps, output}; null = no relaxation.")
-    min_distance: Annotated[Float, Field(ge=0)] = Field(
-        0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
-    )
-    batch_atoms: Annotated[Int, Field(ge=1)] = Field(32768, description="Atoms evaluated together in one engine call.")
-    n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads; null = all cores.")
 
     @model_validator(mode="after")
     def _one_potential(self) -> "PredictConfig":

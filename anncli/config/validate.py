@@ -104,11 +104,6 @@ class ValidateConfig(PotentialAndStructures):
     md: MDTest | None = Field(
         None, description="MD stability test: {structures, format, frames, temperatures, ensemble, steps, timestep, "
         "friction, interval, seed, min_distance, max_drift, max_forces_std}; null = none.")
-    min_distance: Annotated[Float, Field(ge=0)] = Field(
-        0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
-    )
-    batch_atoms: Annotated[Int, Field(ge=1)] = Field(32768, description="Atoms evaluated together in one engine call.")
-    n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads; null = all cores.")
 
     @model_validator(mode="after")
     def _one_potential(self) -> "ValidateConfig":
