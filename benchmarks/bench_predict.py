@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the anncli command sets it (before Numba starts OpenMP)
+
 REPO = Path(__file__).resolve().parents[1]
 E_REF = {"Ti": -1604.604515075, "O": -432.503149303}
 
