@@ -572,7 +572,9 @@ def _chebyshev(
 
     mode FEATURES: ``out`` (n_centers, n_features).  DERIVATIVES: also ``dout``
     (n_center_pairs, n_features, 3), zero on entry.  PAIR_GRADIENTS: ``gout``
-    (n_center_pairs, 3), zero on entry, from ``de_dg`` (n_centers, n_features); ``out`` unused.
+    (n_columns, n_center_pairs, 3), zero on entry, from ``de_dg`` (n_centers, n_columns,
+    n_features): one gradient per column (e.g. per committee member) from one neighbour
+    gathering and one set of angular moments per centre; ``out`` unused.
     """
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block
@@ -599,10 +601,11 @@ def _chebyshev(
                     tcoef, rr, cp_offsets[c], dout,
                 )
             elif mode == PAIR_GRADIENTS:
-                _pair_gradients_centre(
-                    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, de_dg[c], typed, nr, na,
-                    deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout,
-                )
+                for col in range(de_dg.shape[1]):
+                    _pair_gradients_centre(
+                        nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, de_dg[c, col], typed, nr, na,
+                        deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[col],
+                    )
 
 
 chebyshev_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_chebyshev)

@@ -108,4 +108,6 @@ class Descriptor(Protocol):
         """Per-pair vectors ``g_q = sum_f dE_dG[c, f] * dG_cf/d vectors[p]``, shape (n_center_pairs, 3).
 
         Computed without storing the full derivative array (used for forces and stress).
+        ``dE_dG`` of shape (n_centers, n_columns, n_features) gives one vector per column,
+        shape (n_columns, n_center_pairs, 3) (committee members).
         """

@@ -406,13 +406,17 @@ class BehlerSetup:
 
         Parameters
         ----------
-        dE_dG : ndarray of shape (n_centers, n_features), eV
-            Derivative of the energy w.r.t. the (raw) features of each centre.
+        dE_dG : ndarray of shape (n_centers, n_features) or (n_centers, n_columns, n_features), eV
+            Derivative of the energy w.r.t. the (raw) features of each centre; with columns, of
+            several energies (e.g. committee members), computed one column at a time.
 
         Returns
         -------
-        ndarray of shape (n_center_pairs, 3), eV/Å
+        ndarray of shape (n_center_pairs, 3) or (n_columns, n_center_pairs, 3), eV/Å
         """
+        if np.ndim(dE_dG) == 3:
+            return np.stack([self.pair_gradients(nl, centers, env_types, dE_dG[:, k])
+                             for k in range(np.shape(dE_dG)[1])])
         arrays, pair_start, env_types = self._args(nl, centers, env_types)
         dE_dG = np.ascontiguousarray(dE_dG, dtype=np.float64)
         if dE_dG.shape != (len(arrays[4]), self.n_features):

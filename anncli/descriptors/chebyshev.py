@@ -51,6 +51,18 @@ _BLOCK = 16
 _CHUNK_BLOCKS = 2
 
 
+def _columns(dE_dG, n_centers: int, n_features: int) -> tuple[np.ndarray, bool]:
+    """``dE_dG`` as (n_centers, n_columns, n_features) float64, and whether it was 2-D."""
+    d = np.asarray(dE_dG, dtype=np.float64)
+    single = d.ndim == 2
+    if single:
+        d = d[:, None, :]
+    if d.ndim != 3 or d.shape[0] != n_centers or d.shape[2] != n_features:
+        raise ValueError(f"dE_dG has shape {np.shape(dE_dG)}; expected ({n_centers}, {n_features}) or "
+                         f"({n_centers}, n_columns, {n_features})")
+    return np.ascontiguousarray(d), single
+
+
 @lru_cache(maxsize=32)
 def _tables_for(angular_order: int) -> tuple:
     """Monomial tables and Chebyshev power coefficients of an angular order (see the kernels)."""
@@ -297,10 +309,10 @@ class ChebyshevSetup:
             np.ascontiguousarray(self.species_weights, dtype=np.float64), self.typed,
             float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
             deg, mult, parent, axis, lower, power, tcoef, cp,
-            de_dg if de_dg is not None else np.zeros((0, nf)), _BLOCK, maxm,
+            de_dg if de_dg is not None else np.zeros((0, 1, nf)), _BLOCK, maxm,
             out if out is not None else np.zeros((0, nf)),
             dout if dout is not None else np.zeros((0, nf, 3)),
-            gout if gout is not None else np.zeros((0, 3)),
+            gout if gout is not None else np.zeros((1, 0, 3)),
         )
         import numba
 
@@ -362,18 +374,18 @@ class ChebyshevSetup:
 
         Parameters
         ----------
-        dE_dG : ndarray of shape (n_centers, n_features)
-            Derivative of a scalar (the energy, eV) with respect to each feature.
+        dE_dG : ndarray of shape (n_centers, n_features) or (n_centers, n_columns, n_features)
+            Derivative of a scalar (the energy, eV) with respect to each feature; with columns,
+            of several scalars (e.g. the members of a committee), which share the neighbour
+            gathering and the angular moments of every centre.
 
         Returns
         -------
-        ndarray of shape (n_center_pairs, 3), eV/Å
+        ndarray of shape (n_center_pairs, 3) or (n_columns, n_center_pairs, 3), eV/Å
             In the pair order of :meth:`features_and_derivatives`, without storing dG.
         """
         centers, env_types = self._checked(nl, centers, env_types)
-        de_dg = np.ascontiguousarray(dE_dG, dtype=np.float64)
-        if de_dg.shape != (len(centers), self.n_features):
-            raise ValueError(f"dE_dG has shape {de_dg.shape}; expected {(len(centers), self.n_features)}")
-        gout = np.zeros((self._n_center_pairs(nl, centers), 3))
+        de_dg, single = _columns(dE_dG, len(centers), self.n_features)
+        gout = np.zeros((de_dg.shape[1], self._n_center_pairs(nl, centers), 3))
         self._run(_PAIR_GRADIENTS, nl, centers, env_types, de_dg=de_dg, gout=gout)
-        return gout
+        return gout[0] if single else gout

@@ -232,10 +232,14 @@ class Potential:
                 continue
             setup = self.setups[sym]
             env_types = env_types_for(setup, self.species, sym_idx)
-            # forces are linear in dE/dG: the committee mean's forces need one pair pass
-            de_dg = list(grads) if per_member else [grads[0] if n_m == 1 else np.mean(grads, axis=0)]
-            for k, d in enumerate(de_dg):
-                g = setup.pair_gradients(nl, sf.centers, env_types, d)
+            # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
+            # member's come from one pass with a column per member
+            if per_member:
+                g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
+            else:
+                g_cols = [setup.pair_gradients(nl, sf.centers, env_types,
+                                               grads[0] if n_m == 1 else np.mean(grads, axis=0))]
+            for k, g in enumerate(g_cols):
                 scatter_pairs_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g, atom_structure,
                                  want_virial, f_acc[k], v_acc[k] if want_virial else np.zeros((1, 3, 3)))
         f_out = None if f_acc is None else (f_acc[0] if n_f == 1 else f_acc.mean(axis=0))

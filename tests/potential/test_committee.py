@@ -127,3 +127,30 @@ def test_predict_writes_the_committee_spread(committee, tmp_path, capsys):
     doc = json.loads((tmp_path / "p.json").read_text())
     assert doc["structures"][0]["energy_std"] == pytest.approx(preds[0].energy_std, rel=1e-12)
     assert "Committee energy spread" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["chebyshev", "behler"])
+def test_pair_gradients_with_columns_equal_one_call_per_column(kind):
+    from anncli.descriptors.batch import env_types_for
+    from anncli.descriptors.behler import BehlerSetup
+    from anncli.descriptors.chebyshev import ChebyshevSetup
+    from anncli.descriptors.neighbors import build_neighbor_list
+
+    s = triclinic_structure(seed=3, n=8)
+    species = ["Cu", "Au"]
+    if kind == "chebyshev":
+        setup = ChebyshevSetup("Cu", species, 4.0, 6, 3.5, 3)
+    else:
+        setup = BehlerSetup("Cu", species, [
+            {"G": 2, "type2": "Cu", "eta": 0.5, "Rs": 0.0, "Rc": 4.0},
+            {"G": 4, "type2": "Cu", "type3": "Au", "eta": 0.1, "lambda": -1, "zeta": 2.0, "Rc": 4.0}])
+    nl = build_neighbor_list(s.positions, s.cell[None], np.ones((1, 3), bool), np.array([0, s.n_atoms]), 4.0)
+    sym = np.array([species.index(x) for x in s.symbols], np.int32)
+    centers = np.flatnonzero(sym == 0)
+    env = env_types_for(setup, species, sym)
+    rng = np.random.default_rng(0)
+    de = rng.normal(size=(len(centers), 3, setup.n_features))
+    g = setup.pair_gradients(nl, centers, env, de)
+    assert g.shape[0] == 3 and g.shape[2] == 3
+    for k in range(3):
+        np.testing.assert_allclose(g[k], setup.pair_gradients(nl, centers, env, de[:, k]), rtol=0, atol=1e-13)
