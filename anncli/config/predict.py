@@ -70,7 +70,9 @@ class Relax(Section):
 class PotentialAndStructures(Section):
     """Keys shared by the stages that evaluate a potential on structure files (predict, validate)."""
 
-    model: InputPath | None = Field(None, description="anncli model file (written by 'anncli train'), relative to the input file.")
+    model: InputPath | Annotated[list[InputPath], Field(min_length=1)] | None = Field(
+        None, description="anncli model file (written by 'anncli train'), relative to the input file; a list of "
+        "model files (same species and descriptors, e.g. trained as separate jobs) is used as one committee.")
     aenet_networks: Annotated[dict[Str, InputPath], Field(min_length=1)] | None = Field(
         None, description="Instead of 'model': ænet potential files by species, e.g. {Ti: Ti.nn, O: O.nn}."
     )

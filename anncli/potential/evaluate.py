@@ -38,7 +38,7 @@ from anncli.potential.threads import ThreadChooser
 logger = logging.getLogger(__name__)
 
 __all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS",
-           "EXTRAPOLATION_TOLERANCE"]
+           "EXTRAPOLATION_TOLERANCE", "check_committee_compatible"]
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
@@ -55,9 +55,10 @@ class Potential:
 
     Parameters
     ----------
-    model : Model
+    model : Model or list of Model
         The potential (:func:`anncli.potential.model_file.load_model` or
-        :func:`anncli.potential.aenet_nn.read_aenet_nn`).
+        :func:`anncli.potential.aenet_nn.read_aenet_nn`); a list forms one committee of all
+        their members (the first model's feature ranges are used for extrapolation).
     extrapolation_tolerance : float
         Features more than this fraction of the training range outside
         ``[feature_min, feature_max]`` count as extrapolation.  The default,
@@ -71,6 +72,11 @@ class Potential:
             extrapolation_tolerance = EXTRAPOLATION_TOLERANCE
         from anncli.descriptors import descriptor_from_dict
 
+        models = list(model) if isinstance(model, (list, tuple)) else [model]
+        if not models:
+            raise ValueError("no model given")
+        check_committee_compatible(models)
+        model = models[0]
         self.model = model
         self.species: list[str] = list(model.species)
         self.index = {s: k for k, s in enumerate(self.species)}
@@ -80,8 +86,9 @@ class Potential:
             d = json.loads(d) if isinstance(d, str) else dict(d)
             self.setups[sym] = descriptor_from_dict(d, where=f"the descriptor of {sym} in the model")
         self.cutoff = max(s.cutoff for s in self.setups.values())
-        self._members = [{sym: FoldedNetwork(model, sym, nets[sym]) for sym in self.species}
-                         for nets in model.member_networks()]
+        # every member folds its own model's normalisation: members trained separately may differ there
+        self._members = [{sym: FoldedNetwork(m, sym, nets[sym]) for sym in self.species}
+                         for m in models for nets in m.member_networks()]
         self._threads = ThreadChooser()
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
@@ -356,6 +363,32 @@ class Potential:
         return out, Extrapolation.concatenate(extra)
 
 
+def check_committee_compatible(models: Sequence, names: Sequence[str] | None = None) -> None:
+    """Refuse models that cannot form one committee: other species or other descriptors.
+
+    Members share one feature computation, so their species (in order) and descriptor setups
+    must be identical; their normalisation and networks may differ.
+
+    Raises
+    ------
+    DataError
+        Naming the member and what differs.
+    """
+    first = models[0]
+    names = list(names) if names is not None else [f"member {k + 1}" for k in range(len(models))]
+    for name, m in zip(names[1:], models[1:]):
+        if list(m.species) != list(first.species):
+            raise DataError(f"{name}: species {' '.join(m.species)} differ from {names[0]}'s "
+                            f"({' '.join(first.species)}); committee members need the same species in the same order")
+        for sym in first.species:
+            a, b = m.descriptors[sym], first.descriptors[sym]
+            a = json.loads(a) if isinstance(a, str) else a
+            b = json.loads(b) if isinstance(b, str) else b
+            if a != b:
+                raise DataError(f"{name}: the {sym} descriptor differs from {names[0]}'s; committee members "
+                                "must use the same descriptors (features are computed once for all)")
+
+
 def _committee_fields(res: BatchPrediction, k: int, a: int, b: int) -> dict:
     """energy_members, energy_std and forces_std of structure ``k`` (atoms ``a:b``)."""
     if res.energy_members is None:
@@ -413,9 +446,10 @@ def load_potential(path_or_model, **kwargs) -> Potential:
 
     Parameters
     ----------
-    path_or_model : Model, Potential, str, Path or dict of str to path
-        A model object; the path of an anncli model file (HDF5); or
-        ``{species: path}`` of ænet ``.nn`` files.
+    path_or_model : Model, Potential, str, Path, dict of str to path, or list
+        A model object; the path of an anncli model file (HDF5); ``{species: path}`` of ænet
+        ``.nn`` files; or a list of model files (or Models) used together as one committee
+        (same species and descriptors; trained separately, e.g. as parallel jobs).
     **kwargs
         Passed to :class:`Potential`.
 
@@ -430,6 +464,13 @@ def load_potential(path_or_model, **kwargs) -> Potential:
         from anncli.potential.aenet_nn import read_aenet_nn
 
         return Potential(read_aenet_nn(path_or_model), **kwargs)
+    if isinstance(path_or_model, (list, tuple)):  # a committee assembled from separate models
+        from anncli.potential.model_file import load_model
+
+        models = [load_model(p) if isinstance(p, (str, Path)) else p for p in path_or_model]
+        check_committee_compatible(models, [str(p) if isinstance(p, (str, Path)) else f"member {k + 1}"
+                                            for k, p in enumerate(path_or_model)])
+        return Potential(models, **kwargs)
     if isinstance(path_or_model, (str, Path)):
         from anncli.exceptions import FileFormatError
         from anncli.potential.model_file import load_model

@@ -58,6 +58,11 @@ class PredictResult:
     exit_code: int = 0
 
 
+def model_text(model) -> str:
+    """The ``model`` key for people: one path, or the committee's paths."""
+    return ", ".join(str(m) for m in model) if isinstance(model, list) else str(model)
+
+
 def load_config_potential(config):
     """The :class:`Potential` named by a :class:`PredictConfig` (``model`` or ``aenet_networks``)."""
     from anncli.potential.evaluate import load_potential
@@ -72,7 +77,7 @@ def _header(config, potential) -> str:
         for sym, path in config.aenet_networks.items():
             lines.append(f" Potential {sym:<4} : {path} (ænet)")
     else:
-        lines.append(f" Potential      : {config.model}")
+        lines.append(f" Potential      : {model_text(config.model)}")
     lines.append(f" Species        : {' '.join(potential.species)}")
     for sym in potential.species:
         setup = potential.setups[sym]
@@ -203,7 +208,7 @@ class _Run:
     def json_document(self) -> dict:
         res = self.result
         return {
-            "potential": str(self.cfg.model) if self.cfg.model is not None else
+            "potential": model_text(self.cfg.model) if self.cfg.model is not None else
             {k: str(v) for k, v in self.cfg.aenet_networks.items()},
             "species": self.pot.species,
             "units": {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"},

@@ -311,7 +311,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     import numba
 
     from anncli.validation.report import render_html, summary_text
-    from anncli.workflows.predict import load_config_potential
+    from anncli.workflows.predict import model_text, load_config_potential
 
     t0 = time.perf_counter()
     stream = stdout if stdout is not None else sys.stdout
@@ -319,7 +319,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     out_dir = config.output_dir if Path(config.output_dir).is_absolute() else base_dir / config.output_dir
     report: dict = {
-        "potential": str(config.model) if config.model is not None else
+        "potential": model_text(config.model) if config.model is not None else
         {k: str(v) for k, v in config.aenet_networks.items()},
         "species": potential.species,
         "committee_members": potential.n_members,

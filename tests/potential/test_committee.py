@@ -154,3 +154,48 @@ def test_pair_gradients_with_columns_equal_one_call_per_column(kind):
     assert g.shape[0] == 3 and g.shape[2] == 3
     for k in range(3):
         np.testing.assert_allclose(g[k], setup.pair_gradients(nl, centers, env, de[:, k]), rtol=0, atol=1e-13)
+
+
+def test_committee_from_separate_model_files(members, tmp_path, capsys):
+    from anncli.exceptions import DataError
+    from anncli.potential.evaluate import load_potential
+
+    # members trained separately: another normalisation is fine
+    other = copy.deepcopy(members[2])
+    other.feature_mean = {k: v + 0.1 for k, v in other.feature_mean.items()}
+    other.energy_shift += 0.05
+    paths = [save_model(tmp_path / f"m{k}.h5", m) for k, m in enumerate([members[0], members[1], other])]
+    pot = load_potential([str(p) for p in paths])
+    assert pot.n_members == 3
+    s = cluster_structure(seed=13)
+    alone = [Potential(m).evaluate([s])[0][0] for m in (members[0], members[1], other)]
+    (p,), _ = pot.evaluate([s], committee_forces=True)
+    e = np.array([a.energy for a in alone])
+    assert p.energy == pytest.approx(e.mean(), abs=1e-10) and p.energy_std == pytest.approx(e.std(), abs=1e-10)
+    np.testing.assert_allclose(p.forces, np.mean([a.forces for a in alone], axis=0), atol=1e-10)
+
+    bad = copy.deepcopy(members[1])
+    bad.descriptors = {k: v.replace('"radial_order": 6', '"radial_order": 5') for k, v in bad.descriptors.items()}
+    bad_path = save_model(tmp_path / "bad.h5", bad)
+    assert '"radial_order": 5' in bad.descriptors["Cu"]
+    with pytest.raises(DataError, match=r"bad\.h5: the Cu descriptor differs from .*m0\.h5"):
+        load_potential([str(paths[0]), str(bad_path)])
+    swapped = copy.deepcopy(members[1])
+    swapped.species = swapped.species[::-1]
+    with pytest.raises(DataError, match="species Au Cu differ"):
+        Potential([members[0], swapped])
+
+    from anncli.cli import main
+    from anncli.io import write_xsf
+    from anncli.log import reset_logging
+
+    write_xsf(tmp_path / "s.xsf", s)
+    (tmp_path / "p.yaml").write_text(f"model: [{paths[0]}, {paths[1]}]\nstructures: [s.xsf]\n")
+    (tmp_path / "bad.yaml").write_text(f"model: [{paths[0]}, {bad_path}]\nstructures: [s.xsf]\n")
+    try:
+        assert main(["predict", str(tmp_path / "p.yaml")]) == 0
+        assert "Committee energy spread" in capsys.readouterr().out
+        assert main(["predict", str(tmp_path / "bad.yaml")]) == 2
+        assert "descriptor differs" in capsys.readouterr().err
+    finally:
+        reset_logging()
