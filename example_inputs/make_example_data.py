@@ -2,7 +2,7 @@
 
 Usage::
 
-    python make_example_data.py OUTDIR [--n 200] [--seed 0]
+    python make_example_data.py OUTDIR [--n 200] [--seed 0] [--md-start FILE]
 
 Writes ``OUTDIR/structure0001.xsf`` ... : rattled and strained fcc supercells of
 8 to 64 atoms with random Cu/Au composition, as ænet XSF files with the EMT total
@@ -45,6 +45,18 @@ def _one_structure(rng: np.random.Generator):
     sigma = rng.uniform(0.05, 0.15)
     atoms.positions += rng.normal(scale=sigma, size=(n, 3))
     atoms.calc = EMT()
+    return atoms
+
+
+def ordered_cuau(size: int = 4, a: float = 3.85):
+    """L1_0-like CuAu: an fcc cell repeated ``size`` times per direction, Cu and Au layers
+    alternating along z (a between the elements' lattice constants); ase.Atoms."""
+    from ase.build import bulk
+
+    atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(size)
+    symbols = np.array(atoms.get_chemical_symbols())
+    symbols[np.floor(atoms.positions[:, 2] / (a / 2) + 1e-6).astype(int) % 2 == 1] = "Au"
+    atoms.set_chemical_symbols(symbols.tolist())
     return atoms
 
 
@@ -95,11 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", help="output directory for the XSF files")
     parser.add_argument("--n", type=int, default=200, help="number of structures (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--md-start", metavar="FILE", default=None,
+                        help="also write the 256-atom ordered CuAu cell (start of the MD runs) as XSF")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
     paths = make_example_data(args.outdir, n=args.n, seed=args.seed)
     sys.stdout.write(f"wrote {len(paths)} structures to {args.outdir}\n")
+    if args.md_start:
+        from anncli.io.xsf import write_xsf
+        from anncli.structure import Structure
+
+        write_xsf(args.md_start, Structure.from_ase(ordered_cuau()))
+        sys.stdout.write(f"wrote the ordered CuAu cell to {args.md_start}\n")
     return 0
 
 

@@ -45,7 +45,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from ase import units
-    from ase.build import bulk
     from ase.constraints import FixCom
     from ase.io import write
     from ase.md.langevin import Langevin
@@ -57,11 +56,9 @@ def main() -> None:
     if not model.is_file():
         raise SystemExit(f"{model}: no model file; run cu-au/run.sh first (or give --model)")
 
-    # L1_0-like CuAu: alternate Cu and Au on an fcc lattice (a between the elements' values)
-    atoms = bulk("Cu", "fcc", a=3.85, cubic=True).repeat(args.size)
-    symbols = np.array(atoms.get_chemical_symbols())
-    symbols[np.floor(atoms.positions[:, 2] / (3.85 / 2) + 1e-6).astype(int) % 2 == 1] = "Au"
-    atoms.set_chemical_symbols(symbols.tolist())
+    from make_example_data import ordered_cuau  # next to this script
+
+    atoms = ordered_cuau(args.size)  # L1_0-like CuAu, a between the elements' values
 
     atoms.calc = ANNCalculator(model)
     rng = np.random.default_rng(args.seed)
@@ -87,8 +84,10 @@ def main() -> None:
     dyn.run(args.steps)
     dt = time.perf_counter() - t
     n_ex = atoms.calc.n_extrapolating
+    spread = atoms.calc.results.get("forces_std")  # a committee model: how much its members disagree
     print(f"{args.steps} steps in {dt:.1f} s ({len(atoms) * args.steps / dt:,.0f} atom-steps/s)"
-          + (f"; last step: {n_ex} atoms outside the training range" if n_ex else ""))
+          + (f"; last step: {n_ex} atoms outside the training range" if n_ex else "; no extrapolation")
+          + (f"; largest committee force spread {spread.max():.3f} eV/Å" if spread is not None else ""))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,13 @@ def _describe_model(path: Path) -> str:
     with h5py.File(path, "r") as f:
         created, version = _text(f.attrs.get("created", "?")), _text(f.attrs.get("anncli_version", "?"))
     lines = [f"{path}: anncli model (written by anncli {version} on {created})"]
+    if model.n_members > 1:
+        c = meta.get("committee") or {}
+        val = c.get("member_val_rmse_meV")
+        lines.append(f"  committee of {model.n_members} networks per species"
+                     + (" (bootstrap resamples)" if c.get("bootstrap") else "")
+                     + (f"; member validation RMSE {min(val):.3f}-{max(val):.3f} meV/atom" if val else "")
+                     + "; predictions are their mean, their spread marks uncertainty (member 0 below)")
     if "best_epoch" in meta:
         lines.append(
             f"  training: {meta.get('optimizer', '?')}, best epoch {meta['best_epoch']} of {meta.get('epochs', '?')}, "

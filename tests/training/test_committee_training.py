@@ -47,6 +47,11 @@ def test_committee_member_zero_is_the_single_model_and_members_share_the_split(t
     meta = committee.metadata["committee"]
     assert meta["members"] == 3 and len(meta["member_val_rmse_meV"]) == 3
     assert result.val_rmse == pytest.approx(np.mean(meta["member_val_rmse_meV"]))
+    from anncli.io.h5info import describe
+
+    text = describe(result.model_path)
+    v = meta["member_val_rmse_meV"]
+    assert f"committee of 3 networks per species; member validation RMSE {min(v):.3f}-{max(v):.3f}" in text
 
 
 def test_committee_resume_retrains_only_what_is_missing(tmp_path, synthetic):
