@@ -401,8 +401,12 @@ def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict)
         raise DataError("md: no start structures were read from md.structures")
     th = MDThresholds(min_distance=md.min_distance, max_drift=md.max_drift, max_forces_std=md.max_forces_std)
     runs, failed_frames = [], []
-    for s in starts:
+    from anncli.io import check_min_distance
+
+    for s in starts:  # bad start structures are input errors before any run
         potential.species_index(s.symbols, s.label)
+        check_min_distance(s, max(config.min_distance, 1e-6))
+    for s in starts:
         for temp in md.temperatures:
             k = len(runs)
             run = run_md_test(potential, s, temperature=temp, steps=md.steps, timestep=md.timestep,

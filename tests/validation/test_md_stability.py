@@ -101,3 +101,15 @@ def test_validate_md_section_reports_and_writes_failures(potential, tmp_path, ca
     assert len(read(out / "md_failures.extxyz", index=":")) == 2
     assert {"md_00.png", "md_01.png"} <= set(report["figures"])
     assert "FAILED at step" in capsys.readouterr().out
+
+
+def test_md_start_with_overlapping_atoms_is_an_input_error(potential, tmp_path, capsys):
+    path = save_model(tmp_path / "m.h5", potential.model)
+    s = fcc(seed=6)
+    s.positions[5] = s.positions[4] + [0.05, 0.0, 0.0]
+    write_xsf(tmp_path / "bad.xsf", s)
+    (tmp_path / "v.yaml").write_text(f"model: {path}\nmd: {{structures: [bad.xsf], steps: 10}}\n")
+    assert main(["validate", str(tmp_path / "v.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.xsf: atoms 5 (Cu) and 6 (Au) are 0.05 Å apart" in err and "Traceback" not in err
+    assert not (tmp_path / "validation").exists()
