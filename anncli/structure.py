@@ -155,6 +155,9 @@ class Structure:
         (see the module docstring); None when unknown or without energy.
     energy_kinds : tuple of str
         Every energy kind the source file gave for this structure.
+    stress : ndarray of shape (3, 3), eV/Å³, or None
+        Reference stress (ASE's sign convention: positive under tension), where the file
+        has one (VASP, Quantum ESPRESSO, extxyz with a ``stress`` entry).
     """
 
     symbols: list[str]
@@ -169,10 +172,17 @@ class Structure:
     info: dict = field(default_factory=dict)
     energy_kind: str | None = None
     energy_kinds: tuple[str, ...] = ()
+    stress: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.symbols = list(self.symbols)
         self.positions = np.ascontiguousarray(self.positions, dtype=np.float64).reshape(-1, 3)
+        if self.stress is not None:
+            st = np.asarray(self.stress, dtype=np.float64)
+            if st.shape == (6,):  # Voigt order xx yy zz yz xz xy
+                xx, yy, zz, yz, xz, xy = st
+                st = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+            self.stress = st.reshape(3, 3)
         if self.cell is not None:
             self.cell = np.ascontiguousarray(self.cell, dtype=np.float64).reshape(3, 3)
         pbc = self.pbc
@@ -224,6 +234,8 @@ class Structure:
                 results["free_energy"] = self.energy
         if self.forces is not None:
             results["forces"] = self.forces.copy()
+        if self.stress is not None:
+            results["stress"] = self.stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # Voigt
         if results:
             atoms.calc = SinglePointCalculator(atoms, **results)
         return atoms
@@ -251,12 +263,13 @@ class Structure:
         DataError
             If the calculator has an energy but not the kind asked for.
         """
-        value = forces = kind = None
+        value = forces = kind = stress = None
         kinds: tuple[str, ...] = ()
         if atoms.calc is not None:
             results = getattr(atoms.calc, "results", {})
             value, kind, kinds = select_energy(results, energy, structure_label(source, frame), format)
             forces = results.get("forces")
+            stress = results.get("stress")
         pbc = tuple(bool(p) for p in atoms.pbc)
         cell = np.array(atoms.cell[:], dtype=float) if any(pbc) else None
         return cls(
@@ -270,4 +283,5 @@ class Structure:
             frame=frame,
             energy_kind=kind,
             energy_kinds=kinds,
+            stress=None if stress is None or not any(pbc) else np.array(stress, dtype=float),
         )

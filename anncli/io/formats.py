@@ -303,6 +303,8 @@ def _convert(s: Structure, units: Units) -> None:
         s.energy *= ef
     if s.forces is not None:
         s.forces = s.forces * (ef / lf)
+    if s.stress is not None:
+        s.stress = s.stress * (ef / lf**3)
 
 
 def write_structures(

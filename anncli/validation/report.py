@@ -36,6 +36,10 @@ def _stat_rows(stats: dict) -> list[tuple[str, str, str, str, str]]:
                      _f(f["vector"]["max"]), "eV/Å"))
         for sym, s in f["per_species"].items():
             rows.append((f"force components, {sym}", _f(s["rmse"]), _f(s["mae"]), _f(s["max"]), "eV/Å"))
+    st = stats.get("stress")
+    if st:
+        c = st["component_GPa"]
+        rows.append((f"stress ({st['n_structures']} structures)", _f(c["rmse"]), _f(c["mae"]), _f(c["max"]), "GPa"))
     return rows
 
 

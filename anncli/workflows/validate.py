@@ -76,6 +76,8 @@ class _Collector:
         self.f_ref: list[np.ndarray] = []
         self.f_symbols: list[str] = []
         self.f_spread: list[np.ndarray] = []  # committee: per-atom force spread of those atoms
+        self.s_pred: list[np.ndarray] = []  # stress (3, 3) of structures with a reference stress
+        self.s_ref: list[np.ndarray] = []
         self.ex_rows: list[list] = []
         self.extrapolating: list = []  # (structure, prediction) of structures with extrapolating atoms
         self.missing_energy: list[str] = []
@@ -83,7 +85,8 @@ class _Collector:
     def add_batch(self, structures: list) -> None:
         cfg = self.cfg
         committee = self.pot.n_members > 1
-        preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=False, extrapolation=True,
+        want_stress = cfg.forces and any(s.stress is not None for s in structures)
+        preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=want_stress, extrapolation=True,
                                       batch_atoms=1 << 62, committee_forces=committee and cfg.forces)
         first = len(self.rows)
         for s, p in zip(structures, preds):
@@ -112,6 +115,9 @@ class _Collector:
                 self.f_symbols.extend(s.symbols)
                 if p.forces_std is not None:
                     self.f_spread.append(p.forces_std)
+            if s.stress is not None and p.stress is not None:
+                self.s_pred.append(p.stress)
+                self.s_ref.append(s.stress)
             self.rows.append(row)
             if p.n_extrapolating:
                 self.extrapolating.append((s, p))
@@ -173,13 +179,16 @@ def _training_energies(path: Path | None) -> np.ndarray | None:
 
 
 def _statistics(col: _Collector) -> dict:
-    from anncli.validation.metrics import energy_errors, force_errors, rank_correlation
+    from anncli.validation.metrics import energy_errors, force_errors, rank_correlation, stress_errors
 
     rows = col.rows
     pred = np.array([r["energy_pred"] for r in rows])
     ref = np.array([r["energy_ref"] for r in rows])
     n_atoms = np.array([r["n_atoms"] for r in rows])
-    stats = {"energy": energy_errors(pred, ref, n_atoms), "forces": None}
+    stats = {"energy": energy_errors(pred, ref, n_atoms), "forces": None, "stress": None}
+    if col.s_pred:
+        stats["stress"] = {**stress_errors(np.array(col.s_pred), np.array(col.s_ref)),
+                           "n_structures": len(col.s_pred)}
     if col.f_pred:
         stats["forces"] = force_errors(np.concatenate(col.f_pred), np.concatenate(col.f_ref), col.f_symbols)
     grade = np.array([r["extrapolation_grade"] for r in rows])

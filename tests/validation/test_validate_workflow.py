@@ -222,3 +222,31 @@ def test_candidates_are_ranked_and_thinned(tmp_path):
         f"model: {single}\noutput_dir: v2\ncandidates: {{structures: [md/*.xsf], rank_by: force_spread}}\n")
     assert main(["validate", str(tmp_path / "s2.yaml")]) == 2
     assert not (tmp_path / "v2").exists()
+
+
+def test_stress_errors_where_the_files_have_a_stress(model_file, tmp_path):
+    from ase.io import write
+    from ase.units import GPa
+
+    structures = [fcc(seed=80 + k, noise=0.05) for k in range(3)]
+    pot = Potential(load_model(model_file))
+    preds, _ = pot.evaluate(structures)
+    offsets = np.array([0.5, -1.0, 2.0]) * GPa  # eV/Å^3 added to sigma_xy
+    frames = []
+    for s, p, d in zip(structures, preds, offsets):
+        ref = p.stress.copy()
+        ref[0, 1] += d
+        ref[1, 0] += d
+        labelled_s = Structure(s.symbols, s.positions, s.cell, s.pbc, energy=p.energy, forces=p.forces, stress=ref)
+        frames.append(labelled_s.to_ase())
+    (tmp_path / "test").mkdir()
+    write(tmp_path / "test" / "t.extxyz", frames, format="extxyz")
+    (tmp_path / "validate.yaml").write_text(f"model: {model_file}\nstructures: [test/t.extxyz]\nplots: false\n")
+    assert main(["validate", str(tmp_path / "validate.yaml")]) == 0
+    st = json.loads((tmp_path / "validation" / "report.json").read_text())["statistics"]["stress"]
+    # one off-diagonal component of six differs per structure
+    errs = np.zeros((3, 6))
+    errs[:, 5] = -np.array([0.5, -1.0, 2.0])
+    assert st["n_structures"] == 3
+    assert st["component_GPa"]["rmse"] == pytest.approx(np.sqrt(np.mean(errs**2)), rel=1e-6)
+    assert st["component_GPa"]["max"] == pytest.approx(2.0, rel=1e-6)
