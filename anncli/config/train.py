@@ -169,6 +169,10 @@ class TrainConfig(Section):
         None, description="Leave out structures whose cohesive energy per atom (eV) is higher.")
     structure_weights: Optional[InputPath] = Field(
         None, description="CSV file 'index,weight' of per-structure loss weights (others 1).")
+    selection: Literal["auto", "energy", "forces", "loss"] = Field(
+        "auto", description="Criterion of the best model, early stopping and plateau schedules: energy "
+        "(validation energy RMSE), forces (validation force RMSE), loss (the validation loss training "
+        "minimises, sqrt(E_rmse^2 + force_weight F_rmse^2)); auto = loss when training on forces, else energy.")
     committee: Optional[Committee] = Field(
         None, description="Train a committee (query by committee): {members, bootstrap}; the model "
         "file holds every member and predicts their mean and spread. null = one model.")
@@ -185,8 +189,18 @@ class TrainConfig(Section):
             raise SectionError(f"expected a number between 0 and 1 (exclusive), got {value:g}")
         return value
 
+    @property
+    def selection_criterion(self) -> str:
+        """``selection`` with ``auto`` resolved: loss when training on forces, else energy."""
+        if self.selection == "auto":
+            return "loss" if self.force_weight > 0 else "energy"
+        return self.selection
+
     @model_validator(mode="after")
     def _forces(self) -> "TrainConfig":
+        if self.selection in ("forces", "loss") and self.force_weight == 0:
+            raise SectionError(f"selection: {self.selection} needs force training (force_weight > 0); "
+                               "use energy or auto", "selection")
         if self.force_weight > 0 and self.memory != "load":
             raise SectionError("force training needs 'memory: load' (the feature derivatives "
                                "are held in memory)", "memory")

@@ -84,12 +84,17 @@ class TrainState:
     epoch: int
     params: np.ndarray
     best_params: np.ndarray
-    best_val_rmse: float = math.inf
+    best_val_rmse: float = math.inf  # the best value of the selection criterion (Trainer.selection)
+    best_val_energy_rmse: float = math.inf  # meV/atom, at the best epoch
     best_epoch: int = 0
     bad_epochs: int = 0
     stop_reason: str = ""
     train_errors: np.ndarray | None = None
     last_errors: dict = field(default_factory=dict)
+
+
+#: Unit of each model-selection criterion (see :class:`Trainer`).
+SELECTION_UNITS = {"energy": "meV/atom", "forces": "meV/Å", "loss": "meV"}
 
 
 def error_stats(residuals: np.ndarray, scale: float) -> tuple[float, float]:
@@ -112,7 +117,13 @@ class Trainer:
         1/eV, to report errors in meV/atom.
     epochs : int
         Last epoch to run.
-    patience, min_delta : early stopping (None: off; meV/atom).
+    patience, min_delta : early stopping (None: off; min_delta in the criterion's unit).
+    selection : {"energy", "forces", "loss"}
+        What "better" means for the best model, early stopping and plateau schedules: the
+        validation energy RMSE (meV/atom), force RMSE (meV/Å), or the validation loss that
+        training minimises, ``sqrt(E_rmse**2 + force_weight * F_rmse**2)`` (meV).
+    force_weight : float, Å²
+        The force weight of the loss (for ``selection="loss"``).
     checkpoint_every : int
     log_every : int
     curve_writer : callable(row: dict)
@@ -125,7 +136,12 @@ class Trainer:
     def __init__(self, ctx, optimizer, state: TrainState, *, energy_scale: float, epochs: int,
                  patience: int | None, min_delta: float, checkpoint_every: int, log_every: int,
                  curve_writer: Callable[[dict], None], save_checkpoint: Callable[..., Path],
-                 stop_file: Path = Path("STOP")) -> None:
+                 stop_file: Path = Path("STOP"), selection: str = "energy", force_weight: float = 0.0) -> None:
+        if selection not in SELECTION_UNITS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTION_UNITS)}; got {selection!r}")
+        if selection != "energy" and not ctx.has_forces:
+            raise ValueError(f"selection {selection!r} needs force training")
+        self.selection, self.force_weight = selection, float(force_weight)
         self.ctx, self.opt, self.state = ctx, optimizer, state
         self.scale = energy_scale
         self.epochs = epochs
@@ -147,6 +163,14 @@ class Trainer:
             err["train_force_rmse"] = self.ctx.force_rmse("train")
             err["val_force_rmse"] = self.ctx.force_rmse("validation")
         return err
+
+    def score(self, err: dict) -> float:
+        """The selection criterion of one epoch's errors (smaller is better)."""
+        if self.selection == "energy":
+            return err["val_rmse"]
+        if self.selection == "forces":
+            return err["val_force_rmse"]
+        return math.sqrt(err["val_rmse"] ** 2 + self.force_weight * err["val_force_rmse"] ** 2)
 
     def _learning_rate(self) -> float:
         sched = getattr(self.opt, "schedule", None)
@@ -180,14 +204,17 @@ class Trainer:
 
     def _track_best(self, epoch: int, err: dict) -> bool:
         st = self.state
-        if err["val_rmse"] < st.best_val_rmse - self.min_delta:
-            st.best_val_rmse = err["val_rmse"]
+        score = self.score(err)
+        if score < st.best_val_rmse - self.min_delta:
+            st.best_val_rmse = score
+            st.best_val_energy_rmse = err["val_rmse"]
             st.best_epoch = epoch
             st.best_params = st.params.copy()
             st.bad_epochs = 0
             return True
-        if err["val_rmse"] < st.best_val_rmse:  # better, but below min_delta: keep it
-            st.best_val_rmse = err["val_rmse"]
+        if score < st.best_val_rmse:  # better, but below min_delta: keep it
+            st.best_val_rmse = score
+            st.best_val_energy_rmse = err["val_rmse"]
             st.best_epoch = epoch
             st.best_params = st.params.copy()
         st.bad_epochs += 1
@@ -208,7 +235,7 @@ class Trainer:
             self.opt.run_epoch(st.params, self.ctx)
             err = self.evaluate()
             self._check_finite(epoch, err)
-            self.opt.end_epoch(epoch, err["val_rmse"])
+            self.opt.end_epoch(epoch, self.score(err))
             seconds = time.perf_counter() - t0
             st.epoch = epoch
             st.last_errors = err
@@ -219,7 +246,8 @@ class Trainer:
                 self._log(epoch, err, seconds)
             if self.patience is not None and st.bad_epochs >= self.patience:
                 reason = (f"early stopping: no validation improvement for {self.patience} "
-                          f"epochs (best {st.best_val_rmse:.3f} meV/atom at epoch {st.best_epoch})")
+                          f"epochs (best {self.selection} {st.best_val_rmse:.3f} "
+                          f"{SELECTION_UNITS[self.selection]} at epoch {st.best_epoch})")
             elif getattr(self.opt, "converged", False):
                 reason = "the optimiser converged"
             elif self.stop_file.exists():

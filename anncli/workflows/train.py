@@ -307,6 +307,7 @@ def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
     dict of str to JSON value
     """
     out = {"force_weight": float(config.force_weight), "l2": float(config.l2),
+           "selection": config.selection_criterion,
            "sampling": config.sampling, "batch_size": int(config.batch_size),
            "energy_scaling": config.energy_scaling,
            "structure_weights": hashlib.sha256(
@@ -465,6 +466,7 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
         state = TrainState(epoch=int(ck["epoch"]), params=nets.params,
                            best_params=np.array(ck["best_params"]),
                            best_val_rmse=float(ck["best_val_rmse"]),
+                           best_val_energy_rmse=float(ck.get("best_val_energy_rmse", ck["best_val_rmse"])),
                            best_epoch=int(ck["best_epoch"]), bad_epochs=int(ck["bad_epochs"]),
                            stop_reason=ck.get("stop_reason") or "",
                            train_errors=None if te is None else np.array(te))
@@ -506,7 +508,8 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
         def metadata(st: TrainState) -> dict:
             return {
                 "epochs": st.epoch, "best_epoch": st.best_epoch,
-                "best_val_rmse_meV": st.best_val_rmse,
+                "best_val_rmse_meV": st.best_val_energy_rmse,
+                "selection": config.selection_criterion, "best_val_score": st.best_val_rmse,
                 "final_errors_meV": st.last_errors, "seed": config.seed,
                 "optimizer": config.optimizer.method, "n_train": int(len(train_ids)),
                 "n_validation": int(len(val_ids)), "split_file": SPLIT_FILE,
@@ -519,7 +522,8 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
         def checkpoint(st: TrainState) -> Path:
             save_checkpoint(ck_path, {
                 "epoch": st.epoch, "params": st.params.copy(), "best_params": st.best_params,
-                "best_val_rmse": st.best_val_rmse, "best_epoch": st.best_epoch,
+                "best_val_rmse": st.best_val_rmse, "best_val_energy_rmse": st.best_val_energy_rmse,
+                "best_epoch": st.best_epoch,
                 "bad_epochs": st.bad_epochs, "stop_reason": st.stop_reason,
                 "train_errors": st.train_errors, "rng": rng_state_json(rng),
                 "train_ids": train_ids, "val_ids": val_ids,
@@ -541,7 +545,8 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
                           min_delta=config.early_stopping.min_delta,
                           checkpoint_every=config.checkpoint_every, log_every=config.log_every,
                           curve_writer=curve, save_checkpoint=checkpoint,
-                          stop_file=Path("STOP"))
+                          stop_file=Path("STOP"), selection=config.selection_criterion,
+                          force_weight=config.force_weight)
         if not resume:
             trainer.initial()
             checkpoint(state)
@@ -562,5 +567,5 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     logger.info("model %s: best epoch %d, validation RMSE %.3f meV/atom, training RMSE %.3f",
                 model_path, state.best_epoch, val_rmse, train_rmse)
     return TrainResult(model_path=model_path, output_dir=out_dir, epochs=state.epoch,
-                       best_epoch=state.best_epoch, best_val_rmse=state.best_val_rmse,
+                       best_epoch=state.best_epoch, best_val_rmse=state.best_val_energy_rmse,
                        train_rmse=train_rmse, val_rmse=val_rmse, stop_reason=reason)

@@ -292,3 +292,38 @@ def test_adam_mini_batches_train_on_forces_too(force_set):
         with (tmp / f"out-adam-{w}" / "learning_curve.csv").open() as fh:
             final[w] = float(list(csv.DictReader(fh))[-1]["train_force_rmse"])
     assert final[0.5] < 0.7 * final[1e-9]
+
+
+@pytest.mark.parametrize("selection", ["auto", "energy", "forces", "loss"])
+def test_model_selection_criterion_picks_its_best_epoch(force_set, selection):
+    """The saved model is the epoch where the chosen validation criterion is smallest."""
+    from anncli.config.loader import load_config
+    from anncli.config.train import TrainConfig
+    from anncli.potential.model_file import load_model
+    from anncli.workflows import train
+
+    tmp, _ = force_set
+    w = 0.3
+    path = _train_yaml(tmp, force_weight=w, selection=selection, epochs=40, output=f"sel-{selection}.h5",
+                       output_dir=f"sel-{selection}", optimizer="{method: adam, learning_rate: 0.02}")
+    train.run(load_config(path, TrainConfig), config_path=path)
+    with (tmp / f"sel-{selection}" / "learning_curve.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    e = np.array([float(r["val_rmse"]) for r in rows])
+    f = np.array([float(r["val_force_rmse"]) for r in rows])
+    score = {"energy": e, "forces": f, "loss": np.sqrt(e**2 + w * f**2), "auto": np.sqrt(e**2 + w * f**2)}
+    best = int(np.argmin(score[selection]))  # epochs 0..40 in order
+    meta = load_model(tmp / f"sel-{selection}.h5").metadata
+    assert meta["best_epoch"] == int(rows[best]["epoch"])
+    assert meta["selection"] == ("loss" if selection == "auto" else selection)
+    assert meta["best_val_score"] == pytest.approx(score[selection][best], rel=1e-5)
+    assert meta["best_val_rmse_meV"] == pytest.approx(e[best], rel=1e-5)
+
+
+def test_force_selection_needs_force_training(force_set, capsys):
+    from anncli.cli import main
+
+    tmp, _ = force_set
+    path = _train_yaml(tmp, selection="loss", output="x.h5")
+    assert main(["train", str(path)]) == 2
+    assert "selection: loss needs force training" in capsys.readouterr().err
