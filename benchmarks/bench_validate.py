@@ -34,7 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the anncli command set
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_predict import E_REF, best_time, supercell  # noqa: E402
+from bench_predict import E_REF, best_time, md_rate, supercell  # noqa: E402
 
 
 def build_models(structures, n_members: int):
@@ -49,23 +49,6 @@ def build_models(structures, n_members: int):
     committee = copy.deepcopy(members[0])
     committee.committee = [m.networks for m in members[1:]]
     return members[0], committee
-
-
-def md_rate(pot, structure, steps: int) -> float:
-    from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from ase.md.verlet import VelocityVerlet
-
-    from anncli.calculator import ANNCalculator
-
-    atoms = structure.to_ase()
-    atoms.calc = ANNCalculator(pot, extrapolation=False)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
-    dyn = VelocityVerlet(atoms, 1.0 * units.fs)
-    dyn.run(2)  # warm-up
-    t = time.perf_counter()
-    dyn.run(steps)
-    return len(atoms) * steps / (time.perf_counter() - t)
 
 
 def main() -> None:

@@ -148,17 +148,27 @@ def test_extrapolating_structures_are_listed_and_written(model_file, tmp_path):
     assert report["figures"] == [] and not list(out_dir.glob("*.png"))
 
 
-def test_committee_spread_is_reported_against_the_errors(tmp_path):
-    import copy
-
-    from anncli.validation.metrics import rank_correlation
-
+def committee_members(seeds=(1, 2, 3)):
+    """Random models of one architecture and normalisation (the training structures of model_file)."""
     setups = {s: ChebyshevSetup(s, SPECIES, 5.0, 6, 3.5, 3) for s in SPECIES}
     train = [fcc(seed=k, noise=0.08) for k in range(8)]
-    members = [random_model(setups, (8, 8), structures=train, seed=seed) for seed in (1, 2, 3)]
+    return [random_model(setups, (8, 8), structures=train, seed=seed) for seed in seeds]
+
+
+@pytest.fixture(scope="module")
+def committee_file(tmp_path_factory):
+    import copy
+
+    members = committee_members()
     committee = copy.deepcopy(members[0])
     committee.committee = [m.networks for m in members[1:]]
-    path = save_model(tmp_path / "committee.h5", committee)
+    return save_model(tmp_path_factory.mktemp("committee") / "committee.h5", committee), committee, members
+
+
+def test_committee_spread_is_reported_against_the_errors(tmp_path, committee_file):
+    from anncli.validation.metrics import rank_correlation
+
+    path, committee, _ = committee_file
     structures = [fcc(seed=50 + k, noise=0.1) for k in range(6)]
     test, _ = labelled(path, structures, np.array([1.0, -2.0, 3.0, 0.5, -4.0, 2.5]), 0.02)
     cfg = write_inputs(tmp_path, path, test)
@@ -177,17 +187,10 @@ def test_committee_spread_is_reported_against_the_errors(tmp_path):
     assert "<h2>Committee</h2>" in (tmp_path / "validation" / "report.html").read_text()
 
 
-def test_candidates_are_ranked_and_thinned(tmp_path):
-    import copy
-
+def test_candidates_are_ranked_and_thinned(tmp_path, committee_file):
     from ase.io import read
 
-    setups = {s: ChebyshevSetup(s, SPECIES, 5.0, 6, 3.5, 3) for s in SPECIES}
-    train = [fcc(seed=k, noise=0.08) for k in range(8)]
-    members = [random_model(setups, (8, 8), structures=train, seed=seed) for seed in (1, 2, 3)]
-    committee = copy.deepcopy(members[0])
-    committee.committee = [m.networks for m in members[1:]]
-    path = save_model(tmp_path / "committee.h5", committee)
+    path, committee, members = committee_file
     # candidates: 4 near-copies of one frame, and 6 others; no reference labels
     base = fcc(seed=60, noise=0.15)
     copies = [Structure(base.symbols, base.positions + 1e-4 * k, base.cell, base.pbc) for k in range(4)]
