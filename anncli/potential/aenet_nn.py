@@ -151,11 +151,12 @@ def _network(r: _Reader):
 
 
 def _setup(r: _Reader) -> dict:
-    description = r.text("description").strip()
+    raw_description = r.text("description").rstrip(" ")
+    description = raw_description.strip()
     central = r.text("atomtype").strip()
     nenv = r.int("nenv")
     env = r.names("envtypes", nenv)
-    r.float("Rc_min")
+    rc_min = r.float("Rc_min")
     r.float("Rc_max")
     sftype = r.text("sftype").strip()
     nsf = r.int("nsf")
@@ -166,7 +167,7 @@ def _setup(r: _Reader) -> dict:
     sf = r.ints("sf", nsf)
     sfparam = r.floats("sfparam", nsfparam * nsf).reshape((nsf, nsfparam))  # Fortran (nsfparam, nsf)
     sfenv = r.ints("sfenv", 2 * nsf).reshape((nsf, 2))
-    r.int("neval")
+    neval = r.int("neval")
     stats = {k: r.floats(k, nsf) for k in ("sfval_min", "sfval_max", "sfval_avg", "sfval_cov")}
     for key, values in stats.items():
         if not np.isfinite(values).all():
@@ -204,7 +205,11 @@ def _setup(r: _Reader) -> dict:
     else:
         raise FileFormatError(f"{r.path}: descriptor type {sftype!r} is not supported (Chebyshev, Behler2011)")
     _check_descriptor(r.path, desc, nsf)
-    return {"central": central, "descriptor": desc, "description": description, "stats": stats}
+    # what the Model has no place for, kept so that the writer gives the same bytes back
+    extras = {"description": raw_description, "Rc_min": rc_min, "neval": neval,
+              "sfval_cov": stats["sfval_cov"].tolist()}
+    return {"central": central, "descriptor": desc, "description": description, "stats": stats,
+            "extras": extras}
 
 
 def _check_descriptor(path: Path, desc: dict, n_features: int) -> None:
@@ -222,8 +227,9 @@ def _check_descriptor(path: Path, desc: dict, n_features: int) -> None:
 
 
 def _trnset(r: _Reader) -> dict:
-    file = r.text("trainset file").strip()
-    r.int("normalized")
+    raw_file = r.text("trainset file").rstrip(" ")
+    file = raw_file.strip()
+    normalized = r.int("normalized")
     scale = r.float("scale")
     shift = r.float("shift")
     ntypes = r.int("nTypes")
@@ -233,7 +239,15 @@ def _trnset(r: _Reader) -> dict:
         raise FileFormatError(f"{r.path}: the energy scale ({scale!r}), shift ({shift!r}) and atomic "
                               f"energies ({', '.join(map(repr, e_atom.tolist()))}) must be finite, "
                               "the scale non-zero")
-    return {"file": file, "scale": scale, "shift": shift, "species": names, "e_atom": e_atom}
+    extras = {"file": raw_file, "normalized": normalized, "scale": scale, "shift": shift,
+              "types": names, "E_atom": e_atom.tolist()}
+    try:  # informational only (predict.x does not use them): kept when present and well-formed
+        extras.update(nAtomsTot=r.int("nAtomsTot"), nStrucs=r.int("nStrucs"),
+                      **dict(zip(("E_min", "E_max", "E_av"), r.floats("E_min, E_max, E_av", 3).tolist())))
+    except FileFormatError:
+        pass
+    return {"file": file, "scale": scale, "shift": shift, "species": names, "e_atom": e_atom,
+            "extras": extras}
 
 
 def read_aenet_nn(paths_by_species: dict[str, str | Path]):
@@ -277,6 +291,7 @@ def read_aenet_nn(paths_by_species: dict[str, str | Path]):
             for key in ("scale", "shift"):
                 if not math.isclose(info[key], i0[key], rel_tol=1e-12, abs_tol=1e-12):
                     raise FileFormatError(f"{path}: energy {key} {info[key]} differs from {i0[key]} in {p0}")
+        setup["extras"]["trainset"] = info["extras"]
         nets[sym], setups[sym] = net, setup
     if trn is None:
         raise FileFormatError("no ænet potential files given")
@@ -305,7 +320,8 @@ def read_aenet_nn(paths_by_species: dict[str, str | Path]):
         networks={s: nets[s] for s in species},
         energy_shift=float(info["shift"]), energy_scale=float(info["scale"]),
         metadata={"source": "aenet", "files": {s: str(p) for s, p in paths_by_species.items()},
-                  "trainset": info["file"]},
+                  "trainset": info["file"],
+                  "aenet": {s: setups[s]["extras"] for s in species}},
     )
     logger.debug("read ænet potential for %s", ", ".join(species))
     return model

@@ -1,33 +1,33 @@
-"""Write small ænet binary potentials (``*.nn``) for tests: the record layout of train.x.
+"""Small ænet binary potentials (``*.nn``) for tests, written by the package's writer.
 
-The layout is the one documented in /work/shared/docs/aenet-reference.md §1e and decoded by
-:mod:`anncli.potential.aenet_nn` (gfortran unformatted sequential records, little-endian).
-Tests build valid files with :func:`write_nn` and damage single records with
-:func:`nn_records` / :func:`join_records`, so they need no reference data.
+The files are encoded by :mod:`anncli.potential.aenet_nn_writer` (the one implementation of
+the layout of train.x) from small seeded random models.  Tests build valid files with
+:func:`write_nn` and damage single records with :func:`nn_records` / :func:`join_records`, so
+they need no reference data.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
+from anncli.potential.aenet_nn_writer import aenet_nn_records, join_records
 
-def _record(payload: bytes) -> bytes:
-    n = len(payload).to_bytes(4, "little", signed=True)
-    return n + payload + n
-
-
-def _ints(*values) -> bytes:
-    return np.asarray(values if len(values) != 1 else np.atleast_1d(values[0]), dtype="<i4").tobytes()
+__all__ = ["RECORD", "nn_records", "join_records", "write_nn"]
 
 
-def _floats(values) -> bytes:
-    return np.asarray(values, dtype="<f8").tobytes()
-
-
-def _text(value: str, width: int) -> bytes:
-    return value.ljust(width)[:width].encode("latin-1")
+def _descriptor(central: str, env: tuple[str, ...], kind: str, orders: tuple[int, int]) -> tuple[dict, int]:
+    if kind == "chebyshev":
+        n_r, n_a = orders
+        d = {"kind": "chebyshev", "central": central, "env": list(env), "radial_cutoff": 4.5,
+             "radial_order": n_r, "angular_cutoff": 3.5, "angular_order": n_a, "weights": None}
+        return d, (n_r + 1 + n_a + 1) * (2 if len(env) > 1 else 1)
+    functions = [{"G": 2, "type2": s, "eta": 0.5, "Rs": 0.0, "Rc": 4.0} for s in env]
+    functions += [{"G": 4, "type2": s, "type3": s, "eta": 0.1, "lambda": 1.0, "zeta": 2.0, "Rc": 4.0}
+                  for s in env]
+    return {"kind": "behler2011", "central": central, "env": list(env), "functions": functions}, len(functions)
 
 
 def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: str = "chebyshev",
@@ -37,9 +37,9 @@ def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: st
     Parameters
     ----------
     central : str
-        The species of the potential (ATOM).
+        The species of the potential (ATOM); one of ``env``.
     env : tuple of str
-        Environment species; also the training set's type list.
+        Environment species; also the model's species and the training set's type list.
     kind : str
         ``"chebyshev"`` (radial_N, angular_N = ``orders``) or ``"behler2011"`` (a G2 and a G4
         function per species).
@@ -48,46 +48,26 @@ def nn_records(central: str = "Ti", env: tuple[str, ...] = ("Ti", "O"), kind: st
     seed : int
         Seed of the weights and feature statistics.
     """
+    from anncli.network.mlp import Network
+    from anncli.potential.model_file import Model
+
     rng = np.random.default_rng(seed)
-    if kind == "chebyshev":
-        n_r, n_a = orders
-        nsf = (n_r + 1 + n_a + 1) * (2 if len(env) > 1 else 1)
-        sf = [0] * nsf
-        sfparam = np.zeros((nsf, 4))
-        sfparam[0] = [4.5, n_r, 3.5, n_a]
-        sfenv = np.zeros((nsf, 2), dtype=int)
-        sftype = "Chebyshev"
-    else:
-        rows = [(2, k + 1, 0, [4.0, 0.0, 0.5, 0.0]) for k in range(len(env))]
-        rows += [(4, k + 1, k + 1, [4.0, 1.0, 2.0, 0.1]) for k in range(len(env))]
-        nsf = len(rows)
-        sf = [r[0] for r in rows]
-        sfenv = np.array([[r[1], r[2]] for r in rows])
-        sfparam = np.array([r[3] for r in rows], dtype=float)
-        sftype = "Behler2011"
-    nnodes = [nsf, *hidden, 1]
-    sizes = [nnodes[l + 1] * (nnodes[l] + 1) for l in range(len(nnodes) - 1)]
-    iw = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    iv = np.concatenate([[0], np.cumsum(nnodes[:-1])]).astype(int)[: len(nnodes)]
-    weights = rng.normal(scale=0.3, size=int(iw[-1]))
-    avg = rng.normal(size=nsf)
-    cov = avg**2 + rng.uniform(0.1, 1.0, size=nsf)
-    lo, hi = avg - 3.0, avg + 3.0
-    return [
-        # Network
-        _ints(len(nnodes)), _ints(max(nnodes)), _ints(len(weights)), _ints(sum(nnodes)),
-        _ints(*nnodes), _ints(*([1] * (len(nnodes) - 2) + [0])), _ints(*iw[: len(nnodes)]),
-        _ints(*iv), _floats(weights),
-        # Setup
-        _text("test potential", 1024), _text(central, 2), _ints(len(env)),
-        b"".join(_text(s, 2) for s in env), _floats([0.75]), _floats([4.5]), _text(sftype, 100),
-        _ints(nsf), _ints(4), _ints(*sf), _floats(sfparam.ravel()),
-        _ints(*sfenv.ravel()), _ints(100), _floats(lo), _floats(hi), _floats(avg), _floats(cov),
-        # TrnSet
-        _text("refdata.train", 1024), _ints(1), _floats([0.5]), _floats([-1.0]), _ints(len(env)),
-        b"".join(_text(s, 2) for s in env), _floats(-rng.uniform(1, 2, size=len(env))),
-        _ints(1000), _ints(50), _floats([-3.0, -1.0, -2.0]),
-    ]
+    species = list(env)
+    descriptors, nets, mean, std, lo, hi = {}, {}, {}, {}, {}, {}
+    for sym in species:
+        d, nsf = _descriptor(sym, env, kind, orders)
+        descriptors[sym] = json.dumps(d)
+        net = Network([nsf, *hidden, 1], ["tanh"] * len(hidden) + ["linear"])
+        net.params[:] = rng.normal(scale=0.3, size=net.n_params)
+        nets[sym] = net
+        mean[sym] = rng.normal(size=nsf)
+        std[sym] = np.sqrt(rng.uniform(0.1, 1.0, size=nsf))
+        lo[sym], hi[sym] = mean[sym] - 3.0, mean[sym] + 3.0
+    model = Model(species=species, reference_energies=-rng.uniform(1, 2, size=len(species)),
+                  descriptors=descriptors, feature_mean=mean, feature_std=std, feature_min=lo,
+                  feature_max=hi, networks=nets, energy_shift=-1.0, energy_scale=0.5,
+                  metadata={"trainset": "refdata.train", "n_train": 40, "n_validation": 10})
+    return aenet_nn_records(model, central, rmin=0.75)
 
 
 #: Index of the records of :func:`nn_records` by name (those the tests damage).
@@ -97,23 +77,9 @@ RECORD = {"nlayers": 0, "Wsize": 2, "nnodes": 4, "f_a": 5, "iw": 6, "W": 8, "ato
           "sfval_cov": 25, "scale": 28, "shift": 29, "nTypes": 30, "typeName": 31, "E_atom": 32}
 
 
-def join_records(records: list[bytes]) -> bytes:
-    """The bytes of a file holding ``records``."""
-    return b"".join(_record(r) for r in records)
-
-
 def write_nn(path: str | Path, records: list[bytes] | None = None, **kwargs) -> Path:
     """Write ``records`` (default: ``nn_records(**kwargs)``) to ``path``."""
     path = Path(path)
     path.write_bytes(join_records(records if records is not None else nn_records(**kwargs)))
     return path
 
-
-def int_record(*values: int) -> bytes:
-    """Payload of a record of 4-byte integers."""
-    return _ints(*values)
-
-
-def float_record(*values: float) -> bytes:
-    """Payload of a record of 8-byte floats."""
-    return _floats(values)
