@@ -34,6 +34,7 @@ COMMANDS = [
     ("predict", "anncli.cli.predict", "predict"),
     ("validate", "anncli.cli.validate", "validate"),
     ("info", "anncli.cli.info", "info"),
+    ("export", "anncli.cli.export", "export"),
     ("help", "anncli.cli.help", "help_command"),
 ]
 

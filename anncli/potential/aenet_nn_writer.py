@@ -287,8 +287,8 @@ def mean_of_squares(sym: str, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         recovered = math.sqrt(best - a2[i]) if best >= a2[i] else 0.0
         if err > STD_RTOL * std[i] or recovered <= STD_ZERO:
             raise DataError(
-                f"{_where(sym)}: feature {i + 1} (mean {mean[i]!r}, std {std[i]!r}) cannot be stored as "
-                f"ænet's mean of squares: ænet would use the std {recovered!r} (relative error "
+                f"{_where(sym)}: feature {i + 1} (mean {float(mean[i])!r}, std {float(std[i])!r}) cannot be "
+                f"stored as ænet's mean of squares: ænet would use the std {recovered!r} (relative error "
                 f"{abs(recovered - std[i]) / std[i]:.1e} > {STD_RTOL:g}); the mean is too large for the std")
     return cov
 
