@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anncli import __version__
 from anncli.exceptions import ConfigError, DataError
 from anncli.potential.aenet_nn import AENET_ACTIVATIONS
 
@@ -167,10 +168,6 @@ def _types_order(model, setups: dict) -> list[str]:
                 f"{_where(sym)}: its {setup.kind} env lists {' '.join(setup.env)} but not "
                 f"{' '.join(missing)}; ænet needs every species of the potential in every env list "
                 "(it indexes out of bounds for other neighbours, anncli ignores them)")
-        extra = [s for s in setup.env if s not in species]
-        if extra:
-            raise DataError(f"{_where(sym)}: its env lists {' '.join(extra)}, which the model has no "
-                            "network for; ænet needs one potential file per TYPES species")
     if kinds != {"behler2011"}:
         return species
     # ænet registers a species' Behler functions under its TYPES index and evaluates them
@@ -333,7 +330,7 @@ def _setup_payloads(model, sym: str, setup, rmin: float | None) -> list[bytes]:
     if rmin is None:
         rmin = float(extra["Rc_min"]) if extra and "Rc_min" in extra else DEFAULT_RMIN
     description = str(extra.get("description", "")) if extra else \
-        f"ænet potential of {sym} exported by anncli$$"
+        f"{sym} potential exported by anncli {__version__}$$"
     neval = int(extra.get("neval", 0)) if extra else 0
     return [_text(description, 1024), _text(sym, TYPELEN), _ints([len(setup.env)]), _names(setup.env),
             _floats([rmin]), _floats([rc_max]), _text(sftype, 100), _ints([nsf]), _ints([4]),

@@ -265,6 +265,20 @@ def test_env_without_a_species_is_refused(small, tmp_path):
              r"not Au; ænet needs every species", tmp_path)
 
 
+def test_env_species_without_a_network_is_fine(tmp_path):
+    """ænet maps env species that are not in TYPES to nothing; the typespin weights keep their positions."""
+    from anncli.descriptors.chebyshev import ChebyshevSetup
+    from pot_helpers import cluster_structure, triclinic_structure
+    from synthetic_model import random_model
+
+    env = ["Cu", "O", "Au"]
+    model = random_model({s: ChebyshevSetup(s, env, 4.0, 4, 3.5, 2) for s in SPECIES}, (5,), seed=4,
+                         structures=[triclinic_structure(), cluster_structure()])
+    back = read_aenet_nn(write_aenet_nn(model, tmp_path).files)
+    assert json.loads(back.descriptors["Au"])["env"] == env
+    _same_predictions(model, back, [triclinic_structure(), cluster_structure()])
+
+
 def test_behler_env_order_ænet_misevaluates_is_refused(tmp_path):
     from anncli.descriptors.behler import BehlerSetup
     from synthetic_model import random_model
