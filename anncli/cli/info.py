@@ -26,25 +26,59 @@ def _range(values: list[float], fmt: str) -> str:
     return format(lo, fmt) if lo == hi else f"{format(lo, fmt)} .. {format(hi, fmt)}"
 
 
-def structure_summary(structures: list) -> dict:
-    """Counts and ranges of a list of :class:`~anncli.structure.Structure` (JSON-ready)."""
+def structure_summary(structures, close_pair_distance: float | None = None) -> dict:
+    """Counts and ranges of :class:`~anncli.structure.Structure` objects (JSON-ready).
+
+    One pass over any iterable (frames streamed from a file are not held), so that a
+    multi-gigabyte trajectory is summarised in bounded memory.  With ``close_pair_distance``
+    (Å), also every pair closer than that (``close_pairs``).
+    """
     from collections import Counter
 
-    n_atoms = [s.n_atoms for s in structures]
-    species = Counter(sym for s in structures for sym in s.symbols)
-    energies = [(s.energy, s.energy / s.n_atoms) for s in structures if s.energy is not None and s.n_atoms]
-    return {
-        "frames": len(structures),
-        "atoms": {"min": min(n_atoms), "max": max(n_atoms), "total": sum(n_atoms)},
+    from anncli.io import close_pairs
+
+    n_frames = total = periodic = with_forces = 0
+    n_min, n_max = None, None
+    species: Counter = Counter()
+    kinds: list = []
+    used: list = []
+    e_min = e_max = pa_min = pa_max = None
+    n_energy = 0
+    pairs = []
+    for s in structures:
+        n = s.n_atoms
+        n_frames += 1
+        total += n
+        n_min = n if n_min is None else min(n_min, n)
+        n_max = n if n_max is None else max(n_max, n)
+        species.update(s.symbols)
+        kinds.extend(s.energy_kinds)
+        periodic += bool(s.is_periodic)
+        with_forces += s.forces is not None
+        if s.energy is not None and n:
+            used.append(s.energy_kind)
+            n_energy += 1
+            e, pa = s.energy, s.energy / n
+            e_min, e_max = (e, e) if e_min is None else (min(e_min, e), max(e_max, e))
+            pa_min, pa_max = (pa, pa) if pa_min is None else (min(pa_min, pa), max(pa_max, pa))
+        if close_pair_distance:
+            pairs += [{"structure": s.label, "atoms": [i + 1, j + 1], "distance": d}
+                      for i, j, d in close_pairs(s, close_pair_distance)]
+    out = {
+        "frames": n_frames,
+        "atoms": {"min": n_min, "max": n_max, "total": total},
         "species": dict(species.most_common()),
-        "energy_eV": [min(e for e, _ in energies), max(e for e, _ in energies)] if energies else None,
-        "energy_eV_per_atom": [min(e for _, e in energies), max(e for _, e in energies)] if energies else None,
-        "frames_with_energy": len(energies),
-        "energy_kinds": _kind_counts(kind for s in structures for kind in s.energy_kinds),
-        "energy_used": _kind_counts(s.energy_kind for s in structures if s.energy is not None),
-        "frames_with_forces": sum(s.forces is not None for s in structures),
-        "frames_periodic": sum(bool(s.is_periodic) for s in structures),
+        "energy_eV": [e_min, e_max] if n_energy else None,
+        "energy_eV_per_atom": [pa_min, pa_max] if n_energy else None,
+        "frames_with_energy": n_energy,
+        "energy_kinds": _kind_counts(kinds),
+        "energy_used": _kind_counts(used),
+        "frames_with_forces": with_forces,
+        "frames_periodic": periodic,
     }
+    if close_pair_distance:
+        out["close_pairs"] = pairs
+    return out
 
 
 def _kind_counts(kinds) -> dict[str, int]:
@@ -126,7 +160,7 @@ def info(
 
     from anncli.cli import _apply_logging
     from anncli.exceptions import DataError
-    from anncli.io import close_pairs, expand_sources, read_structures
+    from anncli.io import expand_sources, iter_structures
 
     _apply_logging(click.get_current_context())
     file = Path(sources[0])
@@ -147,16 +181,10 @@ def info(
 
         units = Units(energy=units_energy or "eV", length=units_length or "Angstrom")
     files = [file] if len(sources) == 1 and file.is_file() else expand_sources(list(sources), ".")
-    structures = []
-    for path in files:
-        structures.extend(read_structures(path, format=fmt, index=index, units=units))
-    if not structures:
+    frames = (s for path in files for s in iter_structures(path, format=fmt, index=index, units=units))
+    summary = structure_summary(frames, CLOSE_PAIR_DISTANCE)  # streamed: frames are not held
+    if not summary["frames"]:
         raise DataError(f"{' '.join(sources)}: no structures selected (index {index!r})")
-    summary = structure_summary(structures)
-    summary["close_pairs"] = [
-        {"structure": s.label, "atoms": [i + 1, j + 1], "distance": d}
-        for s in structures for i, j, d in close_pairs(s, CLOSE_PAIR_DISTANCE)
-    ]
     name = str(file) if len(files) == 1 else f"{' '.join(sources)} ({len(files)} files)"
     if dump == "json":
         click.echo(json.dumps({"file": name, "files": [str(f) for f in files], **summary}, indent=2))
