@@ -46,7 +46,8 @@ def _stat_rows(stats: dict) -> list[tuple[str, str, str, str, str]]:
 def _candidates_text(c: dict) -> str:
     return (f" Candidates: {c['n_candidates']} structures scored by {c['rank_by']}; {c['n_above_threshold']} above "
             f"{c['threshold']:g}; {c['n_selected']} selected"
-            + (" by farthest-point sampling" if c["diverse"] else "") + " (selected.extxyz)")
+            + (" by farthest-point sampling" if c["diverse"] and c["n_selected"] else "")
+            + (" (selected.extxyz)" if c["n_selected"] else ""))
 
 
 def summary_text(report: dict) -> str:
@@ -185,7 +186,8 @@ def _candidates_html(c: dict) -> list[str]:
         f"<b>{html.escape(c['rank_by'])}</b>; {c['n_above_threshold']} above the threshold {c['threshold']:g}; "
         f"{c['n_selected']} selected" + (" by farthest-point sampling in feature space among the highest "
                                          "scores" if c["diverse"] else " (the highest scores)")
-        + ". They are in selected.extxyz; every candidate's scores in candidates.csv.</p>",
+        + (". They are in selected.extxyz" if c["n_selected"] else ": no candidate scores above the threshold")
+        + "; every candidate's scores are in candidates.csv.</p>",
         _table(["order", "source", "frame", "score"], rows),
     ]
 
