@@ -31,6 +31,7 @@ from anncli.config.base import Float as _Number
 
 __all__ = [
     "GenerateConfig",
+    "TaylorAugmentation",
     "read_setup_files",
     "Units",
     "ChebyshevTerm",
@@ -278,6 +279,32 @@ Descriptor = Annotated[
 ]
 
 
+class TaylorAugmentation(Section):
+    """Taylor-expansion augmentation (Cooper et al., npj Comput. Mater. 6, 54 (2020)).
+
+    Every structure with reference forces gets ``copies`` displaced copies R + δ labelled
+    with the first-order energy E(R) − Σ_i F_i·δ_i and no forces (:mod:`anncli.workflows.taylor`).
+    """
+
+    copies: Annotated[Int, Field(ge=1)] = Field(
+        4, description="Displaced copies added for every structure with reference forces (>= 1)."
+    )
+    displacement: PositiveFloat = Field(
+        0.01, description="Largest atom displacement of a copy (Å): the displacements are "
+        "scaled so that the atom that moves most moves exactly this far. Keep it small "
+        "(0.01-0.03 Å): the copies' energies are exact only to first order."
+    )
+    mode: Literal["all", "single"] = Field(
+        "all", description="all = every atom displaced in a random direction (Gaussian "
+        "draws); single = one random atom per copy (the others shift slightly so that, "
+        "in both modes, the centre of mass does not move)."
+    )
+    seed: Annotated[Int, Field(ge=0)] = Field(
+        0, description="Seed of the displacements: copy k of the structure in row p of "
+        "the training set is drawn from numpy's default_rng([seed, p, k])."
+    )
+
+
 class GenerateConfig(Section):
     """Input of ``anncli generate``: reference structures -> one HDF5 training-set file."""
 
@@ -321,6 +348,11 @@ class GenerateConfig(Section):
         "compress by only ~20 %), lzf (fast) or gzip (smallest, slowest)."
     )
     n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads for featurisation; null = all cores.")
+    taylor: TaylorAugmentation | None = Field(
+        None, description="Taylor-expansion augmentation: {copies, displacement, mode, seed}; "
+        "adds displaced copies with first-order energies E - F·δ (no forces) of every structure "
+        "with forces, for energy-only training (train splits by parent structure). null = off."
+    )
 
     @field_validator("reference_energies")
     @classmethod

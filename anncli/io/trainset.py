@@ -42,6 +42,7 @@ _STRUCTURE_COLUMNS = {
     "source": ((), _STR),
     "frame": ((), "i8"),
     "has_forces": ((), "bool"),
+    "parent": ((), "i8"),
 }
 _ATOM_COLUMNS = {
     "species": ((), "i4"),
@@ -298,7 +299,8 @@ class TrainsetWriter:
         ----------
         structures : dict of str to ndarray
             One row per structure for every column of ``/structures`` except
-            ``atom_offset`` and ``species_count`` (derived here).
+            ``atom_offset`` and ``species_count`` (derived here); ``parent`` (file rows)
+            may be left out: every structure is then its own parent.
         atoms : dict of str to ndarray
             One row per atom (batch order) for ``species``, ``positions``, ``forces``.
         features : dict of str to (ndarray, ndarray)
@@ -314,6 +316,8 @@ class TrainsetWriter:
         species_count = np.zeros((n_new, len(self.species)), dtype=np.int32)
         np.add.at(species_count, (atom_structure, atoms["species"]), 1)
         # the per-structure columns are small: buffered, and written in few large pieces
+        if "parent" not in structures:  # no augmentation: every structure is its own parent
+            structures = {**structures, "parent": self._n_structures + np.arange(n_new, dtype=np.int64)}
         for name in _STRUCTURE_COLUMNS:
             self._pending[name].append(np.asarray(structures[name]))
         self._pending["species_count"].append(species_count)
@@ -457,6 +461,40 @@ def open_trainset(path: str | Path) -> h5py.File:
         f.close()
         raise FileFormatError(f"{Path(path)}: the training-set file is incomplete (generate was interrupted)")
     return f
+
+
+def read_parents(f: h5py.File) -> np.ndarray:
+    """``/structures/parent`` of an open training set: the row of every structure's parent.
+
+    A parent is an original structure (its own parent); Taylor copies point to the structure
+    they were displaced from.  Files written before the column existed have no copies: every
+    structure is its own parent.
+
+    Returns
+    -------
+    ndarray of shape (n_structures,), int64
+
+    Raises
+    ------
+    FileFormatError
+        A column of the wrong length, or a parent that is out of range or not an original.
+    """
+    st = f["structures"]
+    n = int(st["n_atoms"].shape[0])
+    if "parent" not in st:
+        return np.arange(n, dtype=np.int64)
+    parents = np.asarray(st["parent"][()], dtype=np.int64)
+    if parents.shape != (n,):
+        raise FileFormatError(f"{f.filename}: /structures/parent has {parents.shape[0]} rows, "
+                              f"expected {n} (one per structure)")
+    bad = np.flatnonzero((parents < 0) | (parents >= n))
+    if len(bad) == 0:
+        bad = np.flatnonzero(parents[parents] != parents)
+    if len(bad):
+        i = int(bad[0])
+        raise FileFormatError(f"{f.filename}: /structures/parent[{i}] = {int(parents[i])} is not "
+                              f"the row of an original structure (0..{n - 1}, its own parent)")
+    return parents
 
 
 def read_species(f: h5py.File) -> list[str]:

@@ -3,6 +3,11 @@
 This module owns the split rules: the two sets never overlap; a random split draws from the
 run's seeded generator; ``split.csv`` (columns ``index,source,set`` with set ``train`` or
 ``validation``) records a split and can be given back as ``validation_set``.
+
+Families: a structure and its Taylor copies (``/structures/parent``, generate's ``taylor``)
+are one family and always land in the same set, so no copy of a validation structure is
+trained on.  Without copies every structure is its own family and the splits are the same as
+before families existed.
 """
 
 from __future__ import annotations
@@ -19,36 +24,48 @@ from anncli.io.atomic import atomic_open
 logger = logging.getLogger(__name__)
 
 
-def random_split(eligible: np.ndarray, fraction: float, rng: np.random.Generator):
-    """Split ``eligible`` structure indices at random.
+def random_split(eligible: np.ndarray, fraction: float, rng: np.random.Generator,
+                 parents: np.ndarray | None = None):
+    """Split ``eligible`` structure indices at random, by family.
 
     Parameters
     ----------
     eligible : ndarray of shape (n,), int64
     fraction : float in (0, 1)
-        Validation fraction; the validation set has ``round(fraction * n)`` structures
-        (at least 1, at most n - 1).
+        Validation fraction of the families (parents); ``round(fraction * n_families)``
+        families (at least 1, at most n_families - 1) are drawn for validation.
     rng : numpy Generator
+    parents : ndarray of shape (n_structures,), int64, optional
+        Parent row of every structure of the training set (:func:`anncli.io.trainset.read_parents`);
+        None: every structure is its own parent.
 
     Returns
     -------
     train_ids, val_ids : sorted int64 arrays
+        Every eligible member of a drawn family is in ``val_ids``.
     """
     eligible = np.asarray(eligible, dtype=np.int64)
-    n = len(eligible)
+    family = eligible if parents is None else np.asarray(parents, dtype=np.int64)[eligible]
+    families = np.unique(family)
+    n = len(families)
     if n < 2:
-        raise DataError(f"{n} usable structure(s): at least 2 are needed to split "
+        copies = not np.array_equal(family, eligible)
+        what = "parent structure(s) (with their copies)" if copies else "structure(s)"
+        raise DataError(f"{n} usable {what}: at least 2 are needed to split "
                         "into training and validation sets")
     n_val = min(max(1, int(round(fraction * n))), n - 1)
     perm = rng.permutation(n)
-    val = np.sort(eligible[perm[:n_val]])
-    train = np.sort(eligible[perm[n_val:]])
-    return train, val
+    in_val = np.isin(family, families[perm[:n_val]])
+    return np.sort(eligible[~in_val]), np.sort(eligible[in_val])
 
 
 def explicit_split(eligible: np.ndarray, validation: np.ndarray, n_structures: int,
-                   where: str = "validation_set"):
-    """Split with the given validation indices; the rest of ``eligible`` is for training."""
+                   where: str = "validation_set", parents: np.ndarray | None = None):
+    """Split with the given validation indices; the rest of ``eligible`` is for training.
+
+    With ``parents`` (shape (n_structures,), the parent row of every structure) the whole
+    family of every given index (its parent and the parent's copies) goes to validation.
+    """
     validation = np.asarray(validation, dtype=np.int64)
     bad = validation[(validation < 0) | (validation >= n_structures)]
     if len(bad):
@@ -61,6 +78,13 @@ def explicit_split(eligible: np.ndarray, validation: np.ndarray, n_structures: i
     if dropped:
         logger.warning("%s: %d validation structure(s) excluded by max_energy_per_atom", where,
                        dropped)
+    if parents is not None:
+        parents = np.asarray(parents, dtype=np.int64)
+        family = eligible[np.isin(parents[eligible], parents[validation])]
+        if len(family) > len(val):
+            logger.info("%s: %d Taylor copies (or parents) of the validation structures also "
+                        "go to validation", where, len(family) - len(val))
+        val = family
     train = np.setdiff1d(eligible, val)
     if len(val) == 0 or len(train) == 0:
         raise ConfigError(f"{where}: the split leaves the "

@@ -23,6 +23,7 @@ import numpy as np
 from anncli.exceptions import ConfigError, DataError
 from anncli.structure import ENERGY_KINDS, Structure
 from anncli.workflows.reference_fit import ReferenceEnergyFit, apply_fit, fit_report
+from anncli.workflows.taylor import TaylorCounts, taylor_copies
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +122,14 @@ class _Batch:
     def __init__(self) -> None:
         self.structures: list[Structure] = []
         self.cohesive: list[float] = []
+        self.parents: list[int] = []  # training-set row of each structure's parent (itself)
         self.n_atoms = 0
         self.files_done = 0  # files completely read when the batch was handed over
 
-    def add(self, s: Structure, e_coh: float) -> None:
+    def add(self, s: Structure, e_coh: float, parent: int) -> None:
         self.structures.append(s)
         self.cohesive.append(e_coh)
+        self.parents.append(parent)
         self.n_atoms += s.n_atoms
 
 
@@ -222,6 +225,7 @@ def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
         "source": np.array([s.source for s in batch.structures], dtype=object),
         "frame": np.array([s.frame for s in batch.structures], dtype=np.int64),
         "has_forces": np.array([s.forces is not None for s in batch.structures]),
+        "parent": np.array(batch.parents, dtype=np.int64),
     }
     atoms = {"species": atom_species, "positions": positions, "forces": forces}
     return structures, atoms, features, derivatives
@@ -251,6 +255,7 @@ class _BatchReader(threading.Thread):
         super().__init__(name="anncli-reader", daemon=True)
         self.files, self.cfg, self.e_ref, self.batch_atoms = files, cfg, e_ref, batch_atoms
         self.fit = fit
+        self.taylor = TaylorCounts() if cfg.taylor is not None else None
         self.dropped: list[tuple[str, str]] = []
         self.per_atom: list[float] = []
         self.sizes: list[int] = []  # atoms of every structure written
@@ -268,9 +273,14 @@ class _BatchReader(threading.Thread):
                 e_coh = _accept(s, self.cfg, self.e_ref, self.dropped, fit=self.fit is not None)
                 if e_coh is None:
                     continue
-                batch.add(s, e_coh)
-                self.per_atom.append(e_coh / s.n_atoms)
-                self.sizes.append(s.n_atoms)
+                row = len(self.sizes)  # the structure's row in the training set
+                family = [(s, e_coh)]
+                if self.taylor is not None:  # displaced copies right after their parent
+                    family += taylor_copies(s, e_coh, row, self.cfg.taylor, self.taylor)
+                for member, e in family:
+                    batch.add(member, e, row)
+                    self.per_atom.append(e / s.n_atoms)
+                    self.sizes.append(s.n_atoms)
                 if s.energy_kind is not None:
                     self.energy_kinds.add(s.energy_kind)
                 if self.fit is not None:
@@ -392,6 +402,8 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         if reader.ident is not None:  # started: wait until it stops (next structure or hand-over)
             reader.join()
     dropped, per_atom = reader.dropped, reader.per_atom
+    if reader.taylor is not None:
+        reader.taylor.report()
     if dropped:
         logger.warning("left out %d structures:", len(dropped))
         for label, reason in dropped[:20]:

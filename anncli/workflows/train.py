@@ -32,7 +32,7 @@ from anncli import __version__
 from anncli.config.train import TrainConfig
 from anncli.exceptions import ConfigError, DataError
 from anncli.io.atomic import atomic_open, atomic_path
-from anncli.io.trainset import open_trainset, trainset_content_id
+from anncli.io.trainset import open_trainset, read_parents, trainset_content_id
 from anncli.network.species import SpeciesNetworks
 from anncli.potential.model_file import Model, save_model
 from anncli.training.blas import blas_threads
@@ -141,13 +141,16 @@ def _eligible(config: TrainConfig, data: TrainingData) -> np.ndarray:
 
 def _split(config: TrainConfig, data: TrainingData, eligible: np.ndarray,
            rng: np.random.Generator):
+    with open_trainset(data.path) as f:  # split by family: no copy of a validation structure is trained on
+        parents = read_parents(f)
     vs = config.validation_set
     if vs is None:
-        return random_split(eligible, config.validation_fraction, rng)
+        return random_split(eligible, config.validation_fraction, rng, parents)
     if isinstance(vs, list):
-        return explicit_split(eligible, np.array(vs, dtype=np.int64), data.n_structures)
+        return explicit_split(eligible, np.array(vs, dtype=np.int64), data.n_structures,
+                              parents=parents)
     return explicit_split(eligible, read_validation_file(Path(vs)), data.n_structures,
-                          where=f"validation_set ({vs})")
+                          where=f"validation_set ({vs})", parents=parents)
 
 
 def match_output_layer(nets: SpeciesNetworks, batches) -> None:
