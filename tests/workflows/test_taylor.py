@@ -244,6 +244,9 @@ def test_random_split_draws_parents_and_keeps_families_together():
     assert len(_families(parents, val)) == 8  # 20 % of the 40 parents
     assert len(val) == 40 and len(train) == 160
     assert np.array_equal(np.sort(np.concatenate([train, val])), eligible)
+    # the same seed draws the same parents as for the set without copies (paired comparisons)
+    _, val_plain = random_split(np.arange(40), 0.2, np.random.default_rng(3))
+    np.testing.assert_array_equal(np.unique(parents[val]) // 5, val_plain)
     # every structure its own parent: the split of a file without copies is unchanged
     a = random_split(eligible, 0.2, np.random.default_rng(3))
     b = random_split(eligible, 0.2, np.random.default_rng(3), np.arange(200))
