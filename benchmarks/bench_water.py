@@ -21,7 +21,7 @@ first-order labels are not part of it).
 Ends with ``RESULT water_val_rmse_mev=<mean over seeds> water_val_rmse_min_mev=<x> epochs=<n>
 force_weight=<w> hidden=<n>x<n> taylor=<copies>x<Å> train_s=<mean s per run>``.
 Usage: python benchmarks/bench_water.py [--data ../shared/data] [--epochs 4000] [--seeds 1 2 3]
-       [--force-weight W] [--hidden N N] [--taylor 4 0.01 [--taylor-mode all|single]]
+       [--force-weight W] [--hidden N N] [--taylor 4 0.01 [--taylor-mode single|all]]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--taylor", type=float, nargs=2, metavar=("COPIES", "DISPLACEMENT"),
                         help="Taylor-augment the set (copies per cluster, largest displacement Å) "
                         "and train on energies only")
-    parser.add_argument("--taylor-mode", choices=("all", "single"), default="all")
+    parser.add_argument("--taylor-mode", choices=("single", "all"), default="single")
     args = parser.parse_args()
     taylor = ""
     if args.taylor:

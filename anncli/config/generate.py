@@ -291,13 +291,15 @@ class TaylorAugmentation(Section):
     )
     displacement: PositiveFloat = Field(
         0.01, description="Largest atom displacement of a copy (Å): the displacements are "
-        "scaled so that the atom that moves most moves exactly this far. Keep it small "
-        "(0.01-0.03 Å): the copies' energies are exact only to first order."
+        "scaled so that the atom that moves most moves exactly this far. Keep it small: the "
+        "copies' energies are exact only to first order, their error grows as displacement² "
+        "(in mode all also with the number of atoms; water clusters: 0.02 Å all-atom is worse "
+        "than no copies, README)."
     )
     mode: Literal["all", "single"] = Field(
-        "all", description="all = every atom displaced in a random direction (Gaussian "
-        "draws); single = one random atom per copy (the others shift slightly so that, "
-        "in both modes, the centre of mass does not move)."
+        "single", description="single = one random atom per copy (the best on the water "
+        "clusters); all = every atom displaced in a random direction (Gaussian draws). In "
+        "both the other atoms shift slightly so that the centre of mass does not move."
     )
     seed: Annotated[Int, Field(ge=0)] = Field(
         0, description="Seed of the displacements: copy k of the structure in row p of "

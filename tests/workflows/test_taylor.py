@@ -99,7 +99,7 @@ def augmented(tmp_path_factory):
     """One augmented training set (mode all), shared by the checks below."""
     tmp = tmp_path_factory.mktemp("taylor")
     structures = _structures()
-    path = _inputs(tmp, structures, {"copies": COPIES, "displacement": 0.02, "seed": 7})
+    path = _inputs(tmp, structures, {"copies": COPIES, "displacement": 0.02, "mode": "all", "seed": 7})
     result = _generate(path)
     return structures, result, _read(tmp / "out.h5"), tmp / "out.h5"
 
@@ -180,8 +180,8 @@ def test_single_mode_moves_one_atom_and_shifts_the_rest_to_keep_the_centre(tmp_p
 def test_the_file_does_not_depend_on_the_batch_size(augmented, monkeypatch):
     structures, _, d, first = augmented
     # the same structure files (the source paths are part of the content id), another output
-    path = _inputs(first.parent, structures, {"copies": COPIES, "displacement": 0.02, "seed": 7},
-                   output="batched.h5")
+    path = _inputs(first.parent, structures, {"copies": COPIES, "displacement": 0.02, "mode": "all",
+                                                  "seed": 7}, output="batched.h5")
     monkeypatch.setattr(gen, "BATCH_ATOMS", 1)  # one structure (and its copies) per batch
     _generate(path)
     again = _read(first.parent / "batched.h5")
