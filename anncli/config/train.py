@@ -135,7 +135,7 @@ class TrainConfig(Section):
         "(default: the model file's directory).")
     overwrite: Bool = Field(False, description="Replace existing outputs of a previous run.")
     seed: Int = Field(0, description="Seed of the split, the initial weights and the sampling.")
-    validation_fraction: Float = Field(0.1, description="Fraction of the structures set aside "
+    validation_fraction: Float = Field(0.1, description="Fraction of the structures (of their parents, with Taylor copies) set aside "
                                        "for validation, in (0, 1).")
     validation_set: Optional[Union[list[Annotated[Int, Field(ge=0)]], InputPath]] = Field(
         None, description="Explicit validation set instead of a random one: a list of "
