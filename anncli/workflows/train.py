@@ -145,12 +145,18 @@ def _split(config: TrainConfig, data: TrainingData, eligible: np.ndarray,
         parents = read_parents(f)
     vs = config.validation_set
     if vs is None:
-        return random_split(eligible, config.validation_fraction, rng, parents)
-    if isinstance(vs, list):
-        return explicit_split(eligible, np.array(vs, dtype=np.int64), data.n_structures,
-                              parents=parents)
-    return explicit_split(eligible, read_validation_file(Path(vs)), data.n_structures,
-                          where=f"validation_set ({vs})", parents=parents)
+        train_ids, val_ids = random_split(eligible, config.validation_fraction, rng, parents)
+    elif isinstance(vs, list):
+        train_ids, val_ids = explicit_split(eligible, np.array(vs, dtype=np.int64), data.n_structures,
+                                            parents=parents)
+    else:
+        train_ids, val_ids = explicit_split(eligible, read_validation_file(Path(vs)), data.n_structures,
+                                            where=f"validation_set ({vs})", parents=parents)
+    copies = parents[val_ids] != val_ids
+    if copies.any():  # their labels are first-order approximations: validate on the originals only
+        logger.info("split: %d Taylor copies of validation structures are in neither set", int(copies.sum()))
+        val_ids = val_ids[~copies]
+    return train_ids, val_ids
 
 
 def match_output_layer(nets: SpeciesNetworks, batches) -> None:
