@@ -40,6 +40,8 @@ __all__ = [
     "Behler2011Descriptor",
     "Descriptor",
     "EnergyKind",
+    "ENERGY_KEY_DESCRIPTION",
+    "FORCES_KEY_DESCRIPTION",
     "ENERGY_UNITS",
     "LENGTH_UNITS",
 ]
@@ -54,6 +56,10 @@ PositiveFloat = Annotated[Float, Field(gt=0)]
 
 #: The ``energy`` key of the generate and predict input (kinds: :mod:`anncli.structure`).
 EnergyKind = Literal["free", "zero_kelvin", "total"]
+ENERGY_KEY_DESCRIPTION = ("Key of the reference energy in files that store it under a name of their own, e.g. "
+                          "REF_energy in extxyz data sets made for MACE; null = the file's energy (see 'energy').")
+FORCES_KEY_DESCRIPTION = ("Per-atom column of the reference forces in such files, e.g. REF_forces; "
+                          "null = the file's forces.")
 ENERGY_DESCRIPTION = (
     "Which energy of the structure files is the reference: free = the force-consistent "
     "(Mermin free) energy F = E - TS that the forces belong to (ASE's free_energy: VASP TOTEN / "
@@ -317,6 +323,8 @@ class GenerateConfig(Section):
     format: Str | None = Field(None, description="Structure file format; null = guess from each file name.")
     units: Units = Field(default_factory=Units, description="Units of the structure files: {energy, length}.")
     energy: EnergyKind | None = Field(None, description=ENERGY_DESCRIPTION)
+    energy_key: Str | None = Field(None, description=ENERGY_KEY_DESCRIPTION)
+    forces_key: Str | None = Field(None, description=FORCES_KEY_DESCRIPTION)
     output: InputPath = Field("trainset.h5", description="Training-set file to write (HDF5), relative to the input file.")
     overwrite: Bool = Field(False, description="Replace an existing output file (otherwise an error).")
     reference_energies: Annotated[

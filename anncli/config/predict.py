@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
-from anncli.config.generate import ENERGY_DESCRIPTION, EnergyKind, Units
+from anncli.config.generate import (ENERGY_DESCRIPTION, ENERGY_KEY_DESCRIPTION, FORCES_KEY_DESCRIPTION,
+                                    EnergyKind, Units)
 
 __all__ = ["PredictConfig", "PredictOutput", "Extrapolation", "Relax", "PotentialAndStructures"]
 
@@ -88,7 +89,8 @@ class PotentialAndStructures(Section):
     energy: EnergyKind | None = Field(
         None, description=ENERGY_DESCRIPTION.replace("is the reference", "is the reference label the "
                                                      "predictions are compared with", 1))
-
+    energy_key: Str | None = Field(None, description=ENERGY_KEY_DESCRIPTION)
+    forces_key: Str | None = Field(None, description=FORCES_KEY_DESCRIPTION)
     min_distance: Annotated[Float, Field(ge=0)] = Field(
         0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
     )

@@ -116,6 +116,7 @@ def read_structures(
     index: str | int | slice = ":",
     units: Units | None = None,
     energy: str | None = None,
+    **label_keys,
 ) -> list[Structure]:
     """Read the structures (frames) of one file.
 
@@ -136,6 +137,8 @@ def read_structures(
     energy : {"free", "zero_kelvin", "total"} or None
         Which of the file's energies a structure holds (see :mod:`anncli.structure`);
         None: the force-consistent free energy where the file has it, else its energy.
+    **label_keys
+        ``energy_key``, ``forces_key``: see :func:`iter_structures`.
 
     Returns
     -------
@@ -152,7 +155,7 @@ def read_structures(
     ConfigError
         If ``index`` is not a valid frame index.
     """
-    return list(iter_structures(path, format=format, index=index, units=units, energy=energy))
+    return list(iter_structures(path, format=format, index=index, units=units, energy=energy, **label_keys))
 
 
 def iter_structures(
@@ -161,8 +164,15 @@ def iter_structures(
     index: str | int | slice = ":",
     units: Units | None = None,
     energy: str | None = None,
+    energy_key: str | None = None,
+    forces_key: str | None = None,
 ) -> Iterator[Structure]:
     """Yield the structures (frames) of one file one at a time.
+
+    ``energy_key`` and ``forces_key`` name the reference labels of files that store them
+    under keys of their own (extxyz ``REF_energy=`` / ``REF_forces`` columns, as in MACE's
+    data sets): the energy is taken from the frame's info (or calculator results), the forces
+    from its per-atom arrays; a frame without them is a DataError naming the key.
 
     Same parameters, results and errors as :func:`read_structures`, but frames are
     parsed as they are consumed, so memory does not grow with the number of frames for
@@ -202,12 +212,43 @@ def iter_structures(
     n = 0
     for frame, atoms in _iter_ase(path, fmt, idx):
         s = Structure.from_ase(atoms, source=name, frame=frame, energy=energy, format=fmt)
+        if energy_key is not None or forces_key is not None:
+            _custom_labels(s, atoms, energy_key, forces_key)
         if units is not None and not units.is_default:
             _convert(s, units)
         check_structure(s)
         n += 1
         yield s
     logger.debug("read %d structure(s) from %s as %s", n, name, fmt)
+
+
+def _custom_labels(s: Structure, atoms, energy_key: str | None, forces_key: str | None) -> None:
+    """Replace the labels of ``s`` by those stored under ``energy_key`` / ``forces_key``."""
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    if energy_key is not None:
+        value = atoms.info.get(energy_key, results.get(energy_key))
+        if value is None:
+            keys = sorted(set(atoms.info) | set(results))
+            raise DataError(f"{s.label}: no energy under '{energy_key}' (energy_key); this frame has "
+                            f"{', '.join(keys) or 'no info keys'}")
+        try:
+            s.energy = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{s.label}: '{energy_key}' (energy_key) is {value!r}, not a number") from None
+        s.energy_kind, s.energy_kinds = None, ()
+    if forces_key is not None:
+        value = atoms.arrays.get(forces_key)
+        if value is None:
+            value = results.get(forces_key)
+        if value is None:
+            keys = sorted(k for k in atoms.arrays if k not in ("numbers", "positions"))
+            raise DataError(f"{s.label}: no per-atom forces under '{forces_key}' (forces_key); this frame has "
+                            f"{', '.join(keys) or 'no per-atom arrays'}")
+        value = np.asarray(value, dtype=float)
+        if value.shape != (s.n_atoms, 3):
+            raise DataError(f"{s.label}: '{forces_key}' (forces_key) has shape {value.shape}, "
+                            f"expected ({s.n_atoms}, 3)")
+        s.forces = np.ascontiguousarray(value)
 
 
 def _streamable(idx: int | slice) -> bool:

@@ -84,7 +84,8 @@ def select_next(config, potential, base_dir: Path, files_out: dict) -> dict:
     cfg = config.candidates
     kind = _score_kind(cfg, potential)
     files = expand_sources(list(cfg.structures), base_dir)
-    reader_cfg = config.model_copy(update={"format": cfg.format, "frames": cfg.frames, "energy": None})  # unlabelled
+    reader_cfg = config.model_copy(update={"format": cfg.format, "frames": cfg.frames,  # unlabelled
+                                           "energy": None, "energy_key": None, "forces_key": None})
     structures, rows, prints = [], [], []
     batch: list = []
 

@@ -237,7 +237,8 @@ def _iter_structures(files: list[Path], cfg):
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
     for k, path in enumerate(files):
-        for s in iter_structures(path, format=cfg.format, units=units, energy=cfg.energy):
+        for s in iter_structures(path, format=cfg.format, units=units, energy=cfg.energy,
+                                 energy_key=cfg.energy_key, forces_key=cfg.forces_key):
             yield k, s
 
 

@@ -404,7 +404,8 @@ def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict)
 
     md = config.md
     files = expand_sources(list(md.structures), base_dir)
-    reader_cfg = config.model_copy(update={"format": md.format, "frames": md.frames, "energy": None})  # labels unused
+    reader_cfg = config.model_copy(update={"format": md.format, "frames": md.frames,  # labels unused
+                                           "energy": None, "energy_key": None, "forces_key": None})
     starts = [s for _, s in _iter_structures(files, reader_cfg)]
     if not starts:
         raise DataError("md: no start structures were read from md.structures")

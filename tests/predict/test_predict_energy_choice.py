@@ -14,7 +14,7 @@ from anncli.workflows import predict
 
 
 def _cfg(energy=None, frames=":"):
-    return SimpleNamespace(units=Units(), format=None, frames=frames, energy=energy)
+    return SimpleNamespace(units=Units(), format=None, frames=frames, energy=energy, energy_key=None, forces_key=None)
 
 
 def _file(tmp_path, n=6):
