@@ -80,7 +80,10 @@ def _write_structures(directory: Path, n: int = 8, seed: int = 0) -> None:
         write_structures(directory / f"s{k:02d}.xsf", s)
 
 
-def compile_kernels(workdir: str | Path | None = None) -> dict:
+DESCRIPTORS = {"chebyshev": ("cheb", _CHEBYSHEV), "behler2011": ("behler", _BEHLER)}
+
+
+def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, ...] = tuple(DESCRIPTORS)) -> dict:
     """Run every kernel once so that Numba compiles (or loads) and caches it.
 
     Parameters
@@ -88,6 +91,9 @@ def compile_kernels(workdir: str | Path | None = None) -> dict:
     workdir : path, optional
         Directory for the tiny data set and outputs (default: a temporary directory,
         removed afterwards).
+    descriptors : tuple of str
+        Descriptor families whose kernels are compiled (keys of :data:`DESCRIPTORS`); the
+        neighbour list, network and training kernels are always compiled.
 
     Returns
     -------
@@ -108,7 +114,7 @@ def compile_kernels(workdir: str | Path | None = None) -> dict:
         tmp = Path(tmp)
         _write_structures(tmp / "data")
         models = []
-        for name, descriptor in (("cheb", _CHEBYSHEV), ("behler", _BEHLER)):
+        for name, descriptor in (DESCRIPTORS[d] for d in descriptors):
             gen = tmp / f"generate-{name}.yaml"
             gen.write_text(_GENERATE.format(output=f"{name}.h5", descriptor=descriptor))
             generate.run(load_config(gen, GenerateConfig), config_path=gen)
@@ -126,10 +132,17 @@ def compile_kernels(workdir: str | Path | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m anncli.compile [-q]``; returns the exit status."""
+    """Command line: ``python -m anncli.compile [-q] [--descriptors LIST]``; returns the exit status."""
     ap = argparse.ArgumentParser(prog="python -m anncli.compile", description=__doc__.splitlines()[0])
     ap.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    ap.add_argument("--descriptors", default=",".join(DESCRIPTORS),
+                    help="descriptor families to compile, comma-separated (default: all: %(default)s); "
+                         "the others compile on first use")
     args = ap.parse_args(argv)
+    chosen = tuple(d.strip() for d in args.descriptors.split(",") if d.strip())
+    unknown = [d for d in chosen if d not in DESCRIPTORS]
+    if unknown or not chosen:
+        ap.error(f"--descriptors: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(DESCRIPTORS)}")
     from anncli.cli import set_openmp_wait_policy
     from anncli.log import setup_logging
 
@@ -137,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     root = setup_logging(-1 if args.quiet else 0)
     for handler in root.handlers:  # the stages' messages (and extrapolation warnings) on the tiny set are noise
         handler.addFilter(lambda r: r.levelno >= logging.ERROR or r.name in ("anncli.kernels", logger.name))
-    result = compile_kernels()
+    result = compile_kernels(descriptors=chosen)
     if result["compile_seconds"] > 0:
         logger.info("Numba kernels compiled and cached in %.0f s; later runs load them in a moment",
                     result["seconds"])

@@ -109,3 +109,15 @@ def test_compile_module_compiles_every_kernel_real_runs_call(tmp_path):
     # the only kernel not run: the error path of a neighbour species missing from an env list
     missing = sorted(f"{m}.{a}" for m, a, n in rows if int(n) == 0)
     assert missing == ["anncli.descriptors._neighbor_kernels.first_missing_neighbor_nb"]
+
+
+def test_compile_refuses_an_unknown_descriptor_family(capsys):
+    import pytest
+
+    from anncli.compile import DESCRIPTORS, main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--descriptors", "chebyshev,soap"])
+    assert exc.value.code == 2
+    assert "unknown soap; choose from chebyshev, behler2011" in capsys.readouterr().err
+    assert set(DESCRIPTORS) == {"chebyshev", "behler2011"}
