@@ -15,6 +15,7 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from anncli.potential.evaluate import Potential, load_potential
+from anncli.potential.results import force_spread
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,7 @@ class ANNCalculator(Calculator):
             self.results["energy_members"] = res.energy_members[:, 0].copy()
             self.results["energy_std"] = float(res.energy_members[:, 0].std())
             if res.forces_members is not None:
-                dev = res.forces_members - res.forces
-                self.results["forces_std"] = np.sqrt(np.mean(np.sum(dev * dev, axis=2), axis=0))
+                self.results["forces_std"] = force_spread(res.forces_members, res.forces)
         self.results["n_extrapolating"] = len(res.extrapolation)
         ex = res.extrapolation
         self.n_extrapolating = len(ex)

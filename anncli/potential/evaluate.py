@@ -32,7 +32,7 @@ from anncli.descriptors.validation import check_batch_arrays
 from anncli.exceptions import DataError
 from anncli.potential._kernels import features_out_of_range_nb, scatter_pairs_nb
 from anncli.potential.folded import FoldedNetwork
-from anncli.potential.results import BatchPrediction, Extrapolation, Prediction
+from anncli.potential.results import BatchPrediction, Extrapolation, Prediction, force_spread
 from anncli.potential.threads import ThreadChooser
 
 logger = logging.getLogger(__name__)
@@ -396,8 +396,7 @@ def _committee_fields(res: BatchPrediction, k: int, a: int, b: int) -> dict:
     members = res.energy_members[:, k].copy()
     out = {"energy_members": members, "energy_std": float(members.std())}
     if res.forces_members is not None:
-        dev = res.forces_members[:, a:b] - res.forces[a:b]
-        out["forces_std"] = np.sqrt(np.mean(np.sum(dev * dev, axis=2), axis=0))
+        out["forces_std"] = force_spread(res.forces_members[:, a:b], res.forces[a:b])
     return out
 
 

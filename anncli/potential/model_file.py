@@ -15,12 +15,16 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anncli import __version__
 from anncli.exceptions import FileFormatError
 from anncli.network.mlp import Network
+
+if TYPE_CHECKING:  # annotations only: h5py is imported where files are read or written
+    import h5py
 
 logger = logging.getLogger(__name__)
 

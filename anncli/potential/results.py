@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["Extrapolation", "BatchPrediction", "Prediction"]
+__all__ = ["Extrapolation", "BatchPrediction", "Prediction", "force_spread"]
 
 
 @dataclass
@@ -153,3 +153,20 @@ class Prediction:
     energy_members: np.ndarray | None = None
     energy_std: float | None = None
     forces_std: np.ndarray | None = None
+
+
+def force_spread(forces_members: np.ndarray, forces: np.ndarray) -> np.ndarray:
+    """Per-atom spread of a committee's forces, ``sqrt(mean_k |F_k - F|^2)`` (eV/Å).
+
+    Parameters
+    ----------
+    forces_members : ndarray of shape (n_members, n_atoms, 3), eV/Å
+    forces : ndarray of shape (n_atoms, 3), eV/Å
+        Their mean.
+
+    Returns
+    -------
+    ndarray of shape (n_atoms,)
+    """
+    dev = forces_members - forces
+    return np.sqrt(np.mean(np.sum(dev * dev, axis=2), axis=0))

@@ -78,7 +78,7 @@ def select_next(config, potential, base_dir: Path, files_out: dict) -> dict:
     """
     from anncli.io import expand_sources
     from anncli.validation.selection import select_candidates
-    from anncli.workflows.predict import _iter_structures
+    from anncli.workflows.predict import iter_config_structures
     from anncli.workflows.validate import csv_text
 
     cfg = config.candidates
@@ -107,7 +107,7 @@ def select_next(config, potential, base_dir: Path, files_out: dict) -> dict:
         batch.clear()
 
     n_batch = 0
-    for _, s in _iter_structures(files, reader_cfg):
+    for _, s in iter_config_structures(files, reader_cfg):
         potential.species_index(s.symbols, s.label)
         batch.append(s)
         n_batch += s.n_atoms

@@ -26,7 +26,7 @@ from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run", "PredictResult", "load_config_potential"]
+__all__ = ["run", "PredictResult", "load_config_potential", "iter_config_structures", "model_text"]
 
 
 @dataclass
@@ -220,7 +220,9 @@ class _Run:
         }
 
 
-def _iter_structures(files: list[Path], cfg):
+def iter_config_structures(files: list[Path], cfg):
+    """``(file number, Structure)`` of every selected frame of ``files``, read as ``cfg`` says
+    (``format``, ``frames``, ``units``, ``energy``, ``energy_key``, ``forces_key``)."""
     from anncli.io import iter_structures
     from anncli.units import Units
 
@@ -285,7 +287,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
         batch: list = []
         n_batch = files_done = 0
         with Progress(total=len(files), desc="predict", unit="files", rate_unit="atoms") as progress:
-            for k, s in _iter_structures(files, config):
+            for k, s in iter_config_structures(files, config):
                 state.check(s)
                 batch.append(s)
                 n_batch += s.n_atoms

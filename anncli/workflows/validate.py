@@ -133,12 +133,12 @@ class _Collector:
 
 def _read_and_evaluate(files: list[Path], config, collector: _Collector) -> None:
     from anncli.log import Progress
-    from anncli.workflows.predict import _iter_structures
+    from anncli.workflows.predict import iter_config_structures
 
     batch: list = []
     n_batch = files_done = 0
     with Progress(total=len(files), desc="validate", unit="files", rate_unit="atoms") as progress:
-        for k, s in _iter_structures(files, config):
+        for k, s in iter_config_structures(files, config):
             collector.pot.species_index(s.symbols, s.label)  # names a species the model lacks
             if s.energy is None:
                 collector.missing_energy.append(s.label)
@@ -400,13 +400,13 @@ def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict)
     """Run the MD stability tests; per run a CSV (and PNG), failing frames in md_failures.extxyz."""
     from anncli.io import expand_sources
     from anncli.validation.md import MDThresholds, run_md_test
-    from anncli.workflows.predict import _iter_structures
+    from anncli.workflows.predict import iter_config_structures
 
     md = config.md
     files = expand_sources(list(md.structures), base_dir)
     reader_cfg = config.model_copy(update={"format": md.format, "frames": md.frames,  # labels unused
                                            "energy": None, "energy_key": None, "forces_key": None})
-    starts = [s for _, s in _iter_structures(files, reader_cfg)]
+    starts = [s for _, s in iter_config_structures(files, reader_cfg)]
     if not starts:
         raise DataError("md: no start structures were read from md.structures")
     th = MDThresholds(min_distance=md.min_distance, max_drift=md.max_drift, max_forces_std=md.max_forces_std)

@@ -112,8 +112,6 @@ def test_compile_module_compiles_every_kernel_real_runs_call(tmp_path):
 
 
 def test_compile_refuses_an_unknown_descriptor_family(capsys):
-    import pytest
-
     from anncli.compile import DESCRIPTORS, main
 
     with pytest.raises(SystemExit) as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from anncli.descriptors.chebyshev import ChebyshevSetup
-from synthetic_model import random_model
 from anncli.structure import Structure
 
 SPECIES = ["Cu", "Au"]

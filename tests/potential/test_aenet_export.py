@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emt_data import emt_structures
 from anncli.exceptions import ConfigError, DataError
 from anncli.potential.aenet_nn import read_aenet_nn
 from anncli.potential.aenet_nn_writer import (STD_RTOL, mean_of_squares, plan_export,
                                               write_aenet_nn)
 from anncli.potential.evaluate import Potential
-from anncli.structure import Structure
 
 SPECIES = ["Cu", "Au"]
 TOL = 1e-10
@@ -81,22 +81,6 @@ def test_golden_without_kept_fields_predicts_the_same(golden, tmp_path):
 
 
 # ------------------------------------------------------------------ anncli-trained models
-def _emt_structures(n: int, seed: int = 0) -> list[Structure]:
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((1 + k % 2, 1, 1))
-        atoms.symbols[rng.random(len(atoms)) < 0.4] = "Au"
-        atoms.positions += rng.normal(scale=0.1, size=atoms.positions.shape)
-        atoms.calc = EMT()
-        out.append(Structure(list(atoms.symbols), atoms.positions, atoms.cell[:], (True,) * 3,
-                             energy=atoms.get_potential_energy(), forces=atoms.get_forces()))
-    return out
-
-
 DESCRIPTORS = {
     "chebyshev": """\
         default:
@@ -122,7 +106,7 @@ DESCRIPTORS = {
 
 @pytest.fixture(scope="module")
 def emt():
-    return _emt_structures(14)
+    return emt_structures(14, rattle=0.1)
 
 
 @pytest.fixture(scope="module", params=[("chebyshev", "minmax", "tanh"), ("chebyshev", "std", "twist"),

@@ -30,9 +30,9 @@ def _file(tmp_path, n=6):
 
 def test_reference_labels_follow_the_energy_key(tmp_path):
     path = _file(tmp_path)
-    default = [s for _, s in predict._iter_structures([path], _cfg())]
+    default = [s for _, s in predict.iter_config_structures([path], _cfg())]
     assert [s.energy for s in default] == [-1.25 - k for k in range(6)]
-    zk = [s for _, s in predict._iter_structures([path], _cfg("zero_kelvin", frames="1::2"))]
+    zk = [s for _, s in predict.iter_config_structures([path], _cfg("zero_kelvin", frames="1::2"))]
     assert [(s.frame, s.energy) for s in zk] == [(1, -2.0), (3, -4.0), (5, -6.0)]
 
 
@@ -46,6 +46,6 @@ def test_predict_iterates_lazily(tmp_path, monkeypatch):
         init(self, *args, **kwargs)
 
     monkeypatch.setattr(Atoms, "__init__", counting)
-    it = predict._iter_structures([path, path], _cfg())
+    it = predict.iter_config_structures([path, path], _cfg())
     k, first = next(it)
     assert (k, first.frame) == (0, 0) and built[0] <= 2

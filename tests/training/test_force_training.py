@@ -15,28 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emt_data import emt_structures
 from anncli.io import write_xsf
 from anncli.structure import Structure
 
 SETUP = {"default": {"type": "chebyshev", "radial": {"cutoff": 4.5, "order": 5},
                      "angular": {"cutoff": 3.5, "order": 2}}}
 SPECIES = ["Cu", "Au"]
-
-
-def _emt_structures(n: int, seed: int = 0) -> list[Structure]:
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((1 + k % 2, 1, 1))
-        atoms.symbols[rng.random(len(atoms)) < 0.4] = "Au"
-        atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
-        atoms.calc = EMT()
-        out.append(Structure(list(atoms.symbols), atoms.positions, atoms.cell[:], (True,) * 3,
-                             energy=atoms.get_potential_energy(), forces=atoms.get_forces()))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def force_set(tmp_path_factory):
     from anncli.workflows import generate
 
     tmp = tmp_path_factory.mktemp("forces")
-    structures = _emt_structures(10)
+    structures = emt_structures(10)
     (tmp / "data").mkdir()
     for k, s in enumerate(structures):
         write_xsf(tmp / "data" / f"s{k:02d}.xsf", s)
