@@ -179,8 +179,11 @@ class TrainConfig(Section):
     force_weight: Annotated[Float, Field(ge=0)] = Field(
         0.0, description="Train on forces too: weight (Å²) of the mean squared force error "
         "against the per-atom energy error (0.01: 0.1 eV/Å counts like 10 meV/atom); 0 = "
-        "energies only. Needs a training set generated with 'derivatives: true', memory: "
-        "load, and lbfgs, adam or sgd.")
+        "energies only. The feature derivatives are recomputed from the positions (no "
+        "'derivatives: true' needed); lbfgs, adam or sgd.")
+    force_fraction: Annotated[Float, Field(gt=0, le=1)] = Field(
+        1.0, description="Share of the training structures with forces whose force errors count in "
+        "each epoch, drawn anew every epoch (seeded); < 1 makes epochs cheaper on large sets.")
 
     @field_validator("validation_fraction")
     @classmethod
@@ -201,9 +204,6 @@ class TrainConfig(Section):
         if self.selection in ("forces", "loss") and self.force_weight == 0:
             raise SectionError(f"selection: {self.selection} needs force training (force_weight > 0); "
                                "use energy or auto", "selection")
-        if self.force_weight > 0 and self.memory != "load":
-            raise SectionError("force training needs 'memory: load' (the feature derivatives "
-                               "are held in memory)", "memory")
         if self.force_weight > 0 and self.optimizer.method == "ekf":
             raise SectionError("force training is available with lbfgs, adam and sgd, not ekf",
                                "optimizer", "method")

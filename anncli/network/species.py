@@ -23,7 +23,9 @@ class ForceBatch:
     """Reference forces and feature derivatives of the atoms of a :class:`Batch`.
 
     Atoms are numbered 0..n_atoms-1 in the batch (structures in batch order, atoms in file
-    order).  Forces are normalised like energies: ``energy_scale * F`` (F in eV/Å).
+    order).  Forces are normalised like energies: ``energy_scale * F`` (F in eV/Å).  The
+    derivatives are not copied per batch: ``rows`` select rows of the shared ``pairs`` (see
+    :mod:`anncli.network._force_kernels` for the numbering).
 
     Attributes
     ----------
@@ -32,25 +34,46 @@ class ForceBatch:
     coef : ndarray of shape (n_atoms,)
         Weight of each atom's squared force error, ``force_weight * w_s / (3 N_s)``
         (0 for atoms of structures without forces).
-    centers : dict of str to ndarray of shape (n_a,), int64
-        Batch atom of every row of ``Batch.x[sym]``.
-    pair_offset : dict of str to ndarray of shape (n_a + 1,), int64
-    neighbor : dict of str to ndarray of shape (n_pairs,), int64
-        Batch atom of every pair's neighbour.
-    dx : dict of str to ndarray of shape (n_pairs, n_features, 3)
-        Derivatives of the *normalised* features with respect to the pair vectors.
+    atom_structure : ndarray of shape (n_atoms,), int64
+        Batch structure of every atom.
+    ids : ndarray of shape (k,), int64
+        Structures of the batch (indices into ``factor``).
+    factor : ndarray of shape (n_s,)
+        Force-loss factor of every structure of the training set, updated in place every
+        epoch (``force_fraction``; 0 = forces not counted this epoch).
+    pairs : dict of str to PairData
+    rows : dict of str to ndarray of shape (n_a,), int64
+        Row of ``pairs[sym]`` of every row of ``Batch.x[sym]``.
+    row_start : dict of str to ndarray of shape (k + 1,), int64
+        Rows of batch structure s: ``row_start[s]:row_start[s + 1]``.
+    shift : ndarray of shape (k,), int64
+        Atom numbers of ``pairs`` plus ``shift[s]`` are batch atoms.
+    scale : dict of str to ndarray of shape (n_features,)
+        Inverse feature standard deviations (raw -> normalised derivatives).
     """
 
     reference: np.ndarray
     coef: np.ndarray
-    centers: dict
-    pair_offset: dict
-    neighbor: dict
-    dx: dict
+    atom_structure: np.ndarray
+    ids: np.ndarray
+    factor: np.ndarray
+    pairs: dict
+    rows: dict
+    row_start: dict
+    shift: np.ndarray
+    scale: dict
 
     @property
     def n_atoms(self) -> int:
         return len(self.coef)
+
+    def kernel_arrays(self, sym: str) -> tuple:
+        """The pair-data arrays of ``sym`` in the argument order of the kernels."""
+        pd = self.pairs[sym]
+        st = pd.structure
+        return (pd.center_atom, pd.pair_offset, pd.neighbor, pd.ptype, pd.unit, pd.radial,
+                st.basis, st.channel, st.weights, pd.ang_offset, pd.ang_pair, pd.ang,
+                st.angular_features)
 
 
 @dataclass
@@ -179,19 +202,22 @@ class SpeciesNetworks:
             loss += self._force_loss_grad(batch.forces, caches, grad, force_stats)
         return loss, grad, r
 
-    def forces(self, fb: ForceBatch, caches: dict) -> np.ndarray:
+    def forces(self, fb: ForceBatch, caches: dict, active: np.ndarray | None = None) -> np.ndarray:
         """Normalised forces ``-d(sum of outputs)/dR`` of the batch atoms, shape (n_atoms, 3).
 
-        ``caches`` are the forward caches of the batch's species (``Batch.x`` order).
+        ``caches`` are the forward caches of the batch's species (``Batch.x`` order);
+        ``active`` (bool per batch structure, default all) limits the work to those structures
+        (the rows of the others stay 0).
         """
         from anncli.network import _force_kernels as _k
 
+        if active is None:
+            active = np.ones(len(fb.ids), dtype=np.bool_)
         out = np.zeros((fb.n_atoms, 3))
         for sym, cache in caches.items():
-            g = self.nets[sym].input_gradient_from_cache(cache)
-            terms = np.empty((len(fb.neighbor[sym]), 3))
-            _k.pair_terms_nb(g, fb.pair_offset[sym], fb.dx[sym], terms)
-            _k.scatter_forces_nb(fb.centers[sym], fb.pair_offset[sym], fb.neighbor[sym], terms, out)
+            h = self.nets[sym].input_gradient_from_cache(cache) * fb.scale[sym]
+            _k.pair_forces_nb(np.ascontiguousarray(h), fb.rows[sym], fb.row_start[sym], fb.shift,
+                              active, *fb.kernel_arrays(sym), out)
         return out
 
     def force_residuals(self, batch: Batch) -> np.ndarray:
@@ -204,25 +230,30 @@ class SpeciesNetworks:
 
     def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray,
                          stats: list | None = None) -> float:
-        """Add ``sum_j coef_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
+        """Add ``sum_j c_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
 
+        ``c_j`` is ``coef_j`` times the structure's factor of this epoch (``force_fraction``).
         With F_j = -sum_k g_k . d x_k / d R_j (g: input gradient of the network of atom k),
-        the gradient is -sum_k d/dparams (u_k . g_k) with u_k = sum_j coef_j r_j . dx_k/dR_j.
+        the gradient is -sum_k d/dparams (u_k . g_k) with u_k = sum_j c_j r_j . dx_k/dR_j.
         """
         from anncli.network import _force_kernels as _k
 
-        res = self.forces(fb, caches) - fb.reference
+        factor = fb.factor[fb.ids]
+        active = factor > 0
+        coef = fb.coef * factor[fb.atom_structure]
+        res = self.forces(fb, caches, active) - fb.reference
         if stats is not None:
-            have = res[fb.coef > 0]
+            have = res[coef > 0]
             stats[0] += float(np.einsum("ij,ij->", have, have))
             stats[1] += have.size
-        adj = fb.coef[:, None] * res
+        adj = coef[:, None] * res
         for sym, cache in caches.items():
-            u = np.empty((len(fb.centers[sym]), self.nets[sym].n_inputs))
-            _k.contract_pairs_nb(adj, fb.centers[sym], fb.pair_offset[sym], fb.neighbor[sym],
-                                 fb.dx[sym], u)
+            u = np.empty((len(fb.rows[sym]), self.nets[sym].n_inputs))
+            _k.contract_pairs_nb(adj, fb.rows[sym], fb.row_start[sym], fb.shift, active,
+                                 *fb.kernel_arrays(sym), u)
+            u *= fb.scale[sym]
             self.nets[sym].force_backward(cache, -u, grad[self.offsets[sym]])
-        return 0.5 * float(np.einsum("i,ij,ij->", fb.coef, res, res))
+        return 0.5 * float(np.einsum("i,ij,ij->", coef, res, res))
 
     def jacobian(self, batch: Batch):
         """Predictions and their parameter Jacobian, for Kalman filters.

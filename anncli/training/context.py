@@ -67,6 +67,13 @@ class EpochContext:
         self._last: tuple | None = None  # (params, train residuals, [force sq-sum, count])
         self.n_loss_evals = 0
 
+    def start_epoch(self, epoch: int) -> None:
+        """Draw the structures whose forces count in ``epoch`` (``force_fraction`` < 1)."""
+        forces = getattr(self.source, "forces", None)
+        if forces is not None:
+            forces.draw(epoch, self.train_ids)
+            self._last = None  # the loss of the previous draw is not this epoch's
+
     def _chunks(self, which: str):
         if which in self._full:
             return self._full[which]
@@ -133,7 +140,8 @@ class EpochContext:
 
     def force_rmse(self, which: str) -> float:
         """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces."""
-        if which == "train" and self._is_current():  # from the last loss evaluation
+        partial = getattr(self.source.forces, "fraction", 1.0) < 1.0  # the loss saw a subset
+        if which == "train" and self._is_current() and not partial:  # from the last loss evaluation
             sq, n = self._last[2]
         else:
             sq, n = 0.0, 0

@@ -232,8 +232,9 @@ class StreamSource:
     """
 
     def __init__(self, data: TrainingData, norm: Normalization, weights: np.ndarray,
-                 chunk_structures: int = 2000) -> None:
+                 chunk_structures: int = 2000, forces=None) -> None:
         self.species = data.species
+        self.forces = forces  # ForceData (force training, derivatives recomputed per batch) or None
         self.norm = norm
         self.n_atoms = data.n_atoms.astype(float)
         self.targets = norm.targets(data.energies, data.n_atoms)
@@ -264,7 +265,8 @@ class StreamSource:
             x[sym] = (raw - self.norm.feature_mean[sym]) * self._inv_std[sym]
             sidx[sym] = local
         return Batch(ids=ids, n_atoms=self.n_atoms[ids], targets=self.targets[ids],
-                     weights=self.weights[ids], x=x, sidx=sidx)
+                     weights=self.weights[ids], x=x, sidx=sidx,
+                     forces=None if self.forces is None else self.forces.batch(ids))
 
     def chunks(self, ids: np.ndarray):
         """The structures ``ids`` in consecutive batches of at most ``chunk`` structures."""

@@ -1,150 +1,274 @@
-"""Force training data: reference forces and per-pair feature derivatives in memory.
+"""Force training data: reference forces and compact feature derivatives.
 
-This module owns :class:`ForceData`, which reads ``/atoms/forces`` and
-``/derivatives/<symbol>`` of a training-set file written with ``derivatives: true``,
-normalises the derivatives with the feature statistics of the training split, and cuts
-:class:`~anncli.network.ForceBatch` objects for any list of structures.  The loss it feeds
-(:meth:`anncli.network.SpeciesNetworks.loss_grad`) is, per structure s with weight w_s,
+This module owns :class:`ForceData`, which reads ``/atoms/forces`` of a training-set file,
+recomputes the feature derivatives of the structures with forces from their positions
+(:mod:`anncli.training.pair_builder`; nothing of that is stored in the file), and cuts
+:class:`~anncli.network.ForceBatch` objects for any list of structures.  With
+``memory: load`` the derivatives of the whole set are computed once and kept in memory in
+compact form; with ``memory: stream`` they are recomputed for every batch, so memory stays
+bounded by the chunk size.  The loss it feeds (:meth:`anncli.network.SpeciesNetworks.loss_grad`)
+is, per structure s with weight w_s,
 
     w_s * [ r_s^2 + force_weight * sum_j |F_j - F_ref_j|^2 / (3 N_s) ] / 2
 
 in normalised units (energies and forces times the energy scale), so ``force_weight`` (Å²)
-weighs a force error of 1 eV/Å like a per-atom energy error of 1 eV.
+weighs a force error of 1 eV/Å like a per-atom energy error of 1 eV.  With ``force_fraction``
+< 1, every epoch draws that fraction of the training structures with forces (seeded by the
+seed and the epoch), and their force terms count 1/fraction times, so that the loss is an
+unbiased estimate of the full one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
 import h5py
 import numpy as np
 
-from anncli.exceptions import ConfigError, DataError
+from anncli.exceptions import ConfigError, DataError, FileFormatError
+from anncli.network.pair_data import PairData
 from anncli.network.species import ForceBatch
 from anncli.training.data import Normalization, TrainingData, _ranges_rows
+from anncli.training.pair_builder import check_features, compute_pair_data, radial_structure
 
 logger = logging.getLogger(__name__)
 
-#: float64 bytes of ``dG`` read (and scaled) at a time when loading the derivatives
-READ_CHUNK_BYTES = 32 * 2**20
+#: Atoms per chunk when the derivatives of a whole training set are computed (``memory: load``):
+#: the dense float64 derivatives of one chunk are held while it is compressed.
+CHUNK_ATOMS = 2000
 
 
-def read_scaled_float32(dataset: h5py.Dataset, scale: np.ndarray) -> np.ndarray:
-    """``dataset * scale[None, :, None]`` as float32, read in chunks of ``READ_CHUNK_BYTES``.
+def _setups(data: TrainingData) -> dict:
+    from anncli.descriptors import descriptor_from_dict
+    from anncli.training.data import descriptor_json
 
-    Each chunk is scaled in float64 and then rounded, so the result is bit-identical to
-    converting the whole array at once, without holding a float64 copy of it (the peak is
-    the float32 result plus one chunk instead of 1.5 times the float64 array).
-
-    Parameters
-    ----------
-    dataset : h5py.Dataset of shape (n_pairs, n_features, 3)
-        Feature derivatives dG (1/Å) as stored by ``generate``.
-    scale : ndarray of shape (n_features,)
-        Factor of every feature (the inverse feature standard deviations).
-
-    Returns
-    -------
-    ndarray of shape (n_pairs, n_features, 3), float32
-    """
-    out = np.empty(dataset.shape, dtype=np.float32)
-    row_bytes = 8 * max(int(np.prod(dataset.shape[1:])), 1)
-    step = max(1, READ_CHUNK_BYTES // row_bytes)
-    if dataset.chunks:  # whole HDF5 chunks per read: each one is read (decompressed) once
-        step = max(dataset.chunks[0], step - step % dataset.chunks[0])
-    factor = np.asarray(scale, dtype=float)[None, :, None]
-    for start in range(0, dataset.shape[0], step):
-        block = np.asarray(dataset[start:start + step], dtype=float)
-        block *= factor
-        out[start:start + len(block)] = block
+    out = {}
+    for sym in data.species:
+        try:
+            out[sym] = descriptor_from_dict(json.loads(descriptor_json(data, sym)))
+        except FileFormatError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any reason the setup cannot be rebuilt
+            raise FileFormatError(
+                f"{data.path}: the descriptor of {sym} cannot be rebuilt to compute the feature "
+                f"derivatives for force training ({exc})") from None
     return out
 
 
+def _assemble(parts: list[tuple[np.ndarray, PairData]], n_rows: int, center_atom: np.ndarray,
+              structure, n_angular: int) -> PairData:
+    """One :class:`PairData` over ``n_rows`` rows from parts covering some of them (ascending)."""
+    counts = np.zeros(n_rows, dtype=np.int64)
+    ang_counts = np.zeros(n_rows, dtype=np.int64)
+    for rows, pd in parts:
+        counts[rows] = np.diff(pd.pair_offset)
+        ang_counts[rows] = np.diff(pd.ang_offset)
+    joined = PairData.concatenate([pd for _, pd in parts], structure, n_angular)
+    joined.pair_offset = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    joined.ang_offset = np.concatenate([[0], np.cumsum(ang_counts)]).astype(np.int64)
+    joined.center_atom = np.asarray(center_atom, dtype=np.int64)
+    return joined
+
+
 class ForceData:
-    """Reference forces and normalised feature derivatives of a whole training set.
+    """Reference forces and feature derivatives of a whole training set.
 
     Parameters
     ----------
     data : TrainingData
+        With ``features`` loaded (``memory: load``) the recomputed features are checked against
+        them; a streamed set is checked batch by batch against the file.
     norm : Normalization
         Feature std and energy scale of the training split.
     weights : ndarray of shape (n_s,)
         Per-structure loss weights.
     force_weight : float
         Weight of the force term (Å²), see the module docstring.
+    memory : {"load", "stream"}
+        Compute all derivatives once (load) or per batch (stream).
+    fraction : float
+        ``force_fraction``: the share of the training structures whose forces count in an epoch.
+    seed : int or tuple of int
+        Seed of the per-epoch draw (with the committee member: ``(seed, member)``).
 
     Raises
     ------
     ConfigError
-        The training-set file has no derivatives (``generate`` without ``derivatives: true``)
-        or no structure with forces.
+        No structure of the file has forces, or ``fraction`` is outside (0, 1].
+    DataError
+        The stored features do not match the positions.
     """
 
     def __init__(self, data: TrainingData, norm: Normalization, weights: np.ndarray,
-                 force_weight: float) -> None:
+                 force_weight: float, *, memory: str = "load", fraction: float = 1.0,
+                 seed: int | tuple = 0) -> None:
+        if not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"force_fraction: expected a number in (0, 1], got {fraction:g}")
+        self.path = data.path
         self.species = data.species
+        self.fraction = float(fraction)
+        self.seed = tuple(int(v) for v in np.atleast_1d(seed))
+        self.streamed = memory == "stream"
+        self.setups = _setups(data)
+        self.structures = {sym: radial_structure(self.setups[sym]) for sym in self.species}
+        self.scale = {sym: norm.inv_std(sym) for sym in self.species}
         with h5py.File(data.path, "r") as f:
-            if "derivatives" not in f:
-                raise ConfigError(
-                    f"force_weight: {data.path} has no feature derivatives; generate it with "
-                    "'derivatives: true' to train on forces")
             st = f["structures"]
             self.atom_offset = np.asarray(st["atom_offset"][()], dtype=np.int64)
-            has_forces = np.asarray(st["has_forces"][()], dtype=bool)
+            self.has_forces = np.asarray(st["has_forces"][()], dtype=bool)
             forces = np.asarray(f["atoms"]["forces"][()], dtype=float)
-            self.center_atom, self.pair_offset, self.neighbor, self.dx = {}, {}, {}, {}
-            for sym in self.species:
-                g = f["derivatives"][sym]
-                self.center_atom[sym] = np.asarray(f["features"][sym]["atom_index"][()], dtype=np.int64)
-                self.pair_offset[sym] = np.asarray(g["pair_offset"][()], dtype=np.int64)
-                self.neighbor[sym] = np.asarray(g["neighbor"][()], dtype=np.int64)
-                # float32: half the memory and half the memory traffic of the two pair passes
-                # of every loss evaluation, which are bound by it; sums stay in float64
-                self.dx[sym] = read_scaled_float32(g["dG"], norm.inv_std(sym))
-        if not has_forces.any():
+            self.center_atom = {sym: np.asarray(f["features"][sym]["atom_index"][()], dtype=np.int64)
+                                for sym in self.species}
+        if not self.has_forces.any():
             raise ConfigError(f"force_weight: no structure of {data.path} has forces")
-        if (~has_forces).any():
-            logger.info("force training: %d of %d structures have no forces (energy only)",
-                        int((~has_forces).sum()), len(has_forces))
+        if (~self.has_forces).any():
+            logger.info("force training: %d of %d structures have forces; the others count with "
+                        "their energies only", int(self.has_forces.sum()), len(self.has_forces))
         n_atoms = np.diff(self.atom_offset)
+        if self.atom_offset[-1] >= 2**31:
+            raise DataError(f"{data.path}: force training handles up to 2^31 atoms per training set")
         if len(n_atoms) != data.n_structures or not np.array_equal(n_atoms, data.n_atoms):
             raise DataError(f"{data.path}: /structures/atom_offset does not match n_atoms")
-        per_structure = force_weight * weights * has_forces / (3.0 * np.maximum(n_atoms, 1))
+        per_structure = force_weight * weights * self.has_forces / (3.0 * np.maximum(n_atoms, 1))
         self.coef = np.repeat(per_structure, n_atoms)
         self.reference = norm.energy_scale * np.where(np.isfinite(forces), forces, 0.0)
         self.species_offsets = {sym: data.species_offsets(sym) for sym in self.species}
-        nbytes = sum(a.nbytes for a in self.dx.values())
-        logger.info("force training: weight %g Å², feature derivatives %.0f MB in memory",
-                    force_weight, nbytes / 2**20)
+        #: force-loss factor of every structure in the current epoch (see :meth:`draw`)
+        self.factor = np.ones(data.n_structures)
+        self.pairs: dict[str, PairData] | None = None
+        if not self.streamed:
+            t0 = time.perf_counter()
+            self.pairs = self._compute_all(data)
+            n_pairs = sum(p.n_pairs for p in self.pairs.values())
+            logger.info("force training: weight %g Å²; derivatives of %d pairs recomputed in %.1f s, "
+                        "%.0f MB in memory", force_weight, n_pairs, time.perf_counter() - t0,
+                        sum(p.nbytes for p in self.pairs.values()) / 2**20)
 
-    def batch(self, ids: np.ndarray) -> ForceBatch:
-        """The force data of structures ``ids`` (in that order), atoms renumbered for the batch.
+    # ------------------------------------------------------------------ computing derivatives
+    def _read_atoms(self, f: h5py.File, ids: np.ndarray):
+        """Positions, species, cells, pbc and atom offsets of structures ``ids`` (in that order)."""
+        atom_rows, _ = _ranges_rows(self.atom_offset, ids)
+        lo, hi = (int(atom_rows.min()), int(atom_rows.max()) + 1) if len(atom_rows) else (0, 0)
+        positions = np.asarray(f["atoms"]["positions"][lo:hi], dtype=float)[atom_rows - lo]
+        species = np.asarray(f["atoms"]["species"][lo:hi], dtype=np.int32)[atom_rows - lo]
+        order = np.argsort(ids)
+        sorted_ids = ids[order]
+        cells = np.empty((len(ids), 3, 3))
+        pbcs = np.empty((len(ids), 3), dtype=bool)
+        if len(ids):
+            cells[order] = np.asarray(f["structures"]["cell"][sorted_ids], dtype=float)
+            pbcs[order] = np.asarray(f["structures"]["pbc"][sorted_ids], dtype=bool)
+        counts = self.atom_offset[ids + 1] - self.atom_offset[ids]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return atom_rows, positions, species, cells, pbcs, offsets
 
-        Raises
-        ------
-        DataError
-            A pair's neighbour lies outside the structure of its centre (corrupt file).
+    def _pairs_of(self, f: h5py.File, ids: np.ndarray, stored: dict | None):
+        """Pair data (batch atoms of ``ids``) of the structures ``ids`` and their atom rows."""
+        atom_rows, positions, species, cells, pbcs, offsets = self._read_atoms(f, ids)
+        labels = [f"{self.path}: structure {int(s) + 1}" for s in ids]
+        pairs, features = compute_pair_data(positions, cells, pbcs, offsets, species, self.species,
+                                            self.setups, labels=labels, structures=self.structures)
+        for sym in self.species:
+            rows, _ = _ranges_rows(self.species_offsets[sym], ids)
+            have = stored[sym][rows] if stored is not None else \
+                np.asarray(f["features"][sym]["values"][()], dtype=float)[rows] if len(rows) else \
+                np.zeros((0, len(self.scale[sym])))
+            where = f"{self.path}: /features/{sym} of structures {int(ids[0]) + 1}-{int(ids[-1]) + 1}"
+            check_features(have, features[sym], where)
+        return pairs, atom_rows
+
+    def _compute_all(self, data: TrainingData) -> dict[str, PairData]:
+        stored = data.features if data.features else None
+        with_forces = np.flatnonzero(self.has_forces)
+        parts: dict[str, list] = {sym: [] for sym in self.species}
+        n_atoms = np.diff(self.atom_offset)
+        with h5py.File(self.path, "r") as f:
+            start = 0
+            while start < len(with_forces):
+                stop = start + 1
+                total = int(n_atoms[with_forces[start]])
+                while stop < len(with_forces) and total + n_atoms[with_forces[stop]] <= CHUNK_ATOMS:
+                    total += int(n_atoms[with_forces[stop]])
+                    stop += 1
+                ids = with_forces[start:stop]
+                pairs, atom_rows = self._pairs_of(f, ids, stored)
+                for sym, pd in pairs.items():
+                    pd.center_atom = atom_rows[pd.center_atom]
+                    pd.neighbor = atom_rows[pd.neighbor].astype(np.int32)
+                    rows, _ = _ranges_rows(self.species_offsets[sym], ids)
+                    parts[sym].append((rows, pd))
+                start = stop
+        out = {}
+        for sym in self.species:
+            st = self.structures[sym]
+            out[sym] = _assemble(parts[sym], len(self.center_atom[sym]), self.center_atom[sym], st,
+                                 len(st.angular_features))
+        return out
+
+    # ------------------------------------------------------------------ force_fraction
+    def draw(self, epoch: int, train_ids: np.ndarray) -> None:
+        """Choose the structures whose forces count in ``epoch`` (``force_fraction`` < 1).
+
+        The draw depends only on the seed and the epoch, so a resumed run draws the same.
         """
+        if self.fraction >= 1.0:
+            return
+        candidates = np.asarray(train_ids, dtype=np.int64)
+        candidates = candidates[self.has_forces[candidates]]
+        n = max(1, int(round(self.fraction * len(candidates))))
+        rng = np.random.default_rng([*self.seed, int(epoch), 0x46])
+        chosen = rng.choice(candidates, size=n, replace=False) if len(candidates) else candidates
+        self.factor[:] = 0.0
+        self.factor[chosen] = len(candidates) / max(n, 1)
+
+    # ------------------------------------------------------------------ batches
+    def batch(self, ids: np.ndarray) -> ForceBatch:
+        """The force data of structures ``ids`` (in that order), atoms renumbered for the batch."""
         ids = np.asarray(ids, dtype=np.int64)
         first = self.atom_offset[ids]
         n_atoms = self.atom_offset[ids + 1] - first
-        shift = np.cumsum(n_atoms) - n_atoms - first  # global atom -> batch atom, per structure
-        atom_rows, _ = _ranges_rows(self.atom_offset, ids)
-        centers, pair_offset, neighbor, dx = {}, {}, {}, {}
+        batch_first = np.cumsum(n_atoms) - n_atoms
+        atom_rows, atom_structure = _ranges_rows(self.atom_offset, ids)
+        rows, row_start = {}, {}
         for sym in self.species:
-            rows, local = _ranges_rows(self.species_offsets[sym], ids)
-            centers[sym] = self.center_atom[sym][rows] + shift[local]
-            po = self.pair_offset[sym]
-            pair_rows, pair_center = _ranges_rows(po, rows)
-            owner = local[pair_center]  # batch structure of every pair
-            atoms = self.neighbor[sym][pair_rows]
-            inside = (atoms >= first[owner]) & (atoms < first[owner] + n_atoms[owner])
-            if not inside.all():
-                raise DataError(f"force data: a neighbour atom lies outside its structure "
-                                f"(corrupt /derivatives/{sym})")
-            neighbor[sym] = atoms + shift[owner]
-            counts = po[rows + 1] - po[rows]
-            pair_offset[sym] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            dx[sym] = self.dx[sym][pair_rows]
+            off = self.species_offsets[sym]
+            counts = off[ids + 1] - off[ids]
+            row_start[sym] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            rows[sym], _ = _ranges_rows(off, ids)
+        if self.streamed:
+            pairs = self._stream_pairs(ids, rows, row_start)
+            rows = {sym: np.arange(len(r), dtype=np.int64) for sym, r in rows.items()}
+            shift = np.zeros(len(ids), dtype=np.int64)
+        else:
+            pairs = self.pairs
+            shift = batch_first - first
         return ForceBatch(reference=self.reference[atom_rows], coef=self.coef[atom_rows],
-                          centers=centers, pair_offset=pair_offset, neighbor=neighbor, dx=dx)
+                          atom_structure=atom_structure, ids=ids, factor=self.factor, pairs=pairs,
+                          rows=rows, row_start=row_start, shift=shift, scale=self.scale)
+
+    def _stream_pairs(self, ids: np.ndarray, rows: dict, row_start: dict) -> dict:
+        """Pair data of a batch computed now, rows and atoms numbered in the batch."""
+        pos = np.flatnonzero(self.has_forces[ids])  # batch structures with forces
+        with h5py.File(self.path, "r") as f:
+            pairs, _ = self._pairs_of(f, ids[pos], None) if len(pos) else ({}, None)
+        n_atoms = self.atom_offset[ids + 1] - self.atom_offset[ids]
+        # atoms of the featurised subset -> batch atoms
+        sub_atoms, _ = _ranges_rows(np.concatenate([[0], np.cumsum(n_atoms)]), pos)
+        out = {}
+        for sym in self.species:
+            st = self.structures[sym]
+            off = row_start[sym]
+            parts = []
+            if sym in pairs:
+                pd = pairs[sym]
+                pd.center_atom = sub_atoms[pd.center_atom]
+                pd.neighbor = sub_atoms[pd.neighbor].astype(np.int32)
+                sub_rows, _ = _ranges_rows(off, pos)
+                parts.append((sub_rows, pd))
+            centers = np.zeros(len(rows[sym]), dtype=np.int64)
+            if sym in pairs:
+                centers[sub_rows] = pairs[sym].center_atom
+            out[sym] = _assemble(parts, len(rows[sym]), centers, st, len(st.angular_features))
+        return out

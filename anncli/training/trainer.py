@@ -232,6 +232,7 @@ class Trainer:
             epoch += 1
             t0 = time.perf_counter()
             self.ctx.train_errors = st.train_errors
+            self.ctx.start_epoch(epoch)
             self.opt.run_epoch(st.params, self.ctx)
             err = self.evaluate()
             self._check_finite(epoch, err)

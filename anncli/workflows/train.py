@@ -301,8 +301,8 @@ def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
     They change the loss or the optimiser's steps, and the checkpoint's optimiser state was
     built with them: ``force_weight``, ``l2``, ``sampling`` (and ``temperature`` for
     ``energy`` sampling), ``batch_size``, ``energy_scaling``, the per-structure weights of
-    ``structure_weights`` (a SHA-256 of the weights, so that an edited file counts) and every
-    key of ``optimizer``.  Others (``epochs``, outputs, ``log_every``, ``checkpoint_every``,
+    ``structure_weights`` (a SHA-256 of the weights, so that an edited file counts), every
+    key of ``optimizer``, and ``force_fraction`` < 1 with the ``seed`` that draws its subsets.  Others (``epochs``, outputs, ``log_every``, ``checkpoint_every``,
     early stopping, ``memory``) may change; the split keys and ``seed`` are not used on resume.
 
     Parameters
@@ -323,6 +323,9 @@ def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
                np.ascontiguousarray(weights, dtype="<f8").data).hexdigest()[:16]}
     if config.sampling == "energy":
         out["temperature"] = float(config.temperature)
+    if config.force_fraction < 1.0:  # the per-epoch draw depends on the seed
+        out["force_fraction"] = float(config.force_fraction)
+        out["seed"] = int(config.seed)
 
     def flatten(prefix: str, d: dict) -> None:
         for k, v in d.items():
@@ -494,14 +497,14 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
     write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
 
+    forces = None
     if config.force_weight > 0:
         from anncli.training.forces import ForceData
 
-        source = MemorySource(data, norm, weights,
-                              forces=ForceData(data, norm, weights, config.force_weight))
-    else:
-        src_cls = MemorySource if config.memory == "load" else StreamSource
-        source = src_cls(data, norm, weights)
+        forces = ForceData(data, norm, weights, config.force_weight, memory=config.memory,
+                           fraction=config.force_fraction, seed=(config.seed, member or 0))
+    src_cls = MemorySource if config.memory == "load" else StreamSource
+    source = src_cls(data, norm, weights, forces=forces)
     data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
     try:
         ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,

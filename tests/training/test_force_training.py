@@ -1,7 +1,7 @@
 """Force training: forces from the training-side arrays, the loss gradient, and the plumbing.
 
 A small Cu–Au training set is labelled with ASE's EMT calculator and written by the real
-``generate`` workflow with ``derivatives: true``; the forces the trainer computes are checked
+``generate`` workflow (no stored derivatives: train recomputes them); the forces the trainer computes are checked
 against finite differences of the networks' energy (features recomputed at displaced
 positions), and the gradient of the energy + force loss against finite differences of the loss.
 """
@@ -26,7 +26,7 @@ SPECIES = ["Cu", "Au"]
 
 @pytest.fixture(scope="module")
 def force_set(tmp_path_factory):
-    """A training set with derivatives; returns (directory, structures)."""
+    """A training set with forces; returns (directory, structures)."""
     from anncli.config.generate import load_generate_config
     from anncli.workflows import generate
 
@@ -38,7 +38,6 @@ def force_set(tmp_path_factory):
     (tmp / "gen.yaml").write_text(textwrap.dedent("""\
         structures: [data/*.xsf]
         output: set.h5
-        derivatives: true
         reference_energies: {Cu: 0.0, Au: 0.0}
         descriptors:
           default:
@@ -50,18 +49,18 @@ def force_set(tmp_path_factory):
     return tmp, structures
 
 
-def _prepared(path: Path, force_weight: float = 0.3, seed: int = 0):
+def _prepared(path: Path, force_weight: float = 0.3, seed: int = 0, memory: str = "load"):
     from anncli.network import SpeciesNetworks
-    from anncli.training.data import MemorySource, load_training_data
+    from anncli.training.data import MemorySource, StreamSource, load_training_data
     from anncli.training.forces import ForceData
     from anncli.training.normalization import compute_normalization
 
-    data = load_training_data(path)
+    data = load_training_data(path, features=memory == "load")
     ids = np.arange(data.n_structures)
     norm = compute_normalization(data, ids)
     weights = np.linspace(0.5, 1.5, data.n_structures)
-    forces = ForceData(data, norm, weights, force_weight)
-    source = MemorySource(data, norm, weights, forces=forces)
+    forces = ForceData(data, norm, weights, force_weight, memory=memory)
+    source = (MemorySource if memory == "load" else StreamSource)(data, norm, weights, forces=forces)
     nets = SpeciesNetworks(data.species, {s: [data.n_features[s], 6, 1] for s in data.species},
                            {s: ["tanh", "linear"] for s in data.species})
     nets.initialize(np.random.default_rng(seed))
@@ -193,8 +192,9 @@ def test_train_with_forces_lowers_the_force_error(force_set):
 
 
 @pytest.mark.parametrize("extra, key", [
-    ({"force_weight": 0.1, "memory": "stream"}, "memory"),
     ({"force_weight": 0.1, "optimizer": "{method: ekf}"}, "optimizer"),
+    ({"force_weight": 0.1, "force_fraction": 0}, "force_fraction"),
+    ({"force_weight": 0.1, "force_fraction": 1.5}, "force_fraction"),
 ])
 def test_force_training_input_errors(force_set, extra, key, capsys):
     from anncli.cli import main
@@ -203,26 +203,35 @@ def test_force_training_input_errors(force_set, extra, key, capsys):
     path = _train_yaml(tmp, **extra)
     assert main(["train", str(path)]) == 2
     err = capsys.readouterr().err
-    assert key in err and "force" in err and "Traceback" not in err
+    assert key in err and "Traceback" not in err
 
 
-def test_force_training_needs_derivatives(force_set, tmp_path, capsys):
-    """A training set without derivatives: one clear message naming force_weight."""
-    import shutil
-
+def test_old_files_with_stored_derivatives_train_the_same(force_set, tmp_path):
+    """A file written with 'derivatives: true' (format of earlier versions) gives the same loss:
+    the stored derivatives are not used, the recomputed ones equal them."""
     import h5py
 
-    from anncli.cli import main
+    from anncli.config.generate import load_generate_config
+    from anncli.workflows import generate
 
     tmp, _ = force_set
-    shutil.copy(tmp / "set.h5", tmp_path / "set.h5")
-    with h5py.File(tmp_path / "set.h5", "a") as f:
-        del f["derivatives"]
-    path = _train_yaml(tmp_path, force_weight=0.1)
-    assert main(["train", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "force_weight" in err and "derivatives: true" in err
-    assert not (tmp_path / "model.h5").exists()
+    text = (tmp / "gen.yaml").read_text().replace("output: set.h5", f"output: {tmp_path}/old.h5\nderivatives: true")
+    (tmp / "gen-old.yaml").write_text(text)
+    generate.run(load_generate_config(tmp / "gen-old.yaml"), config_path=tmp / "gen-old.yaml")
+    ids = np.array([0, 3, 8])
+    losses = []
+    for path in (tmp / "set.h5", tmp_path / "old.h5"):
+        _, _, source, nets = _prepared(path)
+        losses.append(nets.loss_grad(source.batch(ids))[0])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-12)
+    # and the compact data reproduces the stored dense derivatives
+    _, _, source, _ = _prepared(tmp_path / "old.h5")
+    with h5py.File(tmp_path / "old.h5", "r") as f:
+        for sym in SPECIES:
+            dense = source.forces.pairs[sym].dense()
+            stored = f["derivatives"][sym]["dG"][()]
+            np.testing.assert_array_equal(source.forces.pairs[sym].neighbor, f["derivatives"][sym]["neighbor"][()])
+            np.testing.assert_allclose(dense, stored, rtol=0, atol=1e-6 * np.abs(stored).max())
 
 
 def test_train_force_rmse_reused_from_the_loss_equals_a_fresh_evaluation(force_set):
@@ -242,7 +251,7 @@ def test_train_force_rmse_reused_from_the_loss_equals_a_fresh_evaluation(force_s
         pytest.approx(fresh, rel=1e-10)
 
 
-def test_a_neighbour_outside_its_structure_is_a_data_error(force_set, tmp_path):
+def test_features_that_do_not_match_the_positions_are_a_data_error(force_set, tmp_path):
     import shutil
 
     import h5py
@@ -252,12 +261,64 @@ def test_a_neighbour_outside_its_structure_is_a_data_error(force_set, tmp_path):
     tmp, _ = force_set
     shutil.copy(tmp / "set.h5", tmp_path / "set.h5")
     with h5py.File(tmp_path / "set.h5", "a") as f:
-        n_total = int(f["structures/atom_offset"][-1])
-        f["derivatives/Cu/neighbor"][0] = n_total - 1  # an atom of the last structure
-    _, _, source, _ = _prepared(tmp_path / "set.h5")
-    source.forces.batch(np.array([9]))  # the last structure itself is fine
-    with pytest.raises(DataError, match="outside its structure"):
-        source.forces.batch(np.array([0, 1]))
+        f["atoms/positions"][5, 0] += 0.05  # atom 6 moved after the features were computed
+    with pytest.raises(DataError, match="do not match the positions"):
+        _prepared(tmp_path / "set.h5")
+
+
+def test_streamed_force_training_gives_the_same_loss_and_gradient(force_set):
+    """memory: stream recomputes the derivatives per batch: same numbers as memory: load."""
+    tmp, _ = force_set
+    ids = np.array([6, 1, 9, 4])
+    _, _, loaded, nets = _prepared(tmp / "set.h5")
+    _, _, streamed, _ = _prepared(tmp / "set.h5", memory="stream")
+    a = nets.loss_grad(loaded.batch(ids))
+    b = nets.loss_grad(streamed.batch(ids))
+    assert a[0] == pytest.approx(b[0], rel=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(nets.force_residuals(loaded.batch(ids)),
+                               nets.force_residuals(streamed.batch(ids)), rtol=1e-10, atol=1e-14)
+
+
+def test_force_fraction_draws_a_seeded_subset_each_epoch(force_set):
+    """force_fraction 0.5: half of the training structures count, 1/0.5 times; the draw depends on
+    the seed and the epoch only; the loss of the drawn half equals a direct evaluation."""
+    from anncli.training.forces import ForceData
+
+    tmp, _ = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    weights = np.linspace(0.5, 1.5, data.n_structures)
+    train = np.arange(8)
+    fd = ForceData(data, norm, weights, 0.3, fraction=0.5, seed=(4, 0))
+    fd.draw(3, train)
+    chosen = np.flatnonzero(fd.factor)
+    assert len(chosen) == 4 and set(chosen) <= set(train)
+    np.testing.assert_array_equal(fd.factor[chosen], 2.0)
+    again = ForceData(data, norm, weights, 0.3, fraction=0.5, seed=(4, 0))
+    again.draw(3, train)
+    np.testing.assert_array_equal(again.factor, fd.factor)
+    again.draw(4, train)
+    assert not np.array_equal(again.factor, fd.factor)  # a new epoch, a new draw
+    # loss: energy part of all 8, force part of the chosen 4 counted twice
+    from anncli.training.data import MemorySource
+
+    src = MemorySource(data, norm, weights, forces=fd)
+    total = nets.loss_grad(src.batch(train))[0]
+    full = nets.loss_grad(source.batch(train))[0]
+    energy_only = source.batch(train)
+    energy_only.forces = None
+    e = nets.loss_grad(energy_only)[0]
+    per = []
+    for k in train:
+        per.append(nets.loss_grad(source.batch(np.array([k])))[0])
+    e_each = []
+    for k in train:
+        b = source.batch(np.array([k]))
+        b.forces = None
+        e_each.append(nets.loss_grad(b)[0])
+    force_each = np.array(per) - np.array(e_each)
+    assert total - e == pytest.approx(2.0 * force_each[chosen].sum(), rel=1e-10)
+    assert full - e == pytest.approx(force_each.sum(), rel=1e-10)
 
 
 def test_adam_mini_batches_train_on_forces_too(force_set):
