@@ -352,7 +352,8 @@ class GenerateConfig(Section):
     min_distance: Annotated[Float, Field(ge=0)] = Field(
         0.1, description="Atom pairs closer than this (Å) are an input error; two atoms at the same position always are."
     )
-    derivatives: Bool = Field(False, description="Also store feature derivatives for force training (large files).")
+    derivatives: Bool = Field(False, description="Also store dense feature derivatives for other programs (large files); "
+                              "force training recomputes them and does not need them.")
     compression: Literal["none", "lzf", "gzip"] = Field(
         "none", description="HDF5 compression of the training-set file: none (fastest; features "
         "compress by only ~20 %), lzf (fast) or gzip (smallest, slowest)."
