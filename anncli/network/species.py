@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from anncli.network.mlp import Network, init_network_params
 
 logger = logging.getLogger(__name__)
+
+
+class RowCache(NamedTuple):
+    """A forward cache of some rows of a species' batch features (``x[rows]``)."""
+
+    rows: np.ndarray
+    cache: tuple
 
 
 @dataclass
@@ -185,39 +193,65 @@ class SpeciesNetworks:
         """
         if grad is None:
             grad = np.zeros(self.n_params)
+        fb = batch.forces
+        active = None if fb is None else fb.factor[fb.ids] > 0
+        all_forces = fb is not None and bool(active.all())
         total = np.zeros(batch.size)
         caches = {}
         for sym, x in batch.x.items():
             if len(x):
                 net = self.nets[sym]
-                y, caches[sym] = (net.forward_curvature(x) if batch.forces is not None
-                                  else net.forward(x, keep=True))
+                y, caches[sym] = net.forward_curvature(x) if all_forces else net.forward(x, keep=True)
                 total += np.bincount(batch.sidx[sym], y, minlength=batch.size)
         r = total / batch.n_atoms - batch.targets
         loss = 0.5 * float(np.dot(batch.weights * r, r))
         dp = batch.weights * r / batch.n_atoms
         for sym, cache in caches.items():
             self.nets[sym].backward(cache, dp[batch.sidx[sym]], grad[self.offsets[sym]])
-        if batch.forces is not None:
-            loss += self._force_loss_grad(batch.forces, caches, grad, force_stats)
+        if fb is not None and active.any():
+            if not all_forces:  # the force terms of a few structures: curvature of their rows only
+                caches = self._active_caches(batch, active)
+            loss += self._force_loss_grad(fb, caches, grad, force_stats, active)
         return loss, grad, r
+
+    def _active_caches(self, batch: Batch, active: np.ndarray) -> dict:
+        """Curvature caches of the rows of the ``active`` batch structures, as :class:`RowCache`."""
+        out = {}
+        for sym, x in batch.x.items():
+            rows = np.flatnonzero(active[batch.sidx[sym]])
+            if len(rows):
+                out[sym] = RowCache(rows, self.nets[sym].forward_curvature(x[rows])[1])
+        return out
+
+    def _input_gradients(self, fb: ForceBatch, caches: dict) -> dict:
+        """dE/d(raw feature) of every batch row (0 for rows left out of ``caches``)."""
+        out = {}
+        for sym, cache in caches.items():
+            if isinstance(cache, RowCache):
+                rows, cache = cache
+                h = np.zeros((len(fb.rows[sym]), self.nets[sym].n_inputs))
+                h[rows] = self.nets[sym].input_gradient_from_cache(cache) * fb.scale[sym]
+            else:
+                h = np.ascontiguousarray(self.nets[sym].input_gradient_from_cache(cache) * fb.scale[sym])
+            out[sym] = h
+        return out
 
     def forces(self, fb: ForceBatch, caches: dict, active: np.ndarray | None = None) -> np.ndarray:
         """Normalised forces ``-d(sum of outputs)/dR`` of the batch atoms, shape (n_atoms, 3).
 
-        ``caches`` are the forward caches of the batch's species (``Batch.x`` order);
-        ``active`` (bool per batch structure, default all) limits the work to those structures
-        (the rows of the others stay 0).
+        ``caches`` are the forward caches of the batch's species (``Batch.x`` order), or
+        :class:`RowCache` objects for caches of some rows only; ``active`` (bool per batch
+        structure, default all) limits the work to those structures (the rows of the others
+        stay 0).
         """
         from anncli.network import _force_kernels as _k
 
         if active is None:
             active = np.ones(len(fb.ids), dtype=np.bool_)
         out = np.zeros((fb.n_atoms, 3))
-        for sym, cache in caches.items():
-            h = self.nets[sym].input_gradient_from_cache(cache) * fb.scale[sym]
-            _k.pair_forces_nb(np.ascontiguousarray(h), fb.rows[sym], fb.row_start[sym], fb.shift,
-                              active, *fb.kernel_arrays(sym), out)
+        for sym, h in self._input_gradients(fb, caches).items():
+            _k.pair_forces_nb(h, fb.rows[sym], fb.row_start[sym], fb.shift, active,
+                              *fb.kernel_arrays(sym), out)
         return out
 
     def force_residuals(self, batch: Batch) -> np.ndarray:
@@ -229,18 +263,17 @@ class SpeciesNetworks:
         return self.forces(batch.forces, caches) - batch.forces.reference
 
     def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray,
-                         stats: list | None = None) -> float:
+                         stats: list | None, active: np.ndarray) -> float:
         """Add ``sum_j c_j |F_j - F_ref_j|^2 / 2`` to the gradient; return its value.
 
-        ``c_j`` is ``coef_j`` times the structure's factor of this epoch (``force_fraction``).
+        ``c_j`` is ``coef_j`` times the structure's factor of this epoch (``force_fraction``);
+        only the ``active`` batch structures (factor > 0) are computed.
         With F_j = -sum_k g_k . d x_k / d R_j (g: input gradient of the network of atom k),
         the gradient is -sum_k d/dparams (u_k . g_k) with u_k = sum_j c_j r_j . dx_k/dR_j.
         """
         from anncli.network import _force_kernels as _k
 
-        factor = fb.factor[fb.ids]
-        active = factor > 0
-        coef = fb.coef * factor[fb.atom_structure]
+        coef = fb.coef * fb.factor[fb.ids][fb.atom_structure]
         res = self.forces(fb, caches, active) - fb.reference
         if stats is not None:
             have = res[coef > 0]
@@ -252,6 +285,9 @@ class SpeciesNetworks:
             _k.contract_pairs_nb(adj, fb.rows[sym], fb.row_start[sym], fb.shift, active,
                                  *fb.kernel_arrays(sym), u)
             u *= fb.scale[sym]
+            if isinstance(cache, RowCache):
+                rows, cache = cache
+                u = u[rows]
             self.nets[sym].force_backward(cache, -u, grad[self.offsets[sym]])
         return 0.5 * float(np.einsum("i,ij,ij->", coef, res, res))
 

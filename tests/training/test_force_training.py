@@ -108,9 +108,15 @@ def test_training_forces_are_minus_the_energy_gradient(force_set):
     np.testing.assert_allclose(batch.forces.reference / norm.energy_scale, s.forces, atol=1e-12)
 
 
-def test_loss_gradient_with_forces_matches_finite_differences(force_set):
+@pytest.mark.parametrize("fraction", [1.0, 0.5])
+def test_loss_gradient_with_forces_matches_finite_differences(force_set, fraction):
+    """Also with force_fraction < 1, where the curvature is computed for the drawn rows only."""
     tmp, _ = force_set
     data, norm, source, nets = _prepared(tmp / "set.h5")
+    source.forces.fraction = fraction
+    source.forces.draw(1, np.array([0, 5, 2, 7]))
+    if fraction < 1:
+        assert 0 < np.count_nonzero(source.forces.factor[[0, 5, 2, 7]]) < 4
     batch = source.batch(np.array([0, 5, 2, 7]))  # any order
     loss, grad, _ = nets.loss_grad(batch)
     no_force = source.batch(np.array([0, 5, 2, 7]))

@@ -1,0 +1,139 @@
+"""Benchmark of force training on TiO2-1000 (Chebyshev 6.5/20 + 5.0/6, 56 features, 2x5 tanh).
+
+Usage: python benchmarks/bench_forces.py [--trainset PATH] [--timing-epochs 30] [--epochs 400]
+       [--force-weight 0.1]
+
+Without --trainset the training set is generated first (no stored derivatives: train recomputes
+them) into a temporary directory from ../shared/data/TiO2-1000.  Measures, with 10 % of the
+structures held out for validation:
+
+* seconds per epoch (median) with the forces of 25 % of the training structures per epoch
+  (``force_fraction: 0.25``) and of all of them, for L-BFGS and for Adam (batch 32);
+* the training-set file size and the peak resident memory of ``anncli train`` with forces on
+  every structure (child process);
+* the validation errors of the model that L-BFGS with all forces selects after ``--epochs``
+  epochs (energy RMSE in meV/atom, force-component RMSE in eV/Å).
+
+Ends with one line:
+``RESULT s_per_epoch_25=<x> s_per_epoch_100=<x> disk_mb=<x> peak_rss_mb=<x>
+val_energy_rmse_mev=<x> val_force_rmse_ev_a=<x>`` (the s_per_epoch keys are L-BFGS; Adam's
+figures are printed above it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "TiO2-1000"
+
+GENERATE = """structures:
+  - {xsf}/*.xsf
+output: trainset.h5
+overwrite: true
+reference_energies:
+  Ti: -1604.604515075
+  O: -432.503149303
+descriptors:
+  default:
+    type: chebyshev
+    radial: {{cutoff: 6.5, order: 20}}
+    angular: {{cutoff: 5.0, order: 6}}
+"""
+
+
+def _train_yaml(workdir: Path, trainset: Path, name: str, *, optimizer: str, epochs: int,
+                fraction: float, force_weight: float, extra: str = "") -> Path:
+    path = workdir / f"{name}.yaml"
+    path.write_text(
+        f"trainset: {trainset}\noutput: {name}.h5\noutput_dir: {name}\noverwrite: true\nseed: 1\n"
+        f"validation_fraction: 0.1\nnetworks: {{default: {{hidden: [5, 5], activation: tanh}}}}\n"
+        f"optimizer: {optimizer}\nepochs: {epochs}\ncheckpoint_every: 0\nlog_every: 50\n"
+        f"force_weight: {force_weight}\nforce_fraction: {fraction}\n{extra}")
+    return path
+
+
+def _curve(out_dir: Path) -> list[dict]:
+    with (out_dir / "learning_curve.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _seconds_per_epoch(out_dir: Path) -> float:
+    times = sorted(float(r["seconds"]) for r in _curve(out_dir)[2:])  # skip epoch 0 and 1
+    return times[len(times) // 2]  # median: robust against other processes on the machine
+
+
+def _run_train(workdir: Path, yaml: Path, measure_rss: bool = False) -> float:
+    """Run ``anncli train`` in a child process; return its peak RSS (MB)."""
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "anncli", "-q", "train",
+                          str(yaml)], cwd=workdir, capture_output=True, text=True, check=True).stdout.split()
+    if out[-1] != "0":
+        raise SystemExit(f"anncli train {yaml} failed")
+    return float(out[-2])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trainset", type=Path)
+    ap.add_argument("--timing-epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=400, help="L-BFGS epochs of the accuracy run")
+    ap.add_argument("--force-weight", type=float, default=0.1)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="bench_forces_"))
+    trainset = args.trainset
+    if trainset is None:
+        (workdir / "generate.yaml").write_text(GENERATE.format(xsf=DATA / "xsf"))
+        subprocess.run([sys.executable, "-m", "anncli", "-q", "generate", "generate.yaml"],
+                       cwd=workdir, check=True)
+        trainset = workdir / "trainset.h5"
+    disk_mb = trainset.stat().st_size / 1e6
+
+    timing = {}
+    for opt_name, optimizer in (("lbfgs", "{method: lbfgs}"),
+                                ("adam", "{method: adam, learning_rate: 0.005}")):
+        for fraction in (0.25, 1.0):
+            name = f"{opt_name}_{int(fraction * 100)}"
+            yaml = _train_yaml(workdir, trainset, name, optimizer=optimizer, epochs=args.timing_epochs,
+                               fraction=fraction, force_weight=args.force_weight,
+                               extra="batch_size: 32\n" if opt_name == "adam" else "")
+            rss = _run_train(workdir, yaml)
+            timing[name] = _seconds_per_epoch(workdir / name)
+            if name == "lbfgs_100":
+                peak_rss = rss
+            print(f"{opt_name:5s} forces on {fraction:4.0%} of the structures per epoch: "
+                  f"{timing[name]:.3f} s/epoch (median of {args.timing_epochs}), peak RSS {rss:.0f} MB",
+                  flush=True)
+
+    yaml = _train_yaml(workdir, trainset, "accuracy", optimizer="{method: lbfgs}", epochs=args.epochs,
+                       fraction=1.0, force_weight=args.force_weight)
+    _run_train(workdir, yaml)
+    from anncli.potential.model_file import load_model
+
+    meta = load_model(workdir / "accuracy.h5").metadata
+    rows = {int(r["epoch"]): r for r in _curve(workdir / "accuracy")}
+    best = rows[int(meta["best_epoch"])]
+    e_rmse = float(best["val_rmse"])
+    f_rmse = float(best["val_force_rmse"]) / 1000.0
+    print(f"accuracy run: {args.epochs} L-BFGS epochs, force_weight {args.force_weight} Å², best epoch "
+          f"{meta['best_epoch']}: validation {e_rmse:.2f} meV/atom, {f_rmse:.3f} eV/Å "
+          f"(ænet-PyTorch, forces on 25 %: 7.8 meV/atom, 0.388 eV/Å)")
+    print(f"training-set file {disk_mb:.1f} MB (no stored derivatives); workdir {workdir}")
+    print(f"RESULT s_per_epoch_25={timing['lbfgs_25']:.3f} s_per_epoch_100={timing['lbfgs_100']:.3f} "
+          f"disk_mb={disk_mb:.1f} peak_rss_mb={peak_rss:.0f} val_energy_rmse_mev={e_rmse:.2f} "
+          f"val_force_rmse_ev_a={f_rmse:.3f}")
+
+
+if __name__ == "__main__":
+    main()
