@@ -46,6 +46,11 @@ class RadialStructure:
     def n_basis(self) -> int:
         return int(self.basis.max()) + 1 if len(self.basis) and self.basis.max() >= 0 else 0
 
+    def __post_init__(self) -> None:
+        self.basis = np.asarray(self.basis, dtype=np.int64)
+        self.channel = np.asarray(self.channel, dtype=np.int64)
+        self.weights = np.asarray(self.weights, dtype=np.float64)
+
     @property
     def angular_features(self) -> np.ndarray:
         """Indices of the non-radial features, int64."""
@@ -99,6 +104,13 @@ class PairData:
     @property
     def n_pairs(self) -> int:
         return len(self.neighbor)
+
+    def kernel_arrays(self) -> tuple:
+        """The arrays in the argument order of the training kernels (anncli.network._force_kernels)."""
+        st = self.structure
+        return (self.center_atom, self.pair_offset, self.neighbor, self.ptype, self.unit, self.radial,
+                st.basis, st.channel, st.weights, self.ang_offset, self.ang_pair, self.ang,
+                st.angular_features)
 
     @property
     def nbytes(self) -> int:

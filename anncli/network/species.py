@@ -78,10 +78,7 @@ class ForceBatch:
     def kernel_arrays(self, sym: str) -> tuple:
         """The pair-data arrays of ``sym`` in the argument order of the kernels."""
         pd = self.pairs[sym]
-        st = pd.structure
-        return (pd.center_atom, pd.pair_offset, pd.neighbor, pd.ptype, pd.unit, pd.radial,
-                st.basis, st.channel, st.weights, pd.ang_offset, pd.ang_pair, pd.ang,
-                st.angular_features)
+        return pd.kernel_arrays()
 
 
 @dataclass
