@@ -222,13 +222,17 @@ def md_snapshots(atoms, calc, temperature: float, steps: int, interval: int, tim
         ``steps // interval`` frames, without calculator.
     """
     from ase import units
+    from ase.md import velocitydistribution as vd
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     work = _copy(atoms)
     work.calc = calc
-    MaxwellBoltzmannDistribution(work, temperature_K=temperature, rng=rng)
-    dyn = Langevin(work, timestep * units.fs, temperature_K=temperature, friction=friction / units.fs, rng=rng)
+    if hasattr(vd, "thermalize_momenta"):  # ASE >= 3.28
+        vd.thermalize_momenta(work, temperature, rng=rng)
+    else:  # pragma: no cover - older ASE
+        vd.MaxwellBoltzmannDistribution(work, temperature_K=temperature, rng=rng)
+    dyn = Langevin(work, timestep * units.fs, temperature_K=temperature, friction=friction / units.fs,
+                   fixcm=False, rng=rng)
     frames = []
     for _ in range(steps // interval):
         dyn.run(interval)
