@@ -233,12 +233,19 @@ class CommandMethod:
         write(str(directory / self.input_file), plain, format=self.input_format, **self.input_kwargs)
         cmd = self.command_line(key, index)
         with open(directory / "stdout.txt", "wb") as out, open(directory / "stderr.txt", "wb") as err:
+            # own process group: a timeout or Ctrl-C ends the whole command (mpirun and its ranks), not
+            # only the shell
+            proc = subprocess.Popen(cmd, shell=True, cwd=directory, stdout=out, stderr=err, start_new_session=True)
             try:
-                proc = subprocess.run(cmd, shell=True, cwd=directory, stdout=out, stderr=err, timeout=self.timeout)
+                returncode = proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
+                _kill_group(proc)
                 raise LabelFailure(f"the command did not finish within {self.timeout:g} s: {cmd}") from None
-        if proc.returncode != 0:
-            raise LabelFailure(f"the command exited with status {proc.returncode}: {cmd}{_last_line(directory / 'stderr.txt')}")
+            except BaseException:
+                _kill_group(proc)
+                raise
+        if returncode != 0:
+            raise LabelFailure(f"the command exited with status {returncode}: {cmd}{_last_line(directory / 'stderr.txt')}")
         if not out_path.is_file():
             raise LabelFailure(f"the command did not write {self.output_file}: {cmd}")
         try:
@@ -265,6 +272,23 @@ class CommandMethod:
         out_atoms = result.copy()
         out_atoms.info = dict(atoms.info)
         return single_point(out_atoms, results)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 5 s, to the command's process group; reap the shell."""
+    import os
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _last_line(path: Path) -> str:
