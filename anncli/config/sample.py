@@ -8,12 +8,12 @@ candidates are thinned by farthest-point sampling.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
-from anncli.config.generate import Descriptor, _check_symbol
+from anncli.config.generate import Behler2011Descriptor, ChebyshevDescriptor, _check_symbol, _descriptor_tag
 from anncli.config.label import CalculatorSpec
 
 __all__ = ["SampleConfig", "RattleSection", "StrainSection", "VacancySection", "InterstitialSection",
@@ -26,6 +26,13 @@ Copies = Annotated[Int, Field(ge=1)]
 #: Feature space of the thinning when the input has no ``descriptors``.
 DEFAULT_DESCRIPTORS = {"default": {"type": "chebyshev", "radial": {"cutoff": 6.0, "order": 8},
                                    "angular": {"cutoff": 4.0, "order": 4}}}
+
+#: generate's descriptor sections without ``type: aenet`` (an .stp file names species' energies
+#: and units that sample has no use for).
+SampleDescriptor = Annotated[
+    Union[Annotated[ChebyshevDescriptor, Tag("chebyshev")], Annotated[Behler2011Descriptor, Tag("behler2011")]],
+    Discriminator(_descriptor_tag),
+]
 
 _RATTLE_AFTER = "Gaussian displacement σ (Å) added to every atom afterwards (0 = none)."
 
@@ -187,7 +194,7 @@ class SampleConfig(Section):
     md: MDSection | None = Field(
         None, description="MD snapshots: {calculator, temperatures, steps, interval, timestep, friction}; "
         "null = none.")
-    descriptors: Annotated[dict[Str, Descriptor], Field(min_length=1)] | None = Field(
+    descriptors: Annotated[dict[Str, SampleDescriptor], Field(min_length=1)] | None = Field(
         None, description="Feature space of the farthest-point sampling, as in generate (by species or "
         "'default'; env defaults to every species of the candidates); null = Chebyshev, radial 6 Å order 8, "
         "angular 4 Å order 4.")

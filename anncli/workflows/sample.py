@@ -81,15 +81,11 @@ class SampleResult:
 
 
 def _setups(config, species: list[str]) -> dict:
-    from anncli.config.generate import AenetSetupDescriptor
     from anncli.config.sample import DEFAULT_DESCRIPTORS
     from anncli.workflows.generate import build_setups
 
     descriptors = config.descriptors if config.descriptors is not None else DEFAULT_DESCRIPTORS
-    for key, d in descriptors.items():
-        if isinstance(d, AenetSetupDescriptor):
-            raise ConfigError(f"descriptors.{key}: type aenet is not supported by sample; write the setup as "
-                              "type chebyshev or behler2011")
+    for key in descriptors:
         if key != "default" and key not in species:
             logger.info("sample: descriptors.%s: no candidate has %s atoms", key, key)
     return build_setups(descriptors, species)
