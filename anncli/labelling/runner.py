@@ -238,6 +238,10 @@ def label_structures(
         else:
             _run_pool(method, structures, tasks, work_dir, workers, finish, progress)
 
+    try:
+        (work_dir / "calc").rmdir()  # no calculation wrote files
+    except OSError:
+        pass
     failures = []
     for i, key in enumerate(keys):
         path = work_dir / "results" / f"{key}.extxyz"
@@ -256,18 +260,32 @@ def label_structures(
 
 
 def _run_pool(method, structures, tasks, work_dir: Path, workers: int, finish, progress) -> None:
-    """Run ``tasks`` in ``workers`` processes (spawned: no state shared with this process)."""
+    """Run ``tasks`` in ``workers`` spawned processes (no state shared with this process).
+
+    At most ``workers`` tasks are in flight.  A worker that dies (a segfault, the out-of-memory
+    killer) breaks the pool and every task in flight with it: those are then run again one at
+    a time, each alone in a pool, so that only the structure that kills its worker is recorded
+    as failed; the others continue in a new pool.
+    """
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
-    pending = list(tasks)
-    while pending:  # a worker that dies breaks the pool: record its task, start a new pool
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx) as pool:
-            running = {}
-            for key, i in pending:
-                running[pool.submit(_compute, method, structures[i], work_dir / "calc" / key, key, i)] = (key, i)
-            pending = []
+    queue = list(tasks)  # not started
+    suspects: list = []  # in flight when a worker died
+    while queue or suspects:
+        alone = bool(suspects)
+        n = 1 if alone else min(workers, len(queue))
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            running: dict = {}
+
+            def refill() -> None:
+                source = suspects if alone else queue
+                while source and len(running) < n:
+                    key, i = source.pop(0)
+                    running[pool.submit(_compute, method, structures[i], work_dir / "calc" / key, key, i)] = (key, i)
+
+            refill()
             broken = False
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -276,13 +294,15 @@ def _run_pool(method, structures, tasks, work_dir: Path, workers: int, finish, p
                     try:
                         status, value = fut.result()
                     except BrokenProcessPool:
-                        if broken:
-                            pending.append((key, i))  # not its fault: run it again in a new pool
-                            continue
                         broken = True
-                        status, value = "error", "the worker process died (out of memory, or killed)"
+                        if not alone:
+                            suspects.append((key, i))
+                            continue
+                        status, value = "error", "the worker process died (a crash, or killed: out of memory?)"
                     finish(key, status, value)
                     progress.update(1, work=len(structures[i]))
+                if not broken:
+                    refill()
 
 
 def _write_failures(work_dir: Path, failures: list[dict]) -> Path | None:

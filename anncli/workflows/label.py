@@ -88,7 +88,7 @@ def write_labelled(path: Path, images: list, output_format: str = "extxyz") -> P
         old.unlink()
     width = max(5, len(str(len(images))))
     for k, atoms in enumerate(images):
-        s = Structure.from_ase(atoms, energy="total")
+        s = Structure.from_ase(atoms)  # the free (force-consistent) energy where the method gives one
         with atomic_open(path / f"{k:0{width}d}.xsf", "w", encoding="utf-8") as fh:
             write_xsf(fh, s)
     return path

@@ -102,6 +102,11 @@ def test_rerun_computes_only_what_is_missing(tmp_path):
     more = _run(cfg)
     assert (more.computed, more.reused, more.n_labelled) == (2, 4, 6)
     assert first.read_bytes().startswith(before)  # input order kept
+    write(tmp_path / "in.extxyz", images + images[:1])  # a duplicate: computed once, written twice
+    dup = _run(cfg)
+    assert (dup.computed, dup.n_labelled) == (0, 5)
+    assert len(list((tmp_path / "label_work" / "results").glob("*.extxyz"))) == 6
+    assert not (tmp_path / "label_work" / "calc").exists()  # EMT writes no files
 
 
 def _command_config(tmp_path: Path, images, extra: str = "", pid: bool = False) -> Path:
@@ -223,3 +228,12 @@ def test_cli_exit_1_when_structures_fail(tmp_path, capsys):
     cfg = _command_config(tmp_path, images)
     assert main(["label", str(cfg)]) == 1
     assert "failures.csv" in capsys.readouterr().err
+
+
+def test_a_worker_that_dies_fails_only_its_structure(tmp_path):
+    images = _structures(5)
+    images[2].symbols[0] = "Ag"
+    cfg = _write(tmp_path, images, "calculator: {name: crashing_calc.CrashOnSilver}\nworkers: 2\n")
+    res = _run(cfg)
+    assert res.n_labelled == 4 and len(res.failures) == 1
+    assert res.failures[0]["index"] == 2 and "worker process died" in res.failures[0]["error"]
