@@ -179,6 +179,8 @@ def build_pool(ideals: list, config, names: list[str] | None = None) -> list:
 
         each("surface", surf)
     if config.md is not None:
+        logger.info("sample: MD with %s: %d run(s) of %d steps", config.md.calculator.name,
+                    len(bases) * len(config.md.temperatures), config.md.steps)
         each("md", lambda p, b: _md(p, b, config.md, seed, names[p]))
     for kind, n in skipped.items():
         logger.info("sample: %d %s candidate(s) could not be made (too few atoms of the species asked for)", n, kind)

@@ -117,6 +117,8 @@ def sample_candidates(ideals: list, config, names: list[str] | None = None) -> S
         if len(a) == 0:
             raise DataError(f"{(names or [f'ideal {k}'])[k]}: the structure has no atoms")
     generated = build_pool(ideals, config, names)
+    logger.info("sample: %d candidates made from %d ideal structure(s) in %.1f s; featurising and thinning",
+                len(generated), len(ideals), time.perf_counter() - t0)
     rows, pool, dropped = [], [], []
     for k, a in enumerate(generated):
         dmin = gen.min_distance(a)
