@@ -38,12 +38,21 @@ FAILURE_COLUMNS = ["index", "key", "structure", "attempts", "error"]
 STATE_VERSION = 1
 
 
+#: Decimals (Å) of positions and cell in :func:`structure_key`: a structure held in memory and the
+#: same structure read back from an extxyz file (8 decimals) get the same key.
+KEY_DECIMALS = 6
+
+
+def _rounded(x) -> bytes:
+    return (np.round(np.asarray(x, dtype=np.float64), KEY_DECIMALS) + 0.0).tobytes()  # + 0.0: no -0.0
+
+
 def structure_key(atoms) -> str:
-    """16 hex digits identifying a structure: species, positions, cell, periodicity (exact bytes)."""
+    """16 hex digits identifying a structure: species, positions and cell (to 1e-6 Å), periodicity."""
     h = hashlib.sha256()
     h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    h.update(np.ascontiguousarray(atoms.positions, dtype=np.float64).tobytes())
-    h.update(np.ascontiguousarray(atoms.cell[:], dtype=np.float64).tobytes())
+    h.update(_rounded(atoms.positions))
+    h.update(_rounded(atoms.cell[:]))
     h.update(np.asarray(atoms.pbc, dtype=np.uint8).tobytes())
     return h.hexdigest()[:16]
 

@@ -237,3 +237,17 @@ def test_a_worker_that_dies_fails_only_its_structure(tmp_path):
     res = _run(cfg)
     assert res.n_labelled == 4 and len(res.failures) == 1
     assert res.failures[0]["index"] == 2 and "worker process died" in res.failures[0]["error"]
+
+
+def test_structure_key_survives_a_file_round_trip_and_tells_structures_apart(tmp_path):
+    from anncli.labelling import structure_key
+
+    images = _structures(3)
+    write(tmp_path / "x.extxyz", images)
+    back = read(tmp_path / "x.extxyz", ":")
+    assert [structure_key(a) for a in images] == [structure_key(b) for b in back]
+    moved = images[0].copy()
+    moved.positions[0, 0] += 1e-4
+    swapped = images[0].copy()
+    swapped.symbols[0] = "Ag"
+    assert len({structure_key(images[0]), structure_key(moved), structure_key(swapped)}) == 3
