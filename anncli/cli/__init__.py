@@ -29,6 +29,8 @@ __all__ = ["cli", "main"]
 
 # (name, module, attribute): the table of subcommands, in the order shown by --help
 COMMANDS = [
+    ("sample", "anncli.cli.sample", "sample"),
+    ("label", "anncli.cli.label", "label"),
     ("generate", "anncli.cli.generate", "generate"),
     ("train", "anncli.cli.train", "train"),
     ("predict", "anncli.cli.predict", "predict"),
@@ -171,7 +173,7 @@ def cli(ctx: click.Context) -> None:
     """Build neural-network interatomic potentials the ænet way.
 
     \b
-    Stages:  generate -> train -> predict / validate
+    Stages:  [sample -> label ->] generate -> train -> predict / validate
     Each stage reads one YAML input file; paths in it are relative to that file.
     """
     _apply_logging(ctx)

@@ -8,24 +8,27 @@ MD frame.  Plain numpy; the caller supplies the scores and fingerprints.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 __all__ = ["farthest_point_sampling", "structure_fingerprints", "select_candidates"]
 
 
-def farthest_point_sampling(x: np.ndarray, n: int, first: int = 0) -> np.ndarray:
+def farthest_point_sampling(x: np.ndarray, n: int, first: int | Sequence[int] = 0) -> np.ndarray:
     """Indices of ``n`` rows of ``x`` chosen greedily to be far from each other.
 
-    Starts from row ``first``; every next row is the one whose Euclidean distance to the
-    nearest already chosen row is largest (ties: the lowest index).
+    Starts from row ``first`` (or the rows ``first``, in that order); every next row is the one
+    whose Euclidean distance to the nearest already chosen row is largest (ties: the lowest index).
+    No row is chosen twice, even among duplicates.
 
     Parameters
     ----------
     x : ndarray of shape (n_points, n_dims)
     n : int
         Number of rows to choose (at most ``n_points``).
-    first : int
-        The first row chosen.
+    first : int or sequence of int
+        The first row(s) chosen (e.g. structures that must be kept).
 
     Returns
     -------
@@ -37,13 +40,19 @@ def farthest_point_sampling(x: np.ndarray, n: int, first: int = 0) -> np.ndarray
     n = min(int(n), m)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    firsts = [int(first)] if np.ndim(first) == 0 else [int(i) for i in first]
+    firsts = list(dict.fromkeys(firsts))[:n] or [0]
     chosen = np.empty(n, dtype=np.int64)
-    chosen[0] = first
-    d = np.linalg.norm(x - x[first], axis=1)
-    for k in range(1, n):
+    chosen[:len(firsts)] = firsts
+    d = np.full(m, np.inf)
+    for i in firsts:
+        np.minimum(d, np.linalg.norm(x - x[i], axis=1), out=d)
+    d[firsts] = -1.0  # never chosen twice, also when the rest are duplicates (distance 0)
+    for k in range(len(firsts), n):
         nxt = int(np.argmax(d))
         chosen[k] = nxt
         np.minimum(d, np.linalg.norm(x - x[nxt], axis=1), out=d)
+        d[nxt] = -1.0
     return chosen
 
 
