@@ -12,7 +12,10 @@ structures held out for validation:
 * the training-set file size and the peak resident memory of ``anncli train`` with forces on
   every structure (child process);
 * the validation errors of the model that L-BFGS with all forces selects after ``--epochs``
-  epochs (energy RMSE in meV/atom, force-component RMSE in eV/Å).
+  epochs (energy RMSE in meV/atom, force-component RMSE in eV/Å);
+* with ``--stream-copies K``: the peak memory of 2 epochs with ``memory: stream`` and ``load``
+  on the training set and on K copies of it, to show that streaming stays bounded by the
+  chunk size while loading grows with the set.
 
 Ends with one line:
 ``RESULT s_per_epoch_25=<x> s_per_epoch_100=<x> disk_mb=<x> peak_rss_mb=<x>
@@ -83,12 +86,38 @@ def _run_train(workdir: Path, yaml: Path, measure_rss: bool = False) -> float:
     return float(out[-2])
 
 
+def _stream_demo(workdir: Path, copies: int, force_weight: float) -> None:
+    """Peak RSS of 2 L-BFGS epochs with forces, memory: stream vs load, on 1 and ``copies`` copies."""
+    xsf = sorted((DATA / "xsf").glob("*.xsf"))
+    for k in (1, copies):
+        data = workdir / f"copies-{k}"
+        data.mkdir(exist_ok=True)
+        for c in range(k):
+            for f in xsf:
+                target = data / f"{c}-{f.name}"
+                if not target.exists():
+                    target.symlink_to(f)
+        (workdir / f"generate-{k}.yaml").write_text(
+            GENERATE.format(xsf=data).replace("trainset.h5", f"trainset-{k}.h5"))
+        subprocess.run([sys.executable, "-m", "anncli", "-q", "generate", f"generate-{k}.yaml"],
+                       cwd=workdir, check=True)
+        for memory in ("stream", "load"):
+            name = f"mem-{memory}-{k}"
+            yaml = _train_yaml(workdir, workdir / f"trainset-{k}.h5", name, optimizer="{method: lbfgs}",
+                               epochs=2, fraction=1.0, force_weight=force_weight, extra=f"memory: {memory}\n")
+            rss = _run_train(workdir, yaml)
+            print(f"{k:3d} x TiO2-1000 ({(workdir / f'trainset-{k}.h5').stat().st_size / 1e6:.0f} MB file), "
+                  f"forces, memory: {memory}: peak RSS {rss:.0f} MB", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trainset", type=Path)
     ap.add_argument("--timing-epochs", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=400, help="L-BFGS epochs of the accuracy run")
     ap.add_argument("--force-weight", type=float, default=0.1)
+    ap.add_argument("--stream-copies", type=int, default=0,
+                    help="also compare memory: stream and load on K copies of the set (0: skip)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="bench_forces_"))
@@ -115,6 +144,9 @@ def main() -> None:
             print(f"{opt_name:5s} forces on {fraction:4.0%} of the structures per epoch: "
                   f"{timing[name]:.3f} s/epoch (median of {args.timing_epochs}), peak RSS {rss:.0f} MB",
                   flush=True)
+
+    if args.stream_copies:
+        _stream_demo(workdir, args.stream_copies, args.force_weight)
 
     yaml = _train_yaml(workdir, trainset, "accuracy", optimizer="{method: lbfgs}", epochs=args.epochs,
                        fraction=1.0, force_weight=args.force_weight)
