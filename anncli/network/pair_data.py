@@ -134,27 +134,32 @@ class PairData:
 
     @classmethod
     def concatenate(cls, parts: list[PairData], structure: RadialStructure, n_angular: int) -> PairData:
-        """Rows of ``parts`` one after the other (pair and angular indices renumbered)."""
+        """Rows of ``parts`` one after the other (pair and angular indices renumbered).
+
+        The parts are consumed: each of their arrays is released once it has been copied, so
+        the peak is the result plus one field of the parts, not twice the data.
+        """
         if not parts:
             return cls.empty(structure, n_angular)
         pair_base = np.cumsum([0] + [p.n_pairs for p in parts])
         ang_base = np.cumsum([0] + [len(p.ang_pair) for p in parts])
 
-        def offsets(name: str, base: np.ndarray) -> np.ndarray:
-            pieces = [getattr(parts[0], name)[:1]]
-            pieces += [getattr(p, name)[1:] + b for p, b in zip(parts, base[:-1])]
-            return np.concatenate(pieces).astype(np.int64)
+        def take(name: str, shift: np.ndarray | None = None, offsets: bool = False) -> np.ndarray:
+            pieces = [getattr(parts[0], name)[:1]] if offsets else []
+            for k, p in enumerate(parts):
+                a = getattr(p, name)
+                a = a[1:] if offsets else a
+                pieces.append(a + shift[k] if shift is not None else a)
+                setattr(p, name, None)
+            return np.concatenate(pieces)
 
         return cls(structure=structure,
-                   center_atom=np.concatenate([p.center_atom for p in parts]),
-                   pair_offset=offsets("pair_offset", pair_base),
-                   neighbor=np.concatenate([p.neighbor for p in parts]),
-                   ptype=np.concatenate([p.ptype for p in parts]),
-                   unit=np.concatenate([p.unit for p in parts]),
-                   radial=np.concatenate([p.radial for p in parts]),
-                   ang_offset=offsets("ang_offset", ang_base),
-                   ang_pair=np.concatenate([p.ang_pair + b for p, b in zip(parts, pair_base[:-1])]),
-                   ang=np.concatenate([p.ang for p in parts]))
+                   center_atom=take("center_atom"),
+                   pair_offset=take("pair_offset", pair_base, offsets=True).astype(np.int64),
+                   neighbor=take("neighbor"), ptype=take("ptype"), unit=take("unit"),
+                   radial=take("radial"),
+                   ang_offset=take("ang_offset", ang_base, offsets=True).astype(np.int64),
+                   ang_pair=take("ang_pair", pair_base), ang=take("ang"))
 
     @classmethod
     def empty(cls, structure: RadialStructure, n_angular: int, n_rows: int = 0,
