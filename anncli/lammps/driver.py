@@ -179,30 +179,37 @@ class LammpsSession:
             f[:] = 0.0
             return
         try:
-            self._evaluate(fix_id, step, nlocal, x, f)
+            self._evaluate(fix_id, step, nlocal, tag, x, f)
         except BaseException as exc:  # noqa: BLE001 - re-raised after LAMMPS returns
             self._error = exc
             f[:] = 0.0
             self.lmp.force_timeout()
 
-    def _evaluate(self, fix_id: str, step: int, nlocal: int, x, f) -> None:
+    def _evaluate(self, fix_id: str, step: int, nlocal: int, tag, x, f) -> None:
         lmp = self.lmp
         cell, pbc = lammps_cell(lmp)
-        types = np.asarray(lmp.numpy.extract_atom("type"))[:nlocal]
+        # atoms in atom-ID order, so that messages name atoms as LAMMPS numbers them
+        tag = np.asarray(tag).reshape(-1)[:nlocal]
+        order = np.argsort(tag, kind="stable")
+        tag = tag[order]
+        types = np.asarray(lmp.numpy.extract_atom("type"))[:nlocal][order]
         bad = (types < 1) | (types >= len(self._type_species))
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise ConfigError(f"LAMMPS atom type {int(types[k])} (atom {int(lmp.numpy.extract_atom('id')[k])}) "
-                              f"has no species: --types gives {len(self.types)} ({' '.join(self.types)})")
+            raise ConfigError(f"LAMMPS atom {int(tag[k])} has atom type {int(types[k])}, which has no species: "
+                              f"--types gives {len(self.types)} ({' '.join(self.types)})")
+        by_id = nlocal == 0 or (tag[0] == 1 and tag[-1] == nlocal)
+        label = f"LAMMPS step {step}" + ("" if by_id else " (atoms counted in atom-ID order)")
         res = self.potential.evaluate_arrays(
-            np.ascontiguousarray(x, dtype=np.float64), cell[None], pbc[None],
+            np.ascontiguousarray(np.asarray(x)[order], dtype=np.float64), cell[None], pbc[None],
             np.array([0, nlocal], dtype=np.int64), self._type_species[types],
-            forces=True, stress=True, extrapolation=self.extrapolation, labels=[f"LAMMPS step {step}"])
-        f[:] = res.forces
+            forces=True, stress=True, extrapolation=self.extrapolation, labels=[label])
+        f[order] = res.forces
         lmp.fix_external_set_energy_global(fix_id, float(res.energy[0]))
         w = 0.5 * (res.virial[0] + res.virial[0].T)
         lmp.fix_external_set_virial_global(fix_id, [w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
-        eatom = np.ascontiguousarray(res.atomic_energies, dtype=np.float64)
+        eatom = np.empty(nlocal)
+        eatom[order] = res.atomic_energies
         lmp.lib.lammps_fix_external_set_energy_peratom(lmp.lmp, fix_id.encode(),
                                                        eatom.ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
         self.n_calls += 1
@@ -213,7 +220,7 @@ class LammpsSession:
                 self.n_warnings += 1
                 k = int(np.argmax(np.abs(ex.value - np.clip(ex.value, ex.low, ex.high))))
                 logger.warning("step %d: %d atom(s) outside the training range of the potential, e.g. "
-                               "atom %d (%s): feature %s = %s%s", step, len(ex), ex.atom[k] + 1, ex.species[k],
+                               "atom %d (%s): feature %s = %s%s", step, len(ex), int(tag[ex.atom[k]]), ex.species[k],
                                self.potential.feature_label(ex.species[k], int(ex.feature[k])),
                                ex.excess_text(k),
                                " (further warnings suppressed)" if self.n_warnings == self.max_warnings else "")

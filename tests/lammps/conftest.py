@@ -74,3 +74,47 @@ def read_dump(path: Path) -> dict[str, np.ndarray]:
     data = np.array([[float(v) for v in ln.split()] for ln in lines[start + 1:]])
     data = data[np.argsort(data[:, names.index("id")])]
     return {n: data[:, k] for k, n in enumerate(names)}
+
+
+@pytest.fixture
+def invoke(tmp_path, monkeypatch):
+    """Run ``anncli ARGS`` in tmp_path; returns the click Result (exit_code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from anncli.cli import cli
+    from anncli.log import reset_logging
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), prog_name="anncli")
+
+    yield run
+    reset_logging()
+
+
+CUAU_SCRIPT = """units metal
+atom_style atomic
+boundary p p p
+lattice fcc 3.8
+region box block 0 2 0 2 0 2
+create_box {ntypes} box
+create_atoms 1 box
+set type 1 type/ratio 2 0.5 12345
+mass * 100.0
+fix ann all external pf/callback 1 1
+{extra}
+thermo_style custom step pe etotal press
+run {steps}
+{after}
+"""
+
+
+def cuau_script(path: Path, *, ntypes: int = 2, steps: int = 0, extra: str = "", after: str = "",
+                units: str = "metal") -> Path:
+    """A small Cu-Au fcc input script (32 atoms) written to ``path``: ``extra`` before the run,
+    ``after`` after it."""
+    text = CUAU_SCRIPT.format(ntypes=ntypes, steps=steps, extra=extra, after=after)
+    path.write_text(text.replace("units metal", f"units {units}"))
+    return path
