@@ -112,3 +112,34 @@ def test_nonperiodic_directions(tmp_path, cuau_model, boundary):
                                atol=1e-9)
     atoms.calc = ANNCalculator(cuau_model, extrapolation=False)
     assert thermo["pe"] == pytest.approx(atoms.get_potential_energy(), abs=1e-9)
+
+
+def test_minimize_lowers_the_energy_anncli_computes(tmp_path, cuau_model):
+    """LAMMPS minimises anncli's energy (fix_modify energy yes): it goes down, and the final
+    value is the ASE calculator's energy of the final configuration."""
+    from anncli.lammps import LammpsSession, lammps_cell
+
+    atoms = _triclinic_atoms(seed=5)
+    write_lammps_data(tmp_path / "data.lmp", atoms, TYPES)
+    script = f"""
+units metal
+atom_style atomic
+boundary p p p
+read_data {tmp_path / 'data.lmp'}
+fix ann all external pf/callback 1 1
+thermo_style custom step pe fmax
+run 0
+variable e0 equal $(pe:%.15g)
+minimize 0 1e-8 50 500
+dump d all custom 1 {tmp_path / 'min.dump'} id type x y z
+dump_modify d sort id format float %.17g
+run 0
+"""
+    with LammpsSession(cuau_model, TYPES, cmdargs=["-log", "none", "-screen", "none"], extrapolation=False) as s:
+        s.run_string(script, "min.in")
+        e0, e1 = s.lmp.extract_variable("e0"), s.lmp.get_thermo("pe")
+        cell, pbc = lammps_cell(s.lmp)
+    final = _ase_atoms(read_dump(tmp_path / "min.dump"), cell, pbc)
+    final.calc = ANNCalculator(cuau_model, extrapolation=False)
+    assert e1 < e0 - 0.01
+    assert e1 == pytest.approx(final.get_potential_energy(), abs=1e-9)
