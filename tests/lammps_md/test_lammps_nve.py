@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MASSES, write_lammps_data
+from lammps_helpers import MASSES, write_lammps_data
 
 pytestmark = pytest.mark.usefixtures("lammps_ready")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cuau_script, read_dump
+from lammps_helpers import cuau_script, read_dump
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example_inputs" / "lammps" / "in.cuau-nve"

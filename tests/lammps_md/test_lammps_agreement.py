@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MASSES, read_dump, write_lammps_data
+from lammps_helpers import read_dump, write_lammps_data
 
 from anncli.calculator import ANNCalculator
 
