@@ -7,7 +7,10 @@ The callback evaluates the potential on LAMMPS's atoms and hands back
 * the forces (eV/Å) of every atom,
 * the energy (eV, with the free-atom reference energies, as the ASE calculator gives it),
 * the virial ``W = -V σ`` (eV; xx, yy, zz, xy, xz, yz) for the pressure, and
-* the atomic energies, for ``compute pe/atom``.
+* the atomic energies, for ``compute pe/atom``;
+* the fix's global vector: ``f_ID[1]`` the committee's energy spread (eV; 0 for one model)
+  and ``f_ID[2]`` the number of atoms outside the training range (0 without the check),
+  for ``thermo_style``, ``fix print`` or ``fix halt``.
 
 anncli adds ``fix_modify ID energy yes virial yes`` right after the fix command, so that
 ``pe``, ``etotal`` and ``press`` include the potential (a later ``fix_modify`` in the script
@@ -159,6 +162,7 @@ class LammpsSession:
         fix_id = lmp.expand(fix.fix_id) if "$" in fix.fix_id else fix.fix_id
         lmp.set_fix_external_callback(fix_id, self._callback, fix_id)
         lmp.command(f"fix_modify {fix_id} energy yes virial yes")
+        lmp.fix_external_set_vector_length(fix_id, 2)  # f_ID[1], f_ID[2]: see _evaluate
         self.fixes.append(fix_id)
         logger.info("anncli computes the forces of fix %s (%s)", fix_id,
                     ", ".join(f"type {k + 1} = {s}" for k, s in enumerate(self.types[:ntypes])))
@@ -207,6 +211,11 @@ class LammpsSession:
         eatom[order] = res.atomic_energies
         lmp.lib.lammps_fix_external_set_energy_peratom(lmp.lmp, fix_id.encode(),
                                                        eatom.ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
+        # the fix's global vector: f_ID[1] the committee's energy spread (eV; 0 for one model),
+        # f_ID[2] the number of atoms outside the training range
+        spread = float(res.energy_members[:, 0].std()) if res.energy_members is not None else 0.0
+        lmp.fix_external_set_vector(fix_id, 1, spread)
+        lmp.fix_external_set_vector(fix_id, 2, float(len(res.extrapolation)))
         self.n_calls += 1
         ex = res.extrapolation
         if len(ex):

