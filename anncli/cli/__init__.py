@@ -37,6 +37,7 @@ COMMANDS = [
     ("validate", "anncli.cli.validate", "validate"),
     ("info", "anncli.cli.info", "info"),
     ("export", "anncli.cli.export", "export"),
+    ("lammps", "anncli.cli.lammps", "lammps"),
     ("help", "anncli.cli.help", "help_command"),
 ]
 

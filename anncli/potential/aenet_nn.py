@@ -250,6 +250,41 @@ def _trnset(r: _Reader) -> dict:
             "extras": extras}
 
 
+def _check_same_training(path: Path, info: dict, path0: Path, info0: dict) -> None:
+    """The training-set record of ``path`` equals that of ``path0``: one potential, not a mix.
+
+    train.x writes the same energy scale, shift, species and free-atom energies into the file
+    of every species; files from different trainings do not fit together (their networks
+    expect other normalisations and reference energies).
+    """
+    for key in ("scale", "shift"):
+        if not math.isclose(info[key], info0[key], rel_tol=1e-12, abs_tol=1e-12):
+            raise FileFormatError(f"{path}: energy {key} {info[key]} differs from {info0[key]} in {path0}: "
+                                  "the files are not from one training")
+    if set(info["species"]) != set(info0["species"]):
+        raise FileFormatError(
+            f"{path}: written for a training set of species {', '.join(info['species'])}, but {path0} for "
+            f"{', '.join(info0['species'])}: the files are not from one training")
+    e0 = dict(zip(info0["species"], info0["e_atom"]))
+    for sym, e in zip(info["species"], info["e_atom"]):
+        if not math.isclose(e, e0[sym], rel_tol=1e-12, abs_tol=1e-12):
+            raise FileFormatError(f"{path}: the free-atom energy of {sym} is {e!r} eV, in {path0} {e0[sym]!r} eV: "
+                                  "the files are not from one training")
+
+
+def _check_environments(paths_by_species: dict, setups: dict) -> None:
+    """Every descriptor distinguishes every species of the potential (ænet needs this)."""
+    for sym, setup in setups.items():
+        env = setup["descriptor"]["env"]
+        missing = [s for s in paths_by_species if s not in env]
+        if missing:
+            other = paths_by_species[missing[0]]
+            raise FileFormatError(
+                f"{paths_by_species[sym]}: the descriptor of {sym} has the environment species "
+                f"{', '.join(env)}, not {', '.join(missing)} (whose potential is {other}): ænet would index "
+                "out of bounds at such neighbours, anncli would ignore them; the files are not one potential")
+
+
 def read_aenet_nn(paths_by_species: dict[str, str | Path]):
     """Build an anncli :class:`Model` from ænet's binary potential files.
 
@@ -268,8 +303,9 @@ def read_aenet_nn(paths_by_species: dict[str, str | Path]):
     Raises
     ------
     FileFormatError
-        Unreadable or foreign file, a file whose setup is for another species, or files
-        that disagree on the energy scale, shift or reference energies.
+        Unreadable or foreign file, a file whose setup is for another species, files that
+        disagree on the energy scale, shift, training-set species or free-atom energies (not
+        from one training), or a descriptor whose environment lacks a species of the others.
     """
     from anncli.potential.model_file import Model
 
@@ -287,15 +323,13 @@ def read_aenet_nn(paths_by_species: dict[str, str | Path]):
         if trn is None:
             trn = (path, info)
         else:
-            p0, i0 = trn
-            for key in ("scale", "shift"):
-                if not math.isclose(info[key], i0[key], rel_tol=1e-12, abs_tol=1e-12):
-                    raise FileFormatError(f"{path}: energy {key} {info[key]} differs from {i0[key]} in {p0}")
+            _check_same_training(path, info, *trn)
         setup["extras"]["trainset"] = info["extras"]
         nets[sym], setups[sym] = net, setup
     if trn is None:
         raise FileFormatError("no ænet potential files given")
     info = trn[1]
+    _check_environments(paths_by_species, setups)
     ref = dict(zip(info["species"], info["e_atom"]))
     missing = [s for s in paths_by_species if s not in ref]
     if missing:

@@ -180,3 +180,36 @@ def test_chebyshev_order_above_the_limit_is_refused(tmp_path):
         read_aenet_nn({"Ti": path})
     path = write_nn(tmp_path / "Ti.nn", kind="chebyshev", orders=(2, 8))
     assert Potential(read_aenet_nn({"Ti": path})).setups["Ti"].angular_order == 8
+
+
+# ------------------------------------------------------------------ files that do not belong together
+
+
+def test_files_from_different_trainings_are_refused(tmp_path):
+    """Ti.nn and O.nn of two trainings: other free-atom energies (same scale and shift), or
+    another species list; ænet's predict.x would take the first file's numbers silently."""
+    from aenet_nn_writer import write_nn
+
+    ti = write_nn(tmp_path / "Ti.nn", central="Ti", seed=0)
+    o_other = write_nn(tmp_path / "O.nn", central="O", seed=1)
+    with pytest.raises(FileFormatError, match=r"O\.nn: the free-atom energy of Ti is .* in .*Ti\.nn .*not from "
+                                              r"one training"):
+        read_aenet_nn({"Ti": ti, "O": o_other})
+    o_three = write_nn(tmp_path / "O3.nn", central="O", env=("O", "Ti", "H"), seed=0)
+    with pytest.raises(FileFormatError, match=r"O3\.nn: written for a training set of species O, Ti, H, but "
+                                              r".*Ti\.nn for Ti, O"):
+        read_aenet_nn({"Ti": ti, "O": o_three})
+    read_aenet_nn({"Ti": ti, "O": write_nn(tmp_path / "O0.nn", central="O", seed=0)})  # one training: fine
+
+
+def test_descriptor_without_a_species_of_the_others_is_refused(tmp_path):
+    from aenet_nn_writer import join_records, nn_records
+
+    ti = nn_records("Ti", env=("Ti", "O"), seed=0)
+    o_alone = nn_records("O", env=("O",), seed=0)
+    o_alone[26:] = ti[26:]  # the same training-set record as Ti.nn: only the descriptor differs
+    (tmp_path / "Ti.nn").write_bytes(join_records(ti))
+    (tmp_path / "O.nn").write_bytes(join_records(o_alone))
+    with pytest.raises(FileFormatError, match=r"O\.nn: the descriptor of O has the environment species O, not Ti "
+                                              r"\(whose potential is .*Ti\.nn\)"):
+        read_aenet_nn({"Ti": tmp_path / "Ti.nn", "O": tmp_path / "O.nn"})
