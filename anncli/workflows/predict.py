@@ -68,7 +68,19 @@ def load_config_potential(config):
     from anncli.potential.evaluate import load_potential
 
     source = dict(config.aenet_networks) if config.aenet_networks is not None else config.model
-    return load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance)
+    extra = {"baseline": config.baseline.model_dump()} if getattr(config, "baseline", None) is not None else {}
+    potential = load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance, **extra)
+    if potential.baseline is not None:
+        logger.info("Δ-learning model: its baseline %s is added to the networks' energies, forces and stress",
+                    potential.baseline.describe())
+    return potential
+
+
+def baseline_record(potential) -> dict | None:
+    """The baseline for the JSON outputs: its specification and ``included: true``, or None."""
+    if potential.baseline is None:
+        return None
+    return {**potential.baseline.spec, "description": potential.baseline.describe(), "included": True}
 
 
 def _header(config, potential) -> str:
@@ -79,6 +91,9 @@ def _header(config, potential) -> str:
     else:
         lines.append(f" Potential      : {model_text(config.model)}")
     lines.append(f" Species        : {' '.join(potential.species)}")
+    if potential.baseline is not None:
+        lines.append(f" Baseline       : {potential.baseline.describe()}")
+        lines.append("                  included: energies, forces and stress = baseline + networks")
     for sym in potential.species:
         setup = potential.setups[sym]
         net = potential.model.networks[sym]
@@ -211,6 +226,7 @@ class _Run:
             "potential": model_text(self.cfg.model) if self.cfg.model is not None else
             {k: str(v) for k, v in self.cfg.aenet_networks.items()},
             "species": self.pot.species,
+            "baseline": baseline_record(self.pot),
             "units": {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"},
             "summary": {"n_structures": res.n_structures, "n_atoms": res.n_atoms,
                         "n_extrapolating_atoms": res.n_extrapolating_atoms,
