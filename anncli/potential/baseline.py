@@ -329,7 +329,7 @@ def make_baseline(spec: dict | None, override=None, *, where: str = "the model")
         return None
     if is_stored(spec):
         raise ConfigError(
-            f"{where} was trained on a baseline {describe(spec)}, which cannot be computed for new "
+            f"{where} was trained on a Δ-learning baseline of {describe(spec)}, which cannot be computed for new "
             "structures: name the calculator that produced it, 'baseline: {calculator: NAME, kwargs: {...}}' "
             "in the predict or validate input (ANNCalculator(model, baseline=...) in Python)")
     return BaselineCalculator(spec)

@@ -20,7 +20,38 @@ from anncli.structure import Structure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LabelBaseline"]
+__all__ = ["LabelBaseline", "in_input_file"]
+
+
+def in_input_file(exc: Exception, source, key: str = "baseline"):
+    """``exc`` (a ConfigError about the baseline) naming the input file and the line of ``key``.
+
+    The message keeps its own key path when it starts with one (``baseline.calculator: ...``).
+    """
+    from anncli.exceptions import ConfigError
+
+    if source is None:
+        return exc
+    message = str(exc)
+    head, sep, rest = message.partition(": ")
+    if sep and head.split(".")[0] == key and " " not in head:
+        key, message = head, rest
+    line = None
+    from pathlib import Path
+
+    if Path(source).suffix.lower() in (".yaml", ".yml"):
+        try:
+            from anncli.config.loader import load_yaml
+
+            locations = load_yaml(source)[1]
+            path = tuple(key.split("."))
+            while path and line is None:
+                line = locations.get(path)
+                path = path[:-1]
+        except (ConfigError, OSError):
+            line = None
+    where = f"{source}, line {line}" if line else str(source)
+    return ConfigError(f"{where}: {key}: {message}")
 
 
 class LabelBaseline:

@@ -371,9 +371,12 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     setups = build_setups(dict(config.descriptors), species)
     baseline = None
     if config.baseline is not None:  # before any file is read: a missing package fails at once
-        from anncli.workflows.delta import LabelBaseline
+        from anncli.workflows.delta import LabelBaseline, in_input_file
 
-        baseline = LabelBaseline(config.baseline)
+        try:
+            baseline = LabelBaseline(config.baseline)
+        except ConfigError as exc:  # not installed, not found, cannot be created
+            raise in_input_file(exc, config_path) from None
         logger.info("  Δ-learning: baseline %s subtracted from the reference energies and forces",
                     baseline.describe())
     base_dir = Path(config_path).parent if config_path else Path.cwd()

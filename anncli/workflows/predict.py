@@ -63,13 +63,23 @@ def model_text(model) -> str:
     return ", ".join(str(m) for m in model) if isinstance(model, list) else str(model)
 
 
-def load_config_potential(config):
-    """The :class:`Potential` named by a :class:`PredictConfig` (``model`` or ``aenet_networks``)."""
+def load_config_potential(config, config_path=None):
+    """The :class:`Potential` named by a :class:`PredictConfig` (``model`` or ``aenet_networks``).
+
+    A baseline problem (a stored-labels model without ``baseline``, a calculator that is not
+    installed) is a ConfigError naming ``config_path`` and the line of the key.
+    """
+    from anncli.exceptions import ConfigError
     from anncli.potential.evaluate import load_potential
 
     source = dict(config.aenet_networks) if config.aenet_networks is not None else config.model
     extra = {"baseline": config.baseline.model_dump()} if getattr(config, "baseline", None) is not None else {}
-    potential = load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance, **extra)
+    try:
+        potential = load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance, **extra)
+    except ConfigError as exc:
+        from anncli.workflows.delta import in_input_file
+
+        raise in_input_file(exc, config_path, "baseline" if extra else "model") from None
     if potential.baseline is not None:
         logger.info("Δ-learning model: its baseline %s is added to the networks' energies, forces and stress",
                     potential.baseline.describe())
@@ -275,7 +285,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
 
     t0, c0 = time.perf_counter(), compile_seconds()
     stream = stdout if stdout is not None else sys.stdout
-    potential = load_config_potential(config)
+    potential = load_config_potential(config, config_path)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     files = expand_sources(list(config.structures), base_dir)
     logger.info("predict: %d structure file(s), potential for %s", len(files), " ".join(potential.species))

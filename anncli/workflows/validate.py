@@ -330,7 +330,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
 
     t0 = time.perf_counter()
     stream = stdout if stdout is not None else sys.stdout
-    potential = load_config_potential(config)
+    potential = load_config_potential(config, config_path)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     out_dir = config.output_dir if Path(config.output_dir).is_absolute() else base_dir / config.output_dir
     report: dict = {

@@ -210,7 +210,8 @@ def test_stored_baseline_model_needs_a_calculator_at_predict_time(trained, tmp_p
     (tmp_path / "predict.yaml").write_text(base)
     assert main(["predict", str(tmp_path / "predict.yaml")]) == 2
     err = capsys.readouterr().err
-    assert "cannot be computed for new structures" in err and "baseline:" in err and "Traceback" not in err
+    assert "predict.yaml, line 1: model: " in err and "cannot be computed for new structures" in err
+    assert "baseline: {calculator" in err and "Traceback" not in err
     (tmp_path / "predict.yaml").write_text(base + "baseline: {calculator: emt}\n")
     assert main(["predict", str(tmp_path / "predict.yaml")]) == 0
     ours = json.loads((tmp_path / "p.json").read_text())
@@ -251,7 +252,7 @@ def _bad(tmp_path, capsys, baseline: str, frames=None) -> str:
 
 def test_calculator_not_installed(tmp_path, capsys):
     err = _bad(tmp_path, capsys, "baseline: {calculator: tblite}\n")
-    assert "baseline.calculator" in err and "'tblite'" in err and "pip install tblite" in err
+    assert "gen.yaml, line 6: baseline.calculator: " in err and "'tblite'" in err and "pip install tblite" in err
 
 
 def test_calculator_import_path_not_found(tmp_path, capsys):
