@@ -161,6 +161,8 @@ class BaselineCalculator:
         ``{"calculator": name, "kwargs": {...}}`` (see the module docstring).
     calculator : ase Calculator, optional
         A ready calculator instance to use instead of building one from ``spec``.
+    key : str
+        What names the calculator, for messages (an input key, or "the model's baseline").
 
     Raises
     ------
@@ -168,15 +170,15 @@ class BaselineCalculator:
         The calculator is not installed or cannot be built with its ``kwargs``.
     """
 
-    def __init__(self, spec: dict, calculator=None) -> None:
+    def __init__(self, spec: dict, calculator=None, *, key: str = "baseline.calculator") -> None:
         self.spec = dict(spec)
         self.name = str(spec.get("calculator", type(calculator).__name__))
         if calculator is None:
-            factory = resolve_calculator(self.name)
+            factory = resolve_calculator(self.name, key=key)
             try:
                 calculator = factory(**(spec.get("kwargs") or {}))
             except Exception as exc:
-                raise ConfigError(f"baseline: the calculator {describe(spec)} cannot be created: "
+                raise ConfigError(f"{key.rsplit('.', 1)[0]}: the calculator {describe(spec)} cannot be created: "
                                   f"{type(exc).__name__}: {exc}") from None
         if not hasattr(calculator, "get_potential_energy") and not hasattr(calculator, "get_property"):
             raise ConfigError(f"baseline: {self.name} is not an ASE calculator (got a {type(calculator).__name__})")
@@ -332,4 +334,4 @@ def make_baseline(spec: dict | None, override=None, *, where: str = "the model")
             f"{where} was trained on a Δ-learning baseline of {describe(spec)}, which cannot be computed for new "
             "structures: name the calculator that produced it, 'baseline: {calculator: NAME, kwargs: {...}}' "
             "in the predict or validate input (ANNCalculator(model, baseline=...) in Python)")
-    return BaselineCalculator(spec)
+    return BaselineCalculator(spec, key=f"the Δ-learning baseline of {where}")

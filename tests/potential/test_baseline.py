@@ -170,3 +170,9 @@ def test_export_refuses_a_model_with_a_baseline(tmp_path, bare, capsys):
     err = capsys.readouterr().err
     assert "Δ-learning" in err and "ænet cannot represent" in err and "emt" in err and "Traceback" not in err
     assert not list((tmp_path / "nn").glob("*.nn")) if (tmp_path / "nn").exists() else True
+
+
+def test_model_baseline_calculator_not_installed_where_the_model_is_used(bare):
+    model = _with(bare, {"calculator": "no_such_package.calc:Calculator", "kwargs": {}})
+    with pytest.raises(ConfigError, match=r"Δ-learning baseline of the model: .*'no_such_package'.*not installed"):
+        Potential(model)

@@ -296,3 +296,23 @@ def test_stored_baseline_without_forces_for_structures_with_forces(tmp_path, cap
 def test_baseline_section_errors_name_the_key(tmp_path, capsys, section, message):
     err = _bad(tmp_path, capsys, f"baseline: {section}\n")
     assert "gen.yaml, line 6" in err and message in err
+
+
+def test_fitted_reference_energies_apply_to_the_difference(tmp_path):
+    from ase.io import read
+
+    _write(tmp_path / "data.extxyz", DATA.delta_frames(8, seed=4))
+    text = (EXAMPLE / "generate.yaml").read_text().replace("derivatives: true", "derivatives: false")
+    text = text.replace("  Cu: 0.0 ", "  Cu: fit ").replace("  Au: 0.0", "  Au: fit")
+    (tmp_path / "generate.yaml").write_text(text)
+    assert main(["generate", str(tmp_path / "generate.yaml")]) == 0
+    ts = _read_trainset(tmp_path / "trainset.h5")
+    with h5py.File(tmp_path / "trainset.h5") as f:
+        counts, ref = f["structures/species_count"][()], f["reference_energies"][()]
+        assert f.attrs["reference_energies_fitted"].all()
+    frames = read(tmp_path / "data.extxyz", ":")
+    delta = np.array([a.get_potential_energy() - DATA.emt(a)[0] for a in frames])
+    # the least-squares fit of the differences (not of the reference energies)
+    expected, *_ = np.linalg.lstsq(counts.astype(float), delta, rcond=None)
+    np.testing.assert_allclose(ref, expected, atol=1e-6)
+    np.testing.assert_allclose(ts["cohesive"], delta - counts @ ref, atol=1e-6)
