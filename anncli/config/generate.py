@@ -318,7 +318,7 @@ class TaylorAugmentation(Section):
 BASELINE_CALCULATOR_DESCRIPTION = (
     "ASE calculator of the baseline: emt, lj, morse (ASE's), tblite, xtb, dftd3 (simple-dftd3), "
     "dftd4 (installed from the package index), or an import path 'package.module:Class' of any "
-    "ASE calculator class (or of a function returning one)."
+    "ASE calculator class (a subclass of ase.calculators.calculator.BaseCalculator)."
 )
 BASELINE_KWARGS_DESCRIPTION = ("Keyword arguments of the calculator, e.g. {method: GFN2-xTB}; plain numbers, "
                                "text, lists and mappings (they are recorded in the training set and the model).")

@@ -5,9 +5,10 @@ set and the model file) and its evaluation:
 
 ``{"calculator": "emt", "kwargs": {...}, "class": "ase.calculators.emt.EMT"}``
     An ASE calculator, named by a short name (:data:`CALCULATORS`) or an import path
-    (``package.module:Name`` or ``package.module.Name``) of a calculator class or of a
-    function returning one, called with ``kwargs``.  ``class`` records what the name
-    resolved to (provenance).
+    (``package.module:Name`` or ``package.module.Name``) of a calculator class (a subclass
+    of ASE's ``BaseCalculator``: nothing else is called, so a model file cannot name an
+    arbitrary function), created with ``kwargs``.  ``class`` records what the name resolved
+    to (provenance).
 ``{"energy_key": "...", "forces_key": "..."}``
     Energies (and forces) stored in the structure files under keys of their own: usable by
     ``generate`` only, since they cannot be recomputed for new structures.  Predict,
@@ -78,7 +79,7 @@ def _split_path(name: str) -> tuple[str, str]:
 
 
 def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
-    """The calculator class (or factory) named by ``name``.
+    """The ASE calculator class named by ``name``.
 
     Parameters
     ----------
@@ -91,7 +92,7 @@ def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
     Raises
     ------
     ConfigError
-        The name is unknown, its package is not installed, or it names no callable.
+        The name is unknown, its package is not installed, or it names no ASE calculator class.
     """
     short = CALCULATORS.get(name.strip().lower())
     path, package = short if short else (name.strip(), None)
@@ -112,8 +113,13 @@ def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
         raise ConfigError(f"{key}: importing {module} for the baseline calculator {name!r} failed: "
                           f"{type(exc).__name__}: {exc}") from None
     obj = getattr(mod, attr, None)
-    if obj is None or not callable(obj):
-        raise ConfigError(f"{key}: {module} has no calculator class or function {attr!r} (from {name!r})")
+    if obj is None:
+        raise ConfigError(f"{key}: {module} has no calculator class {attr!r} (from {name!r})")
+    from ase.calculators.calculator import BaseCalculator
+
+    if not (isinstance(obj, type) and issubclass(obj, BaseCalculator)):
+        raise ConfigError(f"{key}: {module}.{attr} (from {name!r}) is not an ASE calculator class "
+                          "(a subclass of ase.calculators.calculator.BaseCalculator)")
     return obj
 
 

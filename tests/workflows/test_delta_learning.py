@@ -259,7 +259,9 @@ def test_calculator_import_path_not_found(tmp_path, capsys):
     err = _bad(tmp_path, capsys, "baseline: {calculator: 'no_such_package.calc:Calculator'}\n")
     assert "no_such_package" in err and "not installed" in err
     err = _bad(tmp_path, capsys, "baseline: {calculator: 'ase.calculators.emt:NoSuchThing'}\n")
-    assert "has no calculator class or function 'NoSuchThing'" in err
+    assert "has no calculator class 'NoSuchThing'" in err
+    err = _bad(tmp_path, capsys, "baseline: {calculator: 'subprocess:run', kwargs: {args: 'true'}}\n")
+    assert "subprocess.run (from 'subprocess:run') is not an ASE calculator class" in err
 
 
 def test_calculator_failing_on_a_structure_names_it(tmp_path, capsys):
