@@ -316,9 +316,9 @@ class TaylorAugmentation(Section):
 
 
 BASELINE_CALCULATOR_DESCRIPTION = (
-    "ASE calculator of the baseline: emt, lj, morse (ASE's), tblite, xtb, dftd3 (simple-dftd3), "
-    "dftd4 (installed from the package index), or an import path 'package.module:Class' of any "
-    "ASE calculator class (a subclass of ase.calculators.calculator.BaseCalculator)."
+    "ASE calculator of the baseline: ASE's short name (emt, lj, morse, dftd3, dftb, ... as in "
+    "'anncli label'), tblite, xtb, dftd4, simple-dftd3 (packages from the package index), or an "
+    "import path 'package.module:Class' or 'package.module.Class' of any ASE calculator class."
 )
 BASELINE_KWARGS_DESCRIPTION = ("Keyword arguments of the calculator, e.g. {method: GFN2-xTB}; plain numbers, "
                                "text, lists and mappings (they are recorded in the training set and the model).")

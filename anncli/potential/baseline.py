@@ -38,16 +38,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["CALCULATORS", "BaselineCalculator", "BaselineValues", "make_baseline", "describe",
            "resolve_calculator", "is_stored", "baseline_spec"]
 
-#: Short calculator names: import path and the package that provides it (pip name).
+#: Short names of calculators from the package index that ASE does not know by name: import
+#: path and the package that provides it (pip name).  Every other short name is ASE's (emt, lj,
+#: morse, dftd3, dftb, ..., as for ``anncli label``: :func:`anncli.labelling.methods.calculator_class`).
 CALCULATORS: dict[str, tuple[str, str]] = {
-    "emt": ("ase.calculators.emt:EMT", "ase"),
-    "lj": ("ase.calculators.lj:LennardJones", "ase"),
-    "lennardjones": ("ase.calculators.lj:LennardJones", "ase"),
-    "morse": ("ase.calculators.morse:MorsePotential", "ase"),
     "tblite": ("tblite.ase:TBLite", "tblite"),
     "xtb": ("xtb.ase.calculator:XTB", "xtb"),
-    "dftd3": ("dftd3.ase:DFTD3", "simple-dftd3"),
     "dftd4": ("dftd4.ase:DFTD4", "dftd4"),
+    "simple-dftd3": ("dftd3.ase:DFTD3", "simple-dftd3"),
 }
 
 
@@ -84,7 +82,7 @@ def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
     Parameters
     ----------
     name : str
-        A short name of :data:`CALCULATORS` (case-insensitive) or an import path
+        A short name of :data:`CALCULATORS` or of ASE (case-insensitive), or an import path
         ``package.module:Name`` / ``package.module.Name``.
     key : str
         The input key, for messages.
@@ -95,12 +93,14 @@ def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
         The name is unknown, its package is not installed, or it names no ASE calculator class.
     """
     short = CALCULATORS.get(name.strip().lower())
+    if short is None and ":" not in name:  # ASE's short names and dotted paths, as anncli label
+        from anncli.labelling.methods import calculator_class
+
+        return _checked(calculator_class(name.strip(), where=key), name, key)
     path, package = short if short else (name.strip(), None)
     module, attr = _split_path(path)
     if not module or not attr:
-        raise ConfigError(
-            f"{key}: {name!r} is neither a known calculator ({', '.join(sorted(CALCULATORS))}) nor an import "
-            "path such as 'package.module:CalculatorClass'")
+        raise ConfigError(f"{key}: {name!r} is not an import path such as 'package.module:CalculatorClass'")
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
@@ -114,11 +114,17 @@ def resolve_calculator(name: str, *, key: str = "baseline.calculator"):
                           f"{type(exc).__name__}: {exc}") from None
     obj = getattr(mod, attr, None)
     if obj is None:
-        raise ConfigError(f"{key}: {module} has no calculator class {attr!r} (from {name!r})")
+        raise ConfigError(f"{key}: module {module} has no calculator class {attr!r} (from {name!r})")
+    return _checked(obj, name, key)
+
+
+def _checked(obj, name: str, key: str):
+    """``obj`` if it is an ASE calculator class (nothing else is ever called)."""
     from ase.calculators.calculator import BaseCalculator
 
     if not (isinstance(obj, type) and issubclass(obj, BaseCalculator)):
-        raise ConfigError(f"{key}: {module}.{attr} (from {name!r}) is not an ASE calculator class "
+        where = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
+        raise ConfigError(f"{key}: {where} (from {name!r}) is not an ASE calculator class "
                           "(a subclass of ase.calculators.calculator.BaseCalculator)")
     return obj
 

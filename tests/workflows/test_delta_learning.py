@@ -104,7 +104,7 @@ def test_stored_baseline_values_give_the_same_training_set(trained, tmp_path):
 
 def test_taylor_copies_are_labelled_with_the_baseline_of_their_positions(tmp_path):
     _write(tmp_path / "data.extxyz", DATA.delta_frames(4, seed=3))
-    text = (EXAMPLE / "generate.yaml").read_text().replace("derivatives: true", "derivatives: false")
+    text = (EXAMPLE / "generate.yaml").read_text()
     (tmp_path / "generate.yaml").write_text(text + "taylor: {copies: 2, displacement: 0.02, mode: all}\n")
     assert main(["generate", str(tmp_path / "generate.yaml")]) == 0
     ts = _read_trainset(tmp_path / "trainset.h5")
@@ -260,6 +260,8 @@ def test_calculator_import_path_not_found(tmp_path, capsys):
     assert "no_such_package" in err and "not installed" in err
     err = _bad(tmp_path, capsys, "baseline: {calculator: 'ase.calculators.emt:NoSuchThing'}\n")
     assert "has no calculator class 'NoSuchThing'" in err
+    err = _bad(tmp_path, capsys, "baseline: {calculator: no_such_code}\n")  # not one of ASE's names
+    assert "gen.yaml, line 6: baseline.calculator: " in err and "'no_such_code'" in err
     err = _bad(tmp_path, capsys, "baseline: {calculator: 'subprocess:run', kwargs: {args: 'true'}}\n")
     assert "subprocess.run (from 'subprocess:run') is not an ASE calculator class" in err
 
@@ -304,7 +306,7 @@ def test_fitted_reference_energies_apply_to_the_difference(tmp_path):
     from ase.io import read
 
     _write(tmp_path / "data.extxyz", DATA.delta_frames(8, seed=4))
-    text = (EXAMPLE / "generate.yaml").read_text().replace("derivatives: true", "derivatives: false")
+    text = (EXAMPLE / "generate.yaml").read_text()
     text = text.replace("  Cu: 0.0 ", "  Cu: fit ").replace("  Au: 0.0", "  Au: fit")
     (tmp_path / "generate.yaml").write_text(text)
     assert main(["generate", str(tmp_path / "generate.yaml")]) == 0
