@@ -40,6 +40,10 @@ class ANNCalculator(Calculator):
     committee_forces : bool
         For a committee model: also every member's forces, for ``forces_std`` (one more
         pair pass per member; False gives ``energy_std`` only, at almost no extra cost).
+    baseline : dict, str or ase Calculator, optional
+        For a Δ-learning model: the baseline calculator to add instead of the recorded one
+        (needed when the model's baseline was stored in the structure files).  A model's
+        baseline is always included in the results.
     **kwargs
         Passed to :class:`ase.calculators.calculator.Calculator`.
 
@@ -66,9 +70,9 @@ class ANNCalculator(Calculator):
     #: ``forces_std`` (n_atoms,) (eV/Å): read them from ``calc.results`` after a calculation.
 
     def __init__(self, model, *, extrapolation: bool = True, max_warnings: int = 10,
-                 committee_forces: bool = True, **kwargs) -> None:
+                 committee_forces: bool = True, baseline=None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.potential: Potential = load_potential(model)
+        self.potential: Potential = load_potential(model, **({"baseline": baseline} if baseline is not None else {}))
         self.committee_forces = committee_forces
         self.extrapolation = extrapolation
         self.max_warnings = max_warnings

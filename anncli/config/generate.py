@@ -32,6 +32,8 @@ from anncli.config.base import Float as _Number
 __all__ = [
     "GenerateConfig",
     "TaylorAugmentation",
+    "Baseline",
+    "BaselineCalculator",
     "read_setup_files",
     "Units",
     "ChebyshevTerm",
@@ -313,6 +315,57 @@ class TaylorAugmentation(Section):
     )
 
 
+BASELINE_CALCULATOR_DESCRIPTION = (
+    "ASE calculator of the baseline: ASE's short name (emt, lj, morse, dftd3, dftb, ... as in "
+    "'anncli label'), tblite, xtb, dftd4, simple-dftd3 (packages from the package index), or an "
+    "import path 'package.module:Class' or 'package.module.Class' of any ASE calculator class."
+)
+BASELINE_KWARGS_DESCRIPTION = ("Keyword arguments of the calculator, e.g. {method: GFN2-xTB}; plain numbers, "
+                               "text, lists and mappings (they are recorded in the training set and the model).")
+
+
+class BaselineCalculator(Section):
+    """A baseline calculator named for predict or validate (Δ-learning models)."""
+
+    calculator: Str = Field(description=BASELINE_CALCULATOR_DESCRIPTION)
+    kwargs: dict[Str, Any] = Field(default_factory=dict, description=BASELINE_KWARGS_DESCRIPTION)
+
+
+class Baseline(Section):
+    """Δ-learning baseline: a cheaper method whose energies and forces are subtracted from the
+    reference labels, so that the networks learn the difference (:mod:`anncli.potential.baseline`).
+
+    Either an ASE ``calculator`` (with ``kwargs``) or the ``energy_key`` (and ``forces_key``)
+    under which the structure files store the baseline's values.
+    """
+
+    calculator: Str | None = Field(None, description=BASELINE_CALCULATOR_DESCRIPTION)
+    kwargs: dict[Str, Any] | None = Field(None, description=BASELINE_KWARGS_DESCRIPTION)
+    energy_key: Str | None = Field(
+        None, description="Instead of a calculator: key of the baseline energy stored in the structure files "
+        "(extxyz info), e.g. xtb_energy. Such a model needs a calculator named at predict time (the stored "
+        "values do not exist for new structures).")
+    forces_key: Str | None = Field(
+        None, description="With energy_key: per-atom column of the stored baseline forces, e.g. xtb_forces "
+        "(required when the structures have reference forces).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Baseline":
+        if self.calculator is None and self.energy_key is None:
+            raise SectionError("give 'calculator' (an ASE calculator) or 'energy_key' (baseline energies stored "
+                               "in the structure files)")
+        if self.calculator is not None and self.energy_key is not None:
+            raise SectionError("give either 'calculator' or 'energy_key', not both", "energy_key")
+        if self.calculator is None and self.kwargs is not None:
+            raise SectionError("'kwargs' belongs to a 'calculator'", "kwargs")
+        if self.calculator is not None and self.forces_key is not None:
+            raise SectionError("'forces_key' belongs to 'energy_key' (a calculator computes the forces)",
+                               "forces_key")
+        if self.energy_key is None and self.forces_key is not None:
+            raise SectionError("'forces_key' needs 'energy_key'", "forces_key")
+        return self
+
+
 class GenerateConfig(Section):
     """Input of ``anncli generate``: reference structures -> one HDF5 training-set file."""
 
@@ -363,6 +416,12 @@ class GenerateConfig(Section):
         None, description="Taylor-expansion augmentation: {copies, displacement, mode, seed}; "
         "adds displaced copies with first-order energies E - F·δ (no forces) of every structure "
         "with forces, for energy-only training (train splits by parent structure). null = off."
+    )
+    baseline: Baseline | None = Field(
+        None, description="Δ-learning: {calculator, kwargs} (an ASE calculator) or {energy_key, forces_key} "
+        "(values stored in the structure files); its energies and forces are subtracted from the reference, "
+        "the networks learn the difference, and predict, validate and the ASE calculator add it back. "
+        "reference_energies then apply to the difference ('fit' recommended). null = off."
     )
 
     @field_validator("reference_energies")

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
 from anncli.config.generate import (ENERGY_DESCRIPTION, ENERGY_KEY_DESCRIPTION, FORCES_KEY_DESCRIPTION,
-                                    EnergyKind, Units)
+                                    BaselineCalculator, EnergyKind, Units)
 
 __all__ = ["PredictConfig", "PredictOutput", "Extrapolation", "Relax", "PotentialAndStructures"]
 
@@ -96,6 +96,10 @@ class PotentialAndStructures(Section):
     )
     batch_atoms: Annotated[Int, Field(ge=1)] = Field(32768, description="Atoms evaluated together in one engine call.")
     n_threads: Annotated[Int, Field(ge=1)] | None = Field(None, description="Threads; null = all cores.")
+    baseline: BaselineCalculator | None = Field(
+        None, description="Δ-learning models: {calculator, kwargs}, the baseline calculator added to the networks' "
+        "energies, forces and stress instead of the one the model records; required for a model trained on "
+        "baseline values stored in the structure files. null = the model's own baseline (if any).")
 
     def _check_potential_and_structures(self, stage: str) -> None:
         if self.structures is None:
@@ -105,6 +109,8 @@ class PotentialAndStructures(Section):
             raise SectionError("missing required key 'model' (an anncli model file) or 'aenet_networks'")
         if self.model is not None and self.aenet_networks is not None:
             raise SectionError("give either 'model' or 'aenet_networks', not both", "aenet_networks")
+        if self.aenet_networks is not None and self.baseline is not None:
+            raise SectionError("ænet potentials have no Δ-learning baseline; remove 'baseline'", "baseline")
 
 
 class PredictConfig(PotentialAndStructures):

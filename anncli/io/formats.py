@@ -166,6 +166,8 @@ def iter_structures(
     energy: str | None = None,
     energy_key: str | None = None,
     forces_key: str | None = None,
+    baseline_energy_key: str | None = None,
+    baseline_forces_key: str | None = None,
 ) -> Iterator[Structure]:
     """Yield the structures (frames) of one file one at a time.
 
@@ -173,6 +175,9 @@ def iter_structures(
     under keys of their own (extxyz ``REF_energy=`` / ``REF_forces`` columns, as in MACE's
     data sets): the energy is taken from the frame's info (or calculator results), the forces
     from its per-atom arrays; a frame without them is a DataError naming the key.
+    ``baseline_energy_key`` and ``baseline_forces_key`` name a Δ-learning baseline stored the
+    same way: its values go to ``info["baseline_energy"]`` (eV) and ``info["baseline_forces"]``
+    ((n_atoms, 3), eV/Å), converted with ``units`` like the labels.
 
     Same parameters, results and errors as :func:`read_structures`, but frames are
     parsed as they are consumed, so memory does not grow with the number of frames for
@@ -199,6 +204,10 @@ def iter_structures(
     if _is_xsf(path, format) or fmt == "xsf":  # never ASE's XSF reader: it drops the energy
         from anncli.io.xsf import read_xsf
 
+        if baseline_energy_key is not None:
+            raise DataError(f"{name}: an ænet XSF file cannot store a baseline energy "
+                            f"('{baseline_energy_key}', baseline.energy_key); use extxyz files or a baseline calculator")
+
         structure = read_xsf(path, units=units)
         if structure.energy is not None:  # an ænet XSF file holds one 'total energy'
             _, structure.energy_kind, structure.energy_kinds = select_energy(
@@ -214,6 +223,8 @@ def iter_structures(
         s = Structure.from_ase(atoms, source=name, frame=frame, energy=energy, format=fmt)
         if energy_key is not None or forces_key is not None:
             _custom_labels(s, atoms, energy_key, forces_key)
+        if baseline_energy_key is not None:
+            _stored_baseline(s, atoms, baseline_energy_key, baseline_forces_key)
         if units is not None and not units.is_default:
             _convert(s, units)
         check_structure(s)
@@ -222,33 +233,55 @@ def iter_structures(
     logger.debug("read %d structure(s) from %s as %s", n, name, fmt)
 
 
+def _stored_energy(s: Structure, atoms, key: str, what: str) -> float:
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    value = atoms.info.get(key, results.get(key))
+    if value is None:
+        keys = sorted(set(atoms.info) | set(results))
+        raise DataError(f"{s.label}: no energy under '{key}' ({what}); this frame has "
+                        f"{', '.join(keys) or 'no info keys'}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{s.label}: '{key}' ({what}) is {value!r}, not a number") from None
+    return value
+
+
+def _stored_forces(s: Structure, atoms, key: str, what: str) -> np.ndarray:
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    value = atoms.arrays.get(key)
+    if value is None:
+        value = results.get(key)
+    if value is None:
+        keys = sorted(k for k in atoms.arrays if k not in ("numbers", "positions"))
+        raise DataError(f"{s.label}: no per-atom forces under '{key}' ({what}); this frame has "
+                        f"{', '.join(keys) or 'no per-atom arrays'}")
+    value = np.asarray(value, dtype=float)
+    if value.shape != (s.n_atoms, 3):
+        raise DataError(f"{s.label}: '{key}' ({what}) has shape {value.shape}, expected ({s.n_atoms}, 3)")
+    return np.ascontiguousarray(value)
+
+
 def _custom_labels(s: Structure, atoms, energy_key: str | None, forces_key: str | None) -> None:
     """Replace the labels of ``s`` by those stored under ``energy_key`` / ``forces_key``."""
-    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
     if energy_key is not None:
-        value = atoms.info.get(energy_key, results.get(energy_key))
-        if value is None:
-            keys = sorted(set(atoms.info) | set(results))
-            raise DataError(f"{s.label}: no energy under '{energy_key}' (energy_key); this frame has "
-                            f"{', '.join(keys) or 'no info keys'}")
-        try:
-            s.energy = float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{s.label}: '{energy_key}' (energy_key) is {value!r}, not a number") from None
+        s.energy = _stored_energy(s, atoms, energy_key, "energy_key")
         s.energy_kind, s.energy_kinds = None, ()
     if forces_key is not None:
-        value = atoms.arrays.get(forces_key)
-        if value is None:
-            value = results.get(forces_key)
-        if value is None:
-            keys = sorted(k for k in atoms.arrays if k not in ("numbers", "positions"))
-            raise DataError(f"{s.label}: no per-atom forces under '{forces_key}' (forces_key); this frame has "
-                            f"{', '.join(keys) or 'no per-atom arrays'}")
-        value = np.asarray(value, dtype=float)
-        if value.shape != (s.n_atoms, 3):
-            raise DataError(f"{s.label}: '{forces_key}' (forces_key) has shape {value.shape}, "
-                            f"expected ({s.n_atoms}, 3)")
-        s.forces = np.ascontiguousarray(value)
+        s.forces = _stored_forces(s, atoms, forces_key, "forces_key")
+
+
+def _stored_baseline(s: Structure, atoms, energy_key: str, forces_key: str | None) -> None:
+    """Put the baseline values stored under the given keys into ``s.info``."""
+    energy = _stored_energy(s, atoms, energy_key, "baseline.energy_key")
+    if not np.isfinite(energy):
+        raise DataError(f"{s.label}: '{energy_key}' (baseline.energy_key) is {energy}; it must be a finite number")
+    s.info["baseline_energy"] = energy
+    if forces_key is not None:
+        f = _stored_forces(s, atoms, forces_key, "baseline.forces_key")
+        if not np.isfinite(f).all():
+            raise DataError(f"{s.label}: '{forces_key}' (baseline.forces_key) holds non-finite numbers")
+        s.info["baseline_forces"] = f
 
 
 def _streamable(idx: int | slice) -> bool:
@@ -346,6 +379,10 @@ def _convert(s: Structure, units: Units) -> None:
         s.forces = s.forces * (ef / lf)
     if s.stress is not None:
         s.stress = s.stress * (ef / lf**3)
+    if "baseline_energy" in s.info:
+        s.info["baseline_energy"] *= ef
+    if "baseline_forces" in s.info:
+        s.info["baseline_forces"] = s.info["baseline_forces"] * (ef / lf)
 
 
 def write_structures(

@@ -14,7 +14,7 @@ import h5py
 from anncli.exceptions import FileFormatError
 
 
-def open_checked(path: str | Path, fmt: str, version: int, what: str) -> h5py.File:
+def open_checked(path: str | Path, fmt: str, version: int | tuple[int, ...], what: str) -> h5py.File:
     """Open ``path`` for reading if it is a ``fmt`` file of format ``version``.
 
     Parameters
@@ -22,8 +22,8 @@ def open_checked(path: str | Path, fmt: str, version: int, what: str) -> h5py.Fi
     path : path
     fmt : str
         Expected ``format`` attribute, e.g. ``"anncli-model"``.
-    version : int
-        The format version this anncli reads.
+    version : int or tuple of int
+        The format version(s) this anncli reads.
     what : str
         What the file is, for messages ("training-set file", "model file", "checkpoint").
 
@@ -51,7 +51,9 @@ def open_checked(path: str | Path, fmt: str, version: int, what: str) -> h5py.Fi
         f.close()
         raise FileFormatError(f"{path}: not an anncli {what} (format attribute {found!r})")
     found_version = f.attrs.get("format_version")
-    if found_version != version:
+    versions = version if isinstance(version, tuple) else (version,)
+    if found_version not in versions:
         f.close()
-        raise FileFormatError(f"{path}: {what} format version {found_version}, this anncli reads version {version}")
+        raise FileFormatError(f"{path}: {what} format version {found_version}, this anncli reads version "
+                              f"{' or '.join(map(str, versions))}")
     return f

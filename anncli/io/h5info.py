@@ -69,6 +69,14 @@ def _describe_trainset(path: Path) -> str:
             )
         if "derivatives" in f:
             lines.append("  feature derivatives stored (force training)")
+        from anncli.io.trainset import read_baseline
+
+        baseline = read_baseline(f)
+        if baseline:
+            from anncli.potential.baseline import describe as describe_baseline
+
+            lines.insert(3, f"  Δ-learning: energies and forces are reference − baseline "
+                            f"{describe_baseline(baseline)} (baseline_energy, baseline_forces hold it)")
     return "\n".join(lines)
 
 
@@ -104,6 +112,11 @@ def _describe_model(path: Path) -> str:
     if "trainset" in meta:
         lines.append(f"  training set: {meta['trainset']}")
     lines.append(f"  energy: E_i = network_i / {model.energy_scale:.6g} + {model.energy_shift:.6g} eV + E_atom")
+    if model.baseline:
+        from anncli.potential.baseline import describe as describe_baseline
+
+        lines.append(f"  Δ-learning: + the baseline {describe_baseline(model.baseline)}, added to energies, "
+                     "forces and stress (not exportable to ænet)")
     lines.append("  species, reference energy (eV), network, descriptor:")
     for sym, e_ref in zip(model.species, model.reference_energies):
         net = model.networks[sym]

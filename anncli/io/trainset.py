@@ -49,6 +49,9 @@ _ATOM_COLUMNS = {
     "positions": ((3,), "f8"),
     "forces": ((3,), "f8"),
 }
+# columns of a training set with a Δ-learning baseline (the root attribute ``baseline``)
+_BASELINE_STRUCTURE_COLUMNS = {"baseline_energy": ((), "f8")}
+_BASELINE_ATOM_COLUMNS = {"baseline_forces": ((3,), "f8")}
 
 
 STRUCTURE_BUFFER_ROWS = 65536  # per-structure rows kept in memory before they are written
@@ -180,6 +183,10 @@ class TrainsetWriter:
         HDF5 filter of the datasets: None (default), ``"lzf"`` or ``"gzip"``.  Features
         compress by only ~20 % at several times the write time, so the default leaves the
         file uncompressed (it stays chunked, so readers can stream it).
+    baseline : dict or None
+        Δ-learning baseline specification (:mod:`anncli.potential.baseline`), stored as the
+        root attribute ``baseline`` (JSON); the batches then also hold the columns
+        ``baseline_energy`` (structures) and ``baseline_forces`` (atoms).
 
     Use as a context manager: an exception inside the block removes the temporary file.
     """
@@ -196,6 +203,7 @@ class TrainsetWriter:
         overwrite: bool = False,
         derivatives: bool = False,
         compression: str | None = None,
+        baseline: dict | None = None,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
@@ -208,13 +216,15 @@ class TrainsetWriter:
         self.setups = setups
         self.derivatives = derivatives
         self._compression = compression
+        self._structure_columns = {**_STRUCTURE_COLUMNS, **(_BASELINE_STRUCTURE_COLUMNS if baseline else {})}
+        self._atom_columns = {**_ATOM_COLUMNS, **(_BASELINE_ATOM_COLUMNS if baseline else {})}
         self._out = AtomicFile(self.path)
         self._tmp = self._out.tmp
         self._file = h5py.File(self._tmp, "w")
         self._hashers: dict[str, "hashlib._Hash"] = {}
         self._n_structures = 0
         self._pending: dict[str, list[np.ndarray]] = {
-            name: [] for name in (*_STRUCTURE_COLUMNS, "species_count", "atom_offset")
+            name: [] for name in (*self._structure_columns, "species_count", "atom_offset")
         }
         self._pending_rows = 0
         self._n_atoms = 0
@@ -232,18 +242,20 @@ class TrainsetWriter:
             energy_unit="eV",
             length_unit="Angstrom",
         )
+        if baseline:
+            f.attrs["baseline"] = json.dumps(baseline)
         self._record(f.create_dataset("species", data=np.array(self.species, dtype=object),
                                       dtype=_STR), np.array(self.species, dtype=object))
         ref = np.asarray(reference_energies, dtype=float)
         self._record(f.create_dataset("reference_energies", data=ref), ref)
         n_sp = len(self.species)
         structures = f.create_group("structures")
-        for name, (shape, dtype) in _STRUCTURE_COLUMNS.items():
+        for name, (shape, dtype) in self._structure_columns.items():
             self._create(structures, name, shape, dtype)
         self._create(structures, "species_count", (n_sp,), "i4")
         self._offsets(structures, "atom_offset")
         atoms = f.create_group("atoms")
-        for name, (shape, dtype) in _ATOM_COLUMNS.items():
+        for name, (shape, dtype) in self._atom_columns.items():
             self._create(atoms, name, shape, dtype)
         features = f.create_group("features")
         for sym in self.species:
@@ -318,14 +330,14 @@ class TrainsetWriter:
         # the per-structure columns are small: buffered, and written in few large pieces
         if "parent" not in structures:  # no augmentation: every structure is its own parent
             structures = {**structures, "parent": self._n_structures + np.arange(n_new, dtype=np.int64)}
-        for name in _STRUCTURE_COLUMNS:
+        for name in self._structure_columns:
             self._pending[name].append(np.asarray(structures[name]))
         self._pending["species_count"].append(species_count)
         self._pending["atom_offset"].append(self._n_atoms + batch_offsets[1:])
         self._pending_rows += n_new
         if self._pending_rows >= STRUCTURE_BUFFER_ROWS:
             self._flush_structures()
-        for name in _ATOM_COLUMNS:
+        for name in self._atom_columns:
             self._append(f["atoms"][name], np.asarray(atoms[name]))
         for sym, (centers, values) in features.items():
             group = f["features"][sym]
@@ -495,6 +507,18 @@ def read_parents(f: h5py.File) -> np.ndarray:
         raise FileFormatError(f"{f.filename}: /structures/parent[{i}] = {int(parents[i])} is not "
                               f"the row of an original structure (0..{n - 1}, its own parent)")
     return parents
+
+
+def read_baseline(f: h5py.File) -> dict | None:
+    """The Δ-learning baseline specification of an open training set (root attribute
+    ``baseline``, JSON), or None when it has none."""
+    text = f.attrs.get("baseline")
+    if text is None:
+        return None
+    try:
+        return json.loads(text.decode() if isinstance(text, bytes) else str(text))
+    except ValueError:
+        raise FileFormatError(f"{f.filename}: the 'baseline' attribute is not valid JSON") from None
 
 
 def read_species(f: h5py.File) -> list[str]:

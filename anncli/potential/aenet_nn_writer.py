@@ -145,8 +145,11 @@ def _check_species(model) -> None:
         raise DataError(f"the model is in {model.energy_unit} and {model.length_unit}; ænet potentials are "
                         "in eV and Angstrom")
     if getattr(model, "baseline", None):
-        raise DataError("the model adds a Δ-learning baseline to the networks; ænet potentials hold "
-                        "the networks only")
+        from anncli.potential.baseline import describe
+
+        raise DataError(f"it is a Δ-learning model: its networks correct the baseline {describe(model.baseline)}, "
+                        "which ænet cannot represent (an ænet potential is the networks alone, so its energies "
+                        "and forces would lack the baseline); use it with anncli predict or ANNCalculator")
     scale, shift = float(model.energy_scale), float(model.energy_shift)
     ref = np.asarray(model.reference_energies, dtype=float)
     if not (math.isfinite(scale) and scale != 0.0 and math.isfinite(shift) and np.isfinite(ref).all()):

@@ -65,9 +65,14 @@ class Potential:
         :data:`EXTRAPOLATION_TOLERANCE`, ignores the rounding noise of features recomputed on
         the boundary of the range (a training structure evaluated again, or a range stored by
         ænet's Fortran code).
+    baseline : dict, str or ase Calculator, optional
+        For a Δ-learning model (``Model.baseline``): a calculator to use as its baseline instead
+        of the recorded one; required when the model's baseline was stored in the structure
+        files (:func:`anncli.potential.baseline.make_baseline`).  Every result includes the
+        baseline (:attr:`baseline`, None for a model without one).
     """
 
-    def __init__(self, model, *, extrapolation_tolerance: float | None = None) -> None:
+    def __init__(self, model, *, extrapolation_tolerance: float | None = None, baseline=None) -> None:
         if extrapolation_tolerance is None:
             extrapolation_tolerance = EXTRAPOLATION_TOLERANCE
         from anncli.descriptors import descriptor_from_dict
@@ -78,6 +83,9 @@ class Potential:
         check_committee_compatible(models)
         model = models[0]
         self.model = model
+        from anncli.potential.baseline import make_baseline
+
+        self.baseline = make_baseline(getattr(model, "baseline", None), baseline)
         self.species: list[str] = list(model.species)
         self.index = {s: k for k, s in enumerate(self.species)}
         self.setups = {}
@@ -186,12 +194,17 @@ class Potential:
         n_atoms = int(structure_offsets[-1])
         if n_atoms < SERIAL_BELOW:
             with self._threads.run(n_atoms):
-                return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
-                                             forces=forces, stress=stress, extrapolation=extrapolation,
-                                             labels=labels, committee_forces=committee_forces)
-        return self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
-                                     forces=forces, stress=stress, extrapolation=extrapolation, labels=labels,
-                                     committee_forces=committee_forces)
+                res = self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
+                                            forces=forces, stress=stress, extrapolation=extrapolation,
+                                            labels=labels, committee_forces=committee_forces)
+        else:
+            res = self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
+                                        forces=forces, stress=stress, extrapolation=extrapolation, labels=labels,
+                                        committee_forces=committee_forces)
+        if self.baseline is not None:  # Δ-learning: the networks correct this baseline
+            self.baseline.add_to(res, positions, cells, pbcs, structure_offsets, species_index, self.species,
+                                 forces=forces, stress=stress, labels=labels)
+        return res
 
     @property
     def n_members(self) -> int:
@@ -387,6 +400,9 @@ def check_committee_compatible(models: Sequence, names: Sequence[str] | None = N
             if a != b:
                 raise DataError(f"{name}: the {sym} descriptor differs from {names[0]}'s; committee members "
                                 "must use the same descriptors (features are computed once for all)")
+        if getattr(m, "baseline", None) != getattr(first, "baseline", None):
+            raise DataError(f"{name}: its Δ-learning baseline differs from {names[0]}'s; committee members "
+                            "must correct the same baseline")
 
 
 def _committee_fields(res: BatchPrediction, k: int, a: int, b: int) -> dict:

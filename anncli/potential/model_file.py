@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "anncli-model"
 FORMAT_VERSION = 1
+#: Format version of a model with a Δ-learning baseline: readers that do not know the
+#: ``baseline`` attribute would drop it and predict the networks' correction alone, so such
+#: files carry version 2, which they refuse.  Files without a baseline stay version 1.
+BASELINE_FORMAT_VERSION = 2
+READ_VERSIONS = (FORMAT_VERSION, BASELINE_FORMAT_VERSION)
 
 
 @dataclass
@@ -55,6 +60,10 @@ class Model:
         Further members of a committee (query by committee): networks of the same
         architecture trained from other initial weights (or resampled data) on the same split
         and normalisation.  Empty for a single model; ``networks`` is always member 0.
+    baseline : dict or None
+        Δ-learning baseline (:mod:`anncli.potential.baseline`) the networks correct:
+        predict, validate and the ASE calculator add its energies, forces and stress to
+        the networks'.  None: the networks are the whole potential.
     """
 
     species: list[str]
@@ -71,6 +80,7 @@ class Model:
     energy_unit: str = "eV"
     length_unit: str = "Angstrom"
     committee: list[dict[str, Network]] = field(default_factory=list)
+    baseline: dict | None = None
 
     @property
     def n_members(self) -> int:
@@ -167,7 +177,7 @@ def save_model(path: str | Path, model: Model) -> Path:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(
                 format=FORMAT,
-                format_version=FORMAT_VERSION,
+                format_version=BASELINE_FORMAT_VERSION if model.baseline else FORMAT_VERSION,
                 anncli_version=__version__,
                 created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 energy_unit=model.energy_unit,
@@ -176,6 +186,8 @@ def save_model(path: str | Path, model: Model) -> Path:
                 energy_scale=float(model.energy_scale),
                 metadata=json.dumps(model.metadata),
             )
+            if model.baseline:
+                f.attrs["baseline"] = json.dumps(model.baseline)
             f.create_dataset("species", data=np.array(model.species, dtype=object), dtype=str_dt)
             f.create_dataset("reference_energies",
                              data=np.asarray(model.reference_energies, dtype=float))
@@ -229,7 +241,7 @@ def load_model(path: str | Path) -> Model:
     from anncli.io.h5files import open_checked
 
     path = Path(path)
-    with open_checked(path, FORMAT, FORMAT_VERSION, "model file") as f:
+    with open_checked(path, FORMAT, READ_VERSIONS, "model file") as f:
         try:
             species = [s.decode() if isinstance(s, bytes) else str(s) for s in f["species"][()]]
             kwargs: dict = {k: {} for k in ("descriptors", "feature_mean", "feature_std",
@@ -258,6 +270,7 @@ def load_model(path: str | Path) -> Model:
                 energy_unit=str(f.attrs.get("energy_unit", "eV")),
                 length_unit=str(f.attrs.get("length_unit", "Angstrom")),
                 committee=committee,
+                baseline=json.loads(f.attrs["baseline"]) if "baseline" in f.attrs else None,
                 **kwargs,
             )
         except (KeyError, ValueError) as exc:

@@ -54,6 +54,10 @@ def summary_text(report: dict) -> str:
     """A few lines for the terminal: the error table, extrapolation, committee and candidates."""
     stats = report["statistics"]
     tail = [_candidates_text(report["candidates"])] if report.get("candidates") else []
+    head = []
+    if report.get("baseline"):
+        head.append(f" Δ-learning baseline {report['baseline']['description']} included: predictions are "
+                    "baseline + networks")
     if report.get("md"):
         for r in report["md"]["runs"]:
             tail.append(f" MD {r['structure']} @ {r['temperature']:g} K ({r['ensemble']}): "
@@ -61,8 +65,8 @@ def summary_text(report: dict) -> str:
                         + f"; shortest distance {r['min_distance']:.3f} Å, up to {r['max_extrapolating']} "
                         "extrapolating atoms")
     if stats is None:
-        return "\n".join(tail) + "\n"
-    lines = [f" Test set: {report['n_structures']} structures, {report['n_atoms']} atoms "
+        return "\n".join(head + tail) + "\n"
+    lines = head + [f" Test set: {report['n_structures']} structures, {report['n_atoms']} atoms "
              f"({report['n_structures_with_forces']} with reference forces)",
              f" {'quantity':<28}{'RMSE':>12}{'MAE':>12}{'max':>12}  unit"]
     for name, rmse, mae, mx, unit in _stat_rows(stats):
@@ -118,6 +122,9 @@ def render_html(report: dict) -> str:
         f"<p>Potential <code>{html.escape(pot_text)}</code> (species {html.escape(' '.join(report['species']))}"
         + (f"; a committee of {members}" if members > 1 else "") + ").</p>",
     ]
+    if report.get("baseline"):
+        head.append(f"<p>Δ-learning model: the baseline <code>{html.escape(report['baseline']['description'])}"
+                    "</code> is included (energies, forces and stress are baseline + networks).</p>")
     tail = _candidates_html(report["candidates"]) if report.get("candidates") else []
     if report.get("md"):
         tail += _md_html(report["md"])

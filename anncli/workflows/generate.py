@@ -123,13 +123,18 @@ class _Batch:
         self.structures: list[Structure] = []
         self.cohesive: list[float] = []
         self.parents: list[int] = []  # training-set row of each structure's parent (itself)
+        self.baseline_energy: list[float] = []  # Δ-learning: the baseline subtracted (eV)
+        self.baseline_forces: list[np.ndarray] = []  # (n_atoms, 3) eV/Å, NaN where unknown
         self.n_atoms = 0
         self.files_done = 0  # files completely read when the batch was handed over
 
-    def add(self, s: Structure, e_coh: float, parent: int) -> None:
+    def add(self, s: Structure, e_coh: float, parent: int, baseline: tuple | None = None) -> None:
         self.structures.append(s)
         self.cohesive.append(e_coh)
         self.parents.append(parent)
+        if baseline is not None:
+            self.baseline_energy.append(baseline[0])
+            self.baseline_forces.append(baseline[1])
         self.n_atoms += s.n_atoms
 
 
@@ -228,6 +233,9 @@ def _featurize(batch: _Batch, species, setups, cfg, stats, warned: dict):
         "parent": np.array(batch.parents, dtype=np.int64),
     }
     atoms = {"species": atom_species, "positions": positions, "forces": forces}
+    if batch.baseline_energy:
+        structures["baseline_energy"] = np.array(batch.baseline_energy)
+        atoms["baseline_forces"] = np.concatenate(batch.baseline_forces)
     return structures, atoms, features, derivatives
 
 
@@ -236,9 +244,12 @@ def _iter_structures(files: list[Path], cfg):
     from anncli.units import Units
 
     units = Units(energy=cfg.units.energy, length=cfg.units.length)
+    stored = {}
+    if cfg.baseline is not None and cfg.baseline.energy_key is not None:
+        stored = {"baseline_energy_key": cfg.baseline.energy_key, "baseline_forces_key": cfg.baseline.forces_key}
     for k, path in enumerate(files):
         for s in iter_structures(path, format=cfg.format, units=units, energy=cfg.energy,
-                                 energy_key=cfg.energy_key, forces_key=cfg.forces_key):
+                                 energy_key=cfg.energy_key, forces_key=cfg.forces_key, **stored):
             yield k, s
 
 
@@ -252,10 +263,11 @@ class _BatchReader(threading.Thread):
     """
 
     def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int,
-                 fit: ReferenceEnergyFit | None = None) -> None:
+                 fit: ReferenceEnergyFit | None = None, baseline=None) -> None:
         super().__init__(name="anncli-reader", daemon=True)
         self.files, self.cfg, self.e_ref, self.batch_atoms = files, cfg, e_ref, batch_atoms
         self.fit = fit
+        self.baseline = baseline  # LabelBaseline (Δ-learning) or None
         self.taylor = TaylorCounts() if cfg.taylor is not None else None
         self.dropped: list[tuple[str, str]] = []
         self.per_atom: list[float] = []
@@ -278,15 +290,20 @@ class _BatchReader(threading.Thread):
                 family = [(s, e_coh)]
                 if self.taylor is not None:  # displaced copies right after their parent
                     family += taylor_copies(s, e_coh, row, self.cfg.taylor, self.taylor)
-                for member, e in family:
-                    batch.add(member, e, row)
+                baselines = [None] * len(family)
+                if self.baseline is not None:  # Δ-learning: labels minus the baseline's
+                    done = [self.baseline.apply(member, e, s) for member, e in family]
+                    family = [(d[0], d[1]) for d in done]
+                    baselines = [(d[2], d[3]) for d in done]
+                for (member, e), b in zip(family, baselines):
+                    batch.add(member, e, row, b)
                     self.per_atom.append(e / s.n_atoms)
                     self.sizes.append(s.n_atoms)
                 if s.energy_kind is not None:
                     self.energy_kinds.add(s.energy_kind)
                 if self.fit is not None:
                     counts = Counter(s.symbols)
-                    self.fit.add([counts.get(sym, 0) for sym in self.fit.species], s.energy)
+                    self.fit.add([counts.get(sym, 0) for sym in self.fit.species], family[0][0].energy)
                 if batch.n_atoms >= self.batch_atoms:
                     self._put(batch)
                     batch = _Batch()
@@ -352,6 +369,16 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     fit = ReferenceEnergyFit(species, given) if len(given) < len(species) else None
     e_ref = {sym: given.get(sym, 0.0) for sym in species}  # fitted species: 0 until the fit
     setups = build_setups(dict(config.descriptors), species)
+    baseline = None
+    if config.baseline is not None:  # before any file is read: a missing package fails at once
+        from anncli.workflows.delta import LabelBaseline, in_input_file
+
+        try:
+            baseline = LabelBaseline(config.baseline)
+        except ConfigError as exc:  # not installed, not found, cannot be created
+            raise in_input_file(exc, config_path) from None
+        logger.info("  Δ-learning: baseline %s subtracted from the reference energies and forces",
+                    baseline.describe())
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     files = expand_sources(list(config.structures), base_dir)
     logger.info("generate: %d structure files, species %s, output %s", len(files), " ".join(species), config.output)
@@ -364,7 +391,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
-    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS, fit)
+    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS, fit, baseline)
     old_switch = sys.getswitchinterval()
     try:
         with TrainsetWriter(
@@ -372,6 +399,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             input_text=input_text or "", input_path=str(config_path or ""),
             overwrite=config.overwrite, derivatives=config.derivatives,
             compression=None if config.compression == "none" else config.compression,
+            baseline=None if baseline is None else baseline.spec,
         ) as writer, Progress(total=len(files), desc="generate", unit="files", rate_unit="atoms") as progress:
             # The reader thread holds the GIL nearly all the time; with Python's default 5 ms
             # switch interval the main thread waits up to 5 ms each time it needs the GIL back
@@ -412,6 +440,8 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         if len(dropped) > 20:
             logger.warning("  ... and %d more", len(dropped) - 20)
     summary = energy_distribution(np.array(per_atom)) + "\n" + stats.report()
+    if baseline is not None:
+        summary = baseline.report() + "\n" + summary
     if fitted:
         summary = fit_report(fitted, fit) + "\n" + summary
     seconds = time.perf_counter() - t0

@@ -63,12 +63,34 @@ def model_text(model) -> str:
     return ", ".join(str(m) for m in model) if isinstance(model, list) else str(model)
 
 
-def load_config_potential(config):
-    """The :class:`Potential` named by a :class:`PredictConfig` (``model`` or ``aenet_networks``)."""
+def load_config_potential(config, config_path=None):
+    """The :class:`Potential` named by a :class:`PredictConfig` (``model`` or ``aenet_networks``).
+
+    A baseline problem (a stored-labels model without ``baseline``, a calculator that is not
+    installed) is a ConfigError naming ``config_path`` and the line of the key.
+    """
+    from anncli.exceptions import ConfigError
     from anncli.potential.evaluate import load_potential
 
     source = dict(config.aenet_networks) if config.aenet_networks is not None else config.model
-    return load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance)
+    extra = {"baseline": config.baseline.model_dump()} if getattr(config, "baseline", None) is not None else {}
+    try:
+        potential = load_potential(source, extrapolation_tolerance=config.extrapolation.tolerance, **extra)
+    except ConfigError as exc:
+        from anncli.workflows.delta import in_input_file
+
+        raise in_input_file(exc, config_path, "baseline" if extra else "model") from None
+    if potential.baseline is not None:
+        logger.info("Δ-learning model: its baseline %s is added to the networks' energies, forces and stress",
+                    potential.baseline.describe())
+    return potential
+
+
+def baseline_record(potential) -> dict | None:
+    """The baseline for the JSON outputs: its specification and ``included: true``, or None."""
+    if potential.baseline is None:
+        return None
+    return {**potential.baseline.spec, "description": potential.baseline.describe(), "included": True}
 
 
 def _header(config, potential) -> str:
@@ -79,6 +101,9 @@ def _header(config, potential) -> str:
     else:
         lines.append(f" Potential      : {model_text(config.model)}")
     lines.append(f" Species        : {' '.join(potential.species)}")
+    if potential.baseline is not None:
+        lines.append(f" Baseline       : {potential.baseline.describe()}")
+        lines.append("                  included: energies, forces and stress = baseline + networks")
     for sym in potential.species:
         setup = potential.setups[sym]
         net = potential.model.networks[sym]
@@ -211,6 +236,7 @@ class _Run:
             "potential": model_text(self.cfg.model) if self.cfg.model is not None else
             {k: str(v) for k, v in self.cfg.aenet_networks.items()},
             "species": self.pot.species,
+            "baseline": baseline_record(self.pot),
             "units": {"energy": "eV", "length": "Angstrom", "force": "eV/Angstrom", "stress": "eV/Angstrom^3"},
             "summary": {"n_structures": res.n_structures, "n_atoms": res.n_atoms,
                         "n_extrapolating_atoms": res.n_extrapolating_atoms,
@@ -259,7 +285,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
 
     t0, c0 = time.perf_counter(), compile_seconds()
     stream = stdout if stdout is not None else sys.stdout
-    potential = load_config_potential(config)
+    potential = load_config_potential(config, config_path)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     files = expand_sources(list(config.structures), base_dir)
     logger.info("predict: %d structure file(s), potential for %s", len(files), " ".join(potential.species))

@@ -388,7 +388,16 @@ def build_model(data: TrainingData, nets: SpeciesNetworks, params: np.ndarray,
                  feature_mean=norm.feature_mean, feature_std=norm.feature_std,
                  feature_min=norm.feature_min, feature_max=norm.feature_max,
                  networks=copy.nets, energy_shift=norm.energy_shift,
-                 energy_scale=norm.energy_scale, metadata=metadata)
+                 energy_scale=norm.energy_scale, metadata=metadata,
+                 baseline=_trainset_baseline(data.path))
+
+
+def _trainset_baseline(path: str | Path) -> dict | None:
+    """The training set's Δ-learning baseline (copied into the model), or None."""
+    from anncli.io.trainset import read_baseline
+
+    with open_trainset(path) as f:
+        return read_baseline(f)
 
 
 # ----------------------------------------------------------------------------- run

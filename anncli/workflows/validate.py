@@ -167,7 +167,11 @@ def _read_and_evaluate(files: list[Path], config, collector: _Collector) -> None
 
 
 def _training_energies(path: Path | None) -> np.ndarray | None:
-    """Cohesive energies per atom of a training set (eV/atom), or None."""
+    """Cohesive energies per atom of a training set (eV/atom), or None.
+
+    For a Δ-learning training set the stored baseline energies are added back, so that the
+    distribution is that of the reference energies, like the test set's.
+    """
     if path is None:
         return None
     from anncli.io.trainset import open_trainset
@@ -175,6 +179,8 @@ def _training_energies(path: Path | None) -> np.ndarray | None:
     with open_trainset(path) as f:
         e = np.asarray(f["structures/cohesive_energy"][()], dtype=float)
         n = np.asarray(f["structures/n_atoms"][()], dtype=float)
+        if "baseline_energy" in f["structures"]:
+            e = e + np.asarray(f["structures/baseline_energy"][()], dtype=float)
     return e / n
 
 
@@ -320,11 +326,11 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     import numba
 
     from anncli.validation.report import render_html, summary_text
-    from anncli.workflows.predict import model_text, load_config_potential
+    from anncli.workflows.predict import baseline_record, load_config_potential, model_text
 
     t0 = time.perf_counter()
     stream = stdout if stdout is not None else sys.stdout
-    potential = load_config_potential(config)
+    potential = load_config_potential(config, config_path)
     base_dir = Path(config_path).parent if config_path else Path.cwd()
     out_dir = config.output_dir if Path(config.output_dir).is_absolute() else base_dir / config.output_dir
     report: dict = {
@@ -332,6 +338,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
         {k: str(v) for k, v in config.aenet_networks.items()},
         "species": potential.species,
         "committee_members": potential.n_members,
+        "baseline": baseline_record(potential),
         "trainset": None if config.trainset is None else str(config.trainset),
         "units": {"energy": "eV", "energy_per_atom_errors": "meV/atom", "force": "eV/Angstrom"},
         "statistics": None,
