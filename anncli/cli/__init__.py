@@ -37,6 +37,7 @@ COMMANDS = [
     ("validate", "anncli.cli.validate", "validate"),
     ("info", "anncli.cli.info", "info"),
     ("export", "anncli.cli.export", "export"),
+    ("convert", "anncli.cli.convert", "convert"),
     ("help", "anncli.cli.help", "help_command"),
 ]
 
