@@ -358,11 +358,18 @@ def is_aenet_trainset(path: str | Path) -> str | None:
     if len(head) >= 24 and head[:4] == b"\x04\x00\x00\x00" and head[8:12] == b"\x04\x00\x00\x00" \
             and head[12:16] == b"\x04\x00\x00\x00":
         return "binary"
-    lines = head.decode("latin-1").splitlines()
-    if len(lines) > 2 and lines[1].strip().upper().lstrip(".")[:1] in ("T", "F") \
-            and len(lines[1].split()) == 1 and not head.startswith(b"\x89HDF"):
-        return "text"
-    return None
+    if head.startswith(b"\x89HDF"):
+        return None
+    try:
+        with open(path, encoding="latin-1") as f:
+            lines = [f.readline() for _ in range(5)]
+        ok = lines[1].strip().upper().strip(".") in ("T", "F", "TRUE", "FALSE")
+        fortran_float(lines[2].split()[0])
+        fortran_float(lines[3].split()[0])
+        ok = ok and int(lines[4].split()[0]) >= 1 and len(lines[4].split()) == 1
+    except (OSError, ValueError, IndexError):
+        return None
+    return "text" if ok else None
 
 
 def read_aenet_trainset(path: str | Path) -> tuple[AenetTrainsetHeader, Iterator[AenetStructure]]:
