@@ -133,6 +133,7 @@ def _number(kv: dict, key: str, default: float, n: int, src: _Lines, what: str) 
 
 def _method(text: str, n: int, src: _Lines, inp: AenetInput, sampling: str | None) -> None:
     """METHOD's line ``<name> key=value ...`` -> optimizer, batch_size, sampling and notes."""
+    text = text.strip()
     name = text.split()[0]
     low = name.lower()
     if low == "lm":
@@ -307,6 +308,8 @@ def read_train_in(path: str | Path) -> AenetInput:
     inp.note("validation_fraction", f"TESTPERCENT {test_percent:g}: ænet puts each structure in the test set "
                                     "with this probability; anncli sets this fraction aside exactly.")
     cfg["epochs"] = iterations
+    inp.note("epochs", f"ITERATIONS {iterations}: epochs, each one pass over the training set (L-BFGS: one "
+                       "iteration).")
     cfg["networks"] = {}
     for n, text in networks:
         items = _first(text, n, src, "'<species> <file.nn> <n_hidden> <nodes>:<activation> ...'", 3)
