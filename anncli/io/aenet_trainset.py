@@ -55,6 +55,9 @@ _BATCH_STRUCTURES = 2000
 #: Largest position difference (Å) between the training set and its source XSF for the XSF's
 #: cell to be used (ænet converts coordinates Cartesian -> fractional -> Cartesian).
 _CELL_MATCH = 1e-6
+#: Largest magnitude of a stored number (energy, coordinate, force, feature): beyond it a value is
+#: damage, not data (and its square would overflow the feature statistics).
+_LARGEST = 1e100
 
 
 @dataclass
@@ -554,7 +557,8 @@ def convert_aenet_trainset(
     if header.normalized:
         for sym, st in header.setups.items():
             mean = st["stats"]["sfval_avg"]
-            std = np.sqrt(np.maximum(st["stats"]["sfval_cov"] - mean ** 2, 0.0))
+            with np.errstate(all="ignore"):
+                std = np.sqrt(np.maximum(st["stats"]["sfval_cov"] - mean ** 2, 0.0))
             norm[sym] = (mean, np.where(std > 1e-10, std, 0.0))
     writer = None
     pending: list[AenetStructure] = []
@@ -601,14 +605,24 @@ def convert_aenet_trainset(
             values = np.array([feats[i] for i in idx]).reshape(len(idx), writer.setups[sym].n_features)
             if sym in norm:
                 mean, std = norm[sym]
-                values = np.where(std > 0.0, values * std + mean, mean)
+                with np.errstate(all="ignore"):
+                    values = np.where(std > 0.0, values * std + mean, mean)
             features[sym] = (idx, values)
         cohesive = np.array([s.energy for s in batch])
         forces = np.concatenate([s.forces for s in batch])
         if header.normalized:
-            cohesive = cohesive / header.scale + n * header.shift
-            forces = forces / header.scale
+            with np.errstate(all="ignore"):
+                cohesive = cohesive / header.scale + n * header.shift
+                forces = forces / header.scale
         energy = cohesive + np.array([header.e_atom[s.species].sum() for s in batch])
+        with np.errstate(all="ignore"):
+            checks = [("energies", energy), ("forces", forces)] + [
+                (f"{sym} features", v) for sym, (_, v) in features.items()]
+        for what, values in checks:
+            if not (np.abs(values) <= _LARGEST).all():
+                raise DataError(f"{path}: the {what} are not finite numbers of magnitude <= {_LARGEST:g}"
+                                + (" after undoing the normalisation (scale, shift, statistics)"
+                                   if header.normalized else "") + "; is the file damaged?")
         writer.append(
             {"energy": energy, "cohesive_energy": cohesive, "n_atoms": n, "cell": cells, "pbc": pbc,
              "source": np.array([s.source for s in batch], dtype=object),
@@ -626,7 +640,18 @@ def convert_aenet_trainset(
             if len(bad):
                 raise FileFormatError(f"{path}: atom {bad[0] + 1} of structure {k + 1} ({s.source}) has type "
                                       f"{s.species[bad[0]] + 1}; the file has {nt} types")
+            where = f"{path}: structure {k + 1} ({s.source})"
+            if not abs(s.energy) <= _LARGEST:
+                raise DataError(f"{where} has the energy {s.energy!r}; expected a finite number")
+            for name, arr in (("coordinates", s.positions), ("forces", s.forces)):
+                bad = ~(np.abs(arr) <= _LARGEST).all(axis=1)
+                if bad.any():
+                    raise DataError(f"{where}: atom {int(np.flatnonzero(bad)[0]) + 1} has {name} that are "
+                                    f"not finite numbers of magnitude <= {_LARGEST:g}")
             for i, t in enumerate(s.species):
+                if not (np.abs(s.features[i]) <= _LARGEST).all():
+                    raise DataError(f"{where}: atom {i + 1} has features that are not finite numbers of "
+                                    f"magnitude <= {_LARGEST:g}")
                 sym = species[t]
                 have = n_features.setdefault(sym, len(s.features[i]))
                 if len(s.features[i]) != have:

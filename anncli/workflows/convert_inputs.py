@@ -13,6 +13,7 @@ This module owns what the commands do with an ænet input file once it is read
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import textwrap
@@ -121,11 +122,31 @@ def run_aenet_train(path: str | Path, *, resume: bool = False, overwrite: bool =
     if existing and not (overwrite or resume):
         raise ConfigError(f"{path}: the network file(s) {', '.join(existing)} exist; ænet would restart from "
                           "them, anncli trains new networks: remove them, or use --overwrite to replace them")
+    _check_network_species(config, inp)
     code = run_stage("train", path, load=lambda _schema: config, resume=resume)
     if code != 0:
         return code
     _export_networks(Path(config.output), files)
     return 0
+
+
+def _check_network_species(config, inp: AenetInput) -> None:
+    """NETWORKS must name every species of the training set and no other (as train.x needs)."""
+    from anncli.exceptions import AnncliError
+    from anncli.io.trainset import open_trainset, read_species
+
+    try:
+        with open_trainset(config.trainset) as f:
+            species = read_species(f)
+    except AnncliError:
+        return  # the training run reports a missing or bad file itself
+    nets = list(inp.networks_files)
+    missing = [s for s in species if s not in nets]
+    extra = [s for s in nets if s not in species]
+    if missing or extra:
+        raise ConfigError(
+            f"{inp.path}: NETWORKS lists {' '.join(nets)}, the training set {config.trainset} has the species "
+            f"{' '.join(species)}; give one NETWORKS line for each of its species")
 
 
 def _export_networks(model_path: Path, files: dict[str, Path]) -> None:
@@ -138,10 +159,17 @@ def _export_networks(model_path: Path, files: dict[str, Path]) -> None:
     missing = [s for s in model.species if s not in files]
     if missing:
         raise ConfigError(f"NETWORKS has no line for {', '.join(missing)} of the training set")
+    for sym in model.species:  # features converted from ænet that anncli cannot compute: say why
+        desc = json.loads(model.descriptors[sym])
+        if desc.get("kind") == "unavailable":
+            raise ConfigError(f"{model_path} is trained and written, but it cannot be written as the ænet "
+                              f"potentials NETWORKS names: the descriptor of {sym} cannot be computed by "
+                              f"anncli: {desc.get('reason', '')}")
     try:
         plan = plan_export(model)
-    except DataError as exc:
-        raise DataError(f"{model_path}: trained, but cannot be written as ænet potentials: {exc}") from None
+    except (DataError, ConfigError) as exc:
+        raise type(exc)(f"{model_path} is trained and written, but it cannot be written as the ænet "
+                        f"potentials NETWORKS names: {exc}") from None
     for sym in model.species:
         with atomic_open(files[sym], "wb") as fh:
             fh.write(join_records(plan.payloads[sym]))

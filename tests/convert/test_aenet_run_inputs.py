@@ -148,3 +148,26 @@ def test_not_an_aenet_file(tmp_path, capsys):
     assert "not an ænet input file" in capsys.readouterr().err
     y = _write(tmp_path, "train.in", "trainset: x.h5\n")  # YAML under an .in name stays YAML
     assert aenet_input_kind(y) is None
+
+
+def test_train_in_networks_must_match_the_training_set(golden, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(golden / "trainset" / "ref.train", tmp_path / "ref.train")
+    p = _write(tmp_path, "train.in", "TRAININGSET ref.train\nITERATIONS 1\nNETWORKS\nTi Ti.nn 1 2:t\n")
+    assert main(["train", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "NETWORKS lists Ti, the training set" in err and "has the species Ti O" in err
+    assert not (tmp_path / "model.h5").exists()
+
+
+def test_train_in_on_a_set_without_setups_trains_but_writes_no_nn(golden, tmp_path, capsys):
+    from anncli.io.aenet_trainset import convert_aenet_trainset
+
+    convert_aenet_trainset(golden / "trainset" / "ref.train.ascii", tmp_path / "ref.h5")
+    p = _write(tmp_path, "train.in", "TRAININGSET ref.h5\nITERATIONS 2\nNETWORKS\nTi Ti.nn 1 2:t\nO O.nn 1 2:t\n")
+    assert main(["train", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "model.h5 is trained and written, but it cannot be written as the ænet potentials" in err
+    assert "cannot be computed by anncli: the training-set file holds no descriptor setup" in err
+    assert (tmp_path / "model.h5").is_file() and not (tmp_path / "Ti.nn").exists()

@@ -208,6 +208,14 @@ def test_bad_files(golden, tmp_path):
     d["structures"][0]["atoms"][0]["itype"] = 3
     with pytest.raises(FileFormatError, match="atom 1 of structure 1 .* has type 3; the file has 2 types"):
         convert_aenet_trainset(write_binary(d, tmp_path / "t.train"), tmp_path / "t.h5")
+    d = load_json(golden)
+    d["structures"][3]["atoms"][1]["sfval"][2] = float("nan")
+    with pytest.raises(DataError, match=r"structure 4 .*: atom 2 has features that are not finite"):
+        convert_aenet_trainset(write_binary(d, tmp_path / "t.train"), tmp_path / "t.h5")
+    d = load_json(golden)
+    d["structures"][2]["energy"] = float("inf")
+    with pytest.raises(DataError, match=r"structure 3 .* has the energy inf"):
+        convert_aenet_trainset(write_binary(d, tmp_path / "t.train"), tmp_path / "t.h5")
     convert_aenet_trainset(tmp_path / "ok.train", tmp_path / "ok.h5")
     with pytest.raises(DataError, match="exists"):
         convert_aenet_trainset(tmp_path / "ok.train", tmp_path / "ok.h5")
