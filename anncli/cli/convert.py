@@ -16,9 +16,14 @@ from anncli.cli import common_options
 @click.option("--stp", "stp", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               metavar="SETUP", help="ænet setup file (.stp) for a training set that holds none "
                                     "(trnset2ASCII's text); repeat once per species.")
+@click.option("--energy-unit", default="eV", show_default=True, metavar="UNIT",
+              help="Energy unit of the ænet data (eV, Hartree, Ry, kcal/mol, kJ/mol); ænet has none.")
+@click.option("--length-unit", default="Angstrom", show_default=True, metavar="UNIT",
+              help="Length unit of the ænet data (Angstrom, Bohr, nm).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @common_options
-def convert(file: Path, output: Path | None, stp: tuple[Path, ...], overwrite: bool) -> int:
+def convert(file: Path, output: Path | None, stp: tuple[Path, ...], energy_unit: str, length_unit: str,
+            overwrite: bool) -> int:
     """Convert the ænet file FILE into anncli's format.
 
     \b
@@ -30,6 +35,7 @@ def convert(file: Path, output: Path | None, stp: tuple[Path, ...], overwrite: b
     \b
     Example:
       anncli convert refdata.train            # -> refdata.h5
+      anncli convert H2O.train --energy-unit Hartree --length-unit Bohr
       anncli convert train.in -o train.yaml
     """
     from anncli.cli import _apply_logging
@@ -42,7 +48,8 @@ def convert(file: Path, output: Path | None, stp: tuple[Path, ...], overwrite: b
     if is_aenet_trainset(file):
         from anncli.io.aenet_trainset import convert_aenet_trainset
 
-        result = convert_aenet_trainset(file, output, overwrite=overwrite, stp=list(stp))
+        result = convert_aenet_trainset(file, output, overwrite=overwrite, stp=list(stp),
+                                        energy_unit=energy_unit, length_unit=length_unit)
         click.echo(f"wrote {result.output}: {result.n_structures} structures, {result.n_atoms} atoms, "
                    f"species {' '.join(result.species)}")
         for sym, kind in result.descriptors.items():
@@ -50,6 +57,7 @@ def convert(file: Path, output: Path | None, stp: tuple[Path, ...], overwrite: b
         return 0
     from anncli.workflows.convert_inputs import convert_aenet_input
 
-    written, kind = convert_aenet_input(file, output, overwrite=overwrite)
+    written, kind = convert_aenet_input(file, output, overwrite=overwrite, energy_unit=energy_unit,
+                                        length_unit=length_unit)
     click.echo(f"wrote {written} (anncli {kind} input)")
     return 0

@@ -481,6 +481,20 @@ def _stp_setups(paths: list[Path]) -> dict[str, object]:
     return out
 
 
+def _scaled(setup, factor: float):
+    """``setup`` with its lengths multiplied by ``factor`` (the features do not change)."""
+    from anncli.descriptors import descriptor_from_dict
+
+    if isinstance(setup, UnavailableDescriptor):
+        return setup
+    if hasattr(setup, "scaled"):
+        return setup.scaled(factor)
+    d = setup.to_dict()
+    d["radial_cutoff"] *= factor
+    d["angular_cutoff"] *= factor
+    return descriptor_from_dict(d)
+
+
 def _cell_from_source(base: Path, s: AenetStructure, cache: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """Cell and pbc of the structure's source XSF when it is found and holds the same atoms."""
     from anncli.io.xsf import read_xsf
@@ -503,7 +517,7 @@ def _cell_from_source(base: Path, s: AenetStructure, cache: dict) -> tuple[np.nd
 
 def convert_aenet_trainset(
     path: str | Path, output: str | Path | None = None, *, overwrite: bool = False,
-    stp: list[str | Path] | None = None,
+    stp: list[str | Path] | None = None, energy_unit: str = "eV", length_unit: str = "Angstrom",
 ) -> ConversionResult:
     """Convert an ænet training-set file into an anncli HDF5 training set.
 
@@ -516,7 +530,11 @@ def convert_aenet_trainset(
     overwrite : bool
         Replace an existing output file.
     stp : list of path, optional
-        ænet setup files (.stp) for a file that holds no setups (text).
+        ænet setup files (.stp) for a file that holds no setups (text), in ``length_unit``.
+    energy_unit, length_unit : str
+        Units of the ænet file (ænet has none: those of the structure files it was made from);
+        energies, coordinates, forces and the setups' lengths are converted to eV and Å.  The
+        features are dimensionless and stay as they are.
 
     Returns
     -------
@@ -536,9 +554,14 @@ def convert_aenet_trainset(
         raise DataError(f"{output}: the output would replace the input file; give another name with -o")
     if output.exists() and not overwrite:
         raise DataError(f"{output}: the output file exists; remove it or use --overwrite")
+    from anncli.units import energy_factor, length_factor
+
+    ef, lf = energy_factor(energy_unit), length_factor(length_unit)
     header, structures = read_aenet_trainset(path)
     species, nt = header.species, len(header.species)
     setups, reasons = _known_setups(header, _stp_setups([Path(p) for p in stp or []]))
+    if lf != 1.0:
+        setups = {sym: _scaled(setup, lf) for sym, setup in setups.items()}
     n_features: dict[str, int] = {s: setups[s].n_features for s in setups}
     for sym in reasons:  # the footer knows the size even where anncli cannot compute the setup
         if header.setups and sym in header.setups and sym not in _behler_misindexed(species, header.setups):
@@ -574,7 +597,7 @@ def convert_aenet_trainset(
                     raise DataError(f"{path}: species {sym} has no atoms and no descriptor setup: its number "
                                     "of features is unknown; give its .stp file with --stp")
                 descs[sym] = UnavailableDescriptor(sym, n_features[sym], reasons[sym])
-        w = TrainsetWriter(output, species, header.e_atom, descs, input_path=str(path.resolve()),
+        w = TrainsetWriter(output, species, header.e_atom * ef, descs, input_path=str(path.resolve()),
                            overwrite=overwrite)
         w.set_attributes(converted_from=str(path.resolve()),
                          converted_format="aenet-binary" if header.binary else "aenet-text",
@@ -615,6 +638,10 @@ def convert_aenet_trainset(
                 cohesive = cohesive / header.scale + n * header.shift
                 forces = forces / header.scale
         energy = cohesive + np.array([header.e_atom[s.species].sum() for s in batch])
+        positions = np.concatenate([s.positions for s in batch])
+        if ef != 1.0 or lf != 1.0:
+            cohesive, energy, forces, positions = cohesive * ef, energy * ef, forces * (ef / lf), positions * lf
+            cells = cells * lf
         with np.errstate(all="ignore"):
             checks = [("energies", energy), ("forces", forces)] + [
                 (f"{sym} features", v) for sym, (_, v) in features.items()]
@@ -627,8 +654,7 @@ def convert_aenet_trainset(
             {"energy": energy, "cohesive_energy": cohesive, "n_atoms": n, "cell": cells, "pbc": pbc,
              "source": np.array([s.source for s in batch], dtype=object),
              "frame": np.zeros(len(batch), dtype=np.int64), "has_forces": np.ones(len(batch), dtype=bool)},
-            {"species": z.astype(np.int32), "positions": np.concatenate([s.positions for s in batch]),
-             "forces": forces},
+            {"species": z.astype(np.int32), "positions": positions, "forces": forces},
             features,
         )
         counts["structures"] += len(batch)

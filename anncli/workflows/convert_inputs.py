@@ -32,13 +32,13 @@ __all__ = ["load_aenet_config", "run_aenet_train", "convert_aenet_input", "read_
 _PATH_KEYS = {"trainset", "output", "structures", "aenet_networks", "model", "output_dir"}
 
 
-def _generate_input(path: Path) -> AenetInput:
+def _generate_input(path: Path, energy_unit: str, length_unit: str) -> AenetInput:
     from anncli.io.aenet_inputs import read_generate_in
 
-    cfg = read_generate_in(path)
+    cfg = read_generate_in(path, energy_unit=energy_unit, length_unit=length_unit)
     inp = AenetInput("generate", cfg, path=path)
-    inp.note("", "Units: ænet has none; the structure files and setups are taken as eV and Å (set "
-                 "'units' otherwise).")
+    inp.note("units", "ænet has no units: those of the structure files (anncli works in eV and Å; the "
+                      "setups' lengths below are converted to Å).")
     inp.note("structures", "FILES: may be written in any case (ænet loops forever unless it is upper "
                            "case). XSF files need not hold forces (generate.x aborts without them).")
     inp.note("output", "OUTPUT with suffix .h5: anncli's training set is one HDF5 file "
@@ -55,16 +55,26 @@ def _generate_input(path: Path) -> AenetInput:
     return inp
 
 
-def read_aenet_input(path: str | Path) -> AenetInput:
-    """Read an ænet generate.in, train.in or predict.in (the kind is told by its keywords)."""
+def read_aenet_input(path: str | Path, energy_unit: str = "eV", length_unit: str = "Angstrom") -> AenetInput:
+    """Read an ænet generate.in, train.in or predict.in (the kind is told by its keywords).
+
+    ``energy_unit`` and ``length_unit`` are those of the structure files (ænet has none):
+    generate.in's setups are converted to Å and both become the ``units`` of generate and
+    predict inputs.
+    """
     path = Path(path)
     kind = aenet_input_kind(path)
     if kind == "generate":
-        return _generate_input(path)
+        return _generate_input(path, energy_unit, length_unit)
     if kind == "train":
         return read_train_in(path)
     if kind == "predict":
-        return read_predict_in(path)
+        inp = read_predict_in(path)
+        if (energy_unit, length_unit) != ("eV", "Angstrom"):
+            inp.config["units"] = {"energy": energy_unit, "length": length_unit}
+            inp.note("units", "ænet has no units: those of the structure files (anncli converts them "
+                              "to eV and Å; the .nn potentials must be in the same units).")
+        return inp
     raise ConfigError(f"{path}: not an ænet input file (generate.in with SETUPS, train.in with TRAININGSET, "
                       "predict.in with NETWORKS) nor an ænet training set.")
 
@@ -221,7 +231,8 @@ def to_yaml(inp: AenetInput, yaml_dir: Path) -> str:
 
 
 def convert_aenet_input(path: str | Path, output: str | Path | None = None, *,
-                        overwrite: bool = False) -> tuple[Path, str]:
+                        overwrite: bool = False, energy_unit: str = "eV",
+                        length_unit: str = "Angstrom") -> tuple[Path, str]:
     """Write the anncli YAML equivalent of an ænet input file (``anncli convert X.in``).
 
     Parameters
@@ -232,6 +243,8 @@ def convert_aenet_input(path: str | Path, output: str | Path | None = None, *,
         Default: ``path`` with suffix ``.yaml``.
     overwrite : bool
         Replace an existing output.
+    energy_unit, length_unit : str
+        Units of the structure files (see :func:`read_aenet_input`).
 
     Returns
     -------
@@ -248,7 +261,7 @@ def convert_aenet_input(path: str | Path, output: str | Path | None = None, *,
     from anncli.io.atomic import atomic_path
 
     path = Path(path)
-    inp = read_aenet_input(path)
+    inp = read_aenet_input(path, energy_unit, length_unit)
     output = Path(output) if output is not None else path.with_suffix(".yaml")
     if output.resolve() == path.resolve():
         raise ConfigError(f"{output}: the output would replace the input file; give another name with -o")

@@ -171,3 +171,19 @@ def test_train_in_on_a_set_without_setups_trains_but_writes_no_nn(golden, tmp_pa
     assert "model.h5 is trained and written, but it cannot be written as the ænet potentials" in err
     assert "cannot be computed by anncli: the training-set file holds no descriptor setup" in err
     assert (tmp_path / "model.h5").is_file() and not (tmp_path / "Ti.nn").exists()
+
+
+def test_the_water_tutorials_train_in(shared_data, tmp_path):
+    """The train.in of ænet's water-cluster tutorial (MLP-beginners-guide), as shipped."""
+    from anncli.config.loader import validate_config
+    from anncli.config.train import TrainConfig
+
+    p = shared_data / "water-clusters" / "reference-ann" / "train.in"
+    inp = read_train_in(p)
+    c = inp.config
+    assert (c["trainset"], c["validation_fraction"], c["epochs"]) == ("H2O.h5", 0.1, 100)
+    assert c["optimizer"] == {"method": "lbfgs", "memory": 20}
+    assert c["networks"] == {s: {"hidden": [10, 10], "activation": ["tanh", "tanh"]} for s in ("O", "H")}
+    assert inp.networks_files == {"O": "O.10t-10t.nn", "H": "H.10t-10t.nn"}
+    assert "results.csv" in " ".join(inp.notes[""])  # SAVE_ENERGIES
+    validate_config(c, TrainConfig, source=p, base_dir=tmp_path)

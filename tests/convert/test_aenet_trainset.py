@@ -220,3 +220,52 @@ def test_bad_files(golden, tmp_path):
     with pytest.raises(DataError, match="exists"):
         convert_aenet_trainset(tmp_path / "ok.train", tmp_path / "ok.h5")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.train", "nsf.train", "ok.h5", "ok.train", "t.train"]
+
+
+def test_units_are_converted_features_kept(golden, tmp_path):
+    """A set in Hartree and Bohr: energies, positions, forces and cutoffs become eV and Å; the
+    dimensionless features stay, and anncli recomputes them from the converted structures."""
+    from anncli.descriptors import descriptor_from_dict
+    from anncli.units import energy_factor, length_factor
+
+    ha, bohr = energy_factor("Hartree"), length_factor("Bohr")
+    g = golden / "trainset"
+    convert_aenet_trainset(g / "ref.train", tmp_path / "a.h5")
+    convert_aenet_trainset(g / "ref.train", tmp_path / "b.h5", energy_unit="Hartree", length_unit="Bohr")
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        np.testing.assert_allclose(b["structures/cohesive_energy"][()], a["structures/cohesive_energy"][()] * ha,
+                                   rtol=1e-15)
+        np.testing.assert_allclose(b["reference_energies"][()], a["reference_energies"][()] * ha, rtol=1e-15)
+        np.testing.assert_allclose(b["atoms/positions"][()], a["atoms/positions"][()] * bohr, rtol=1e-15)
+        np.testing.assert_allclose(b["atoms/forces"][()], a["atoms/forces"][()] * ha / bohr, rtol=1e-15)
+        for sym in ("Ti", "O"):
+            np.testing.assert_array_equal(b[f"features/{sym}/values"][()], a[f"features/{sym}/values"][()])
+            da = json.loads(a[f"features/{sym}"].attrs["descriptor"])
+            db = json.loads(b[f"features/{sym}"].attrs["descriptor"])
+            assert db["radial_cutoff"] == pytest.approx(da["radial_cutoff"] * bohr, rel=1e-15)
+            assert db["angular_cutoff"] == pytest.approx(da["angular_cutoff"] * bohr, rel=1e-15)
+            descriptor_from_dict(db)
+
+
+def test_a_set_in_bohr_converts_to_the_set_in_angstrom(golden, tmp_path):
+    """The golden set rewritten in Bohr (coordinates and cutoffs) converts to the Å original,
+    whose features anncli recomputes (test above)."""
+    from anncli.units import length_factor
+
+    bohr = length_factor("Bohr")
+    d = load_json(golden)
+    for s in d["structures"]:
+        for a in s["atoms"]:
+            a["coo"] = [x / bohr for x in a["coo"]]
+    for s in d["footer"]["setups"].values():
+        p = s["sfparam"][0]
+        p[0], p[2] = p[0] / bohr, p[2] / bohr
+    convert_aenet_trainset(write_binary(d, tmp_path / "bohr.train"), tmp_path / "b.h5", length_unit="Bohr")
+    convert_aenet_trainset(golden / "trainset" / "ref.train", tmp_path / "a.h5")
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        np.testing.assert_allclose(b["atoms/positions"][()], a["atoms/positions"][()], rtol=1e-14, atol=1e-14)
+        for sym in ("Ti", "O"):
+            da = json.loads(a[f"features/{sym}"].attrs["descriptor"])
+            db = json.loads(b[f"features/{sym}"].attrs["descriptor"])
+            for k in ("radial_cutoff", "angular_cutoff"):
+                assert db[k] == pytest.approx(da[k], rel=1e-14)
