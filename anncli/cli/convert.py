@@ -46,7 +46,7 @@ def convert(file: Path, output: Path | None, stp: tuple[Path, ...], energy_unit:
     if not file.is_file():
         raise DataError(f"{file}: no such file")
     if is_aenet_trainset(file):
-        from anncli.io.aenet_trainset import convert_aenet_trainset
+        from anncli.workflows.convert_trainset import convert_aenet_trainset
 
         result = convert_aenet_trainset(file, output, overwrite=overwrite, stp=list(stp),
                                         energy_unit=energy_unit, length_unit=length_unit)

@@ -100,7 +100,8 @@ def load_aenet_config(path: str | Path, stage: str, *, overrides: dict | None = 
 
 def _aenet_trainset_for(config, inp: AenetInput) -> None:
     """Convert generate.x's TRAININGSET when the .h5 it maps to does not exist."""
-    from anncli.io.aenet_trainset import convert_aenet_trainset, is_aenet_trainset
+    from anncli.io.aenet_trainset import is_aenet_trainset
+    from anncli.workflows.convert_trainset import convert_aenet_trainset
 
     target = Path(config.trainset)
     if target.exists() or not inp.trainingset:

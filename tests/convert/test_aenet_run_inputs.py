@@ -162,7 +162,7 @@ def test_train_in_networks_must_match_the_training_set(golden, tmp_path, capsys)
 
 
 def test_train_in_on_a_set_without_setups_trains_but_writes_no_nn(golden, tmp_path, capsys):
-    from anncli.io.aenet_trainset import convert_aenet_trainset
+    from anncli.workflows.convert_trainset import convert_aenet_trainset
 
     convert_aenet_trainset(golden / "trainset" / "ref.train.ascii", tmp_path / "ref.h5")
     p = _write(tmp_path, "train.in", "TRAININGSET ref.h5\nITERATIONS 2\nNETWORKS\nTi Ti.nn 1 2:t\nO O.nn 1 2:t\n")

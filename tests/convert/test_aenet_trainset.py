@@ -19,7 +19,8 @@ import pytest
 from aenet_files import load_json, write_binary
 
 from anncli.exceptions import DataError, FileFormatError
-from anncli.io.aenet_trainset import convert_aenet_trainset, read_aenet_trainset
+from anncli.io.aenet_trainset import read_aenet_trainset
+from anncli.workflows.convert_trainset import convert_aenet_trainset
 
 
 def _decoded(d: dict):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fuzz_helpers import expect_clean, fuzz_settings, mutate_bytes, mutate_text, shared_data_dir
 from anncli.exceptions import InputError
-from anncli.io.aenet_trainset import convert_aenet_trainset
+from anncli.workflows.convert_trainset import convert_aenet_trainset
 
 ROOT = shared_data_dir()
 pytestmark = pytest.mark.skipif(ROOT is None, reason="the shared reference data is absent")
