@@ -160,15 +160,16 @@ def _cell_from_source(base: Path, s: AenetStructure, cache: dict) -> tuple[np.nd
     """Cell and pbc of the structure's source XSF when it is found and holds the same atoms."""
     from anncli.io.xsf import read_xsf
 
+    if s.source in cache:  # known to be missing or unreadable (found files are not kept: memory)
+        return None
     cand = Path(s.source)
     cand = cand if cand.is_absolute() else base / cand
-    key = str(cand)
-    if key not in cache:
-        try:
-            cache[key] = read_xsf(cand) if cand.is_file() else None
-        except Exception:  # noqa: BLE001 - an unreadable source only means: no cell
-            cache[key] = None
-    x = cache[key]
+    try:
+        x = read_xsf(cand) if cand.is_file() else None
+    except Exception:  # noqa: BLE001 - an unreadable source only means: no cell
+        x = None
+    if x is None:
+        cache[s.source] = None
     if x is None or len(x.positions) != len(s.positions) or x.cell is None:
         return None
     if np.max(np.abs(np.asarray(x.positions) - s.positions)) > _CELL_MATCH:
@@ -335,10 +336,12 @@ def convert_aenet_trainset(
                 if bad.any():
                     raise DataError(f"{where}: atom {int(np.flatnonzero(bad)[0]) + 1} has {name} that are "
                                     f"not finite numbers of magnitude <= {_LARGEST:g}")
+            flat = np.concatenate(s.features)
+            if not (np.abs(flat) <= _LARGEST).all():
+                i = next(i for i, f in enumerate(s.features) if not (np.abs(f) <= _LARGEST).all())
+                raise DataError(f"{where}: atom {i + 1} has features that are not finite numbers of "
+                                f"magnitude <= {_LARGEST:g}")
             for i, t in enumerate(s.species):
-                if not (np.abs(s.features[i]) <= _LARGEST).all():
-                    raise DataError(f"{where}: atom {i + 1} has features that are not finite numbers of "
-                                    f"magnitude <= {_LARGEST:g}")
                 sym = species[t]
                 have = n_features.setdefault(sym, len(s.features[i]))
                 if len(s.features[i]) != have:
