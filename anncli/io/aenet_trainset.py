@@ -164,7 +164,9 @@ def _totals(n_atoms: bytes, energies: bytes) -> dict:
 def _names(path: Path, rec: bytes, n: int) -> list[str]:
     text = rec.decode("latin-1")
     if len(text) != 2 * n:
-        raise FileFormatError(f"{path}: the type-name record holds {len(text)} characters, expected {2 * n}")
+        raise FileFormatError(f"{path}: not an ænet training-set file (its third record holds {len(text)} "
+                              f"bytes, not {n} two-character type names); an ænet potential (.nn) is "
+                              "read with aenet_networks in predict.yaml or predict.in's NETWORKS")
     return [text[2 * i:2 * i + 2].strip() for i in range(n)]
 
 

@@ -74,3 +74,9 @@ def test_bad_input_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "junk.train" in err and "Traceback" not in err
     assert not (tmp_path / "junk.h5").exists()
+
+
+def test_a_potential_is_not_a_training_set(golden, capsys):
+    assert main(["convert", str(golden / "predict-TiO2" / "Ti.nn"), "-o", "/nonexistent/x.h5"]) == 2
+    err = capsys.readouterr().err
+    assert "not an ænet training-set file" in err and "aenet_networks" in err
