@@ -38,6 +38,7 @@ COMMANDS = [
     ("info", "anncli.cli.info", "info"),
     ("export", "anncli.cli.export", "export"),
     ("lammps", "anncli.cli.lammps", "lammps"),
+    ("convert", "anncli.cli.convert", "convert"),
     ("help", "anncli.cli.help", "help_command"),
 ]
 

@@ -48,6 +48,9 @@ def descriptor_from_dict(d: dict, where: str = "") -> Descriptor:
     if not isinstance(d, dict):
         raise ConfigError(f"{loc[0].upper() + loc[1:]} must be a mapping. Got {type(d).__name__} instead.")
     kind = d.get("kind")
+    if kind == "unavailable":  # features converted from ænet that anncli cannot compute
+        raise ConfigError(f"{loc[0].upper() + loc[1:]} cannot be computed by anncli: "
+                          f"{d.get('reason', 'no setup was recorded')}.")
     cls = DESCRIPTORS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ConfigError(
