@@ -145,6 +145,8 @@ class AnncliGroup(click.Group):
             click.echo("anncli: interrupted", err=True)
             return 130
         except AnncliError as exc:
+            if getattr(exc, "silent", False):  # MPI: another rank's error, printed by rank 0
+                return exc.exit_code
             if _STATE["debug"]:
                 _print_traceback(exc)
             _error(str(exc))

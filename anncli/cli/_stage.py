@@ -88,24 +88,30 @@ def run_stage(
     from anncli.cli import _apply_logging
 
     _apply_logging(click.get_current_context())
+    from anncli.parallel.mpi import log_threads, start_stage
+
+    comm = start_stage(stage)  # MPI ranks (serial: one); every rank runs what follows
     try:
         schema = schema_of(stage)
     except StageUnavailable:
         return not_available(stage)
-    if load is not None:
-        config = load(schema)
-    else:
-        from anncli.config.loader import load_config
+    with comm.checkpoint():  # a failure on any rank stops every rank (anncli.parallel.mpi)
+        if load is not None:
+            config = load(schema)
+        else:
+            from anncli.config.loader import load_config
 
-        config = load_config(config_path, schema, overrides=overrides)
+            config = load_config(config_path, schema, overrides=overrides)
     try:
         run = workflow_of(stage)
     except StageUnavailable:
         return not_available(stage)
     logger.debug("%s: %r", stage, config)
+    log_threads(comm, config)
     from anncli.log import watch_compilation
 
     watch_compilation()  # a first run compiles the kernels: say so, keep it out of the rates
-    result = run(config, config_path=Path(config_path).resolve(), **run_kwargs)
+    with comm.checkpoint():
+        result = run(config, config_path=Path(config_path).resolve(), **run_kwargs)
     code = getattr(result, "exit_code", 0)
-    return code if isinstance(code, int) else 0
+    return comm.bcast(code if isinstance(code, int) else 0)  # every rank: rank 0's status

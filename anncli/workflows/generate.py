@@ -28,6 +28,7 @@ from anncli.workflows.taylor import TaylorCounts, taylor_copies
 logger = logging.getLogger(__name__)
 
 BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
+MPI_BATCH_ATOMS = 2048  # under MPI: smaller batches, handed out round-robin, balance the ranks
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while the reader thread runs
 
 
@@ -391,9 +392,21 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
-    reader = _BatchReader(files, config, e_ref, BATCH_ATOMS, fit, baseline)
+    from anncli.parallel import ordered_map, world
+
+    comm = world()  # MPI: rank 0 reads and writes, every rank featurises (anncli.parallel)
+    reader = _BatchReader(files, config, e_ref, MPI_BATCH_ATOMS if comm.parallel else BATCH_ATOMS, fit,
+                          baseline)
     old_switch = sys.getswitchinterval()
+
+    def featurize(batch: _Batch):
+        return _featurize(batch, species, setups, config, stats, warned) if batch.structures else None
+
     try:
+        if not comm.root:
+            comm.sync()
+            ordered_map(comm, None, featurize, None, final=lambda: stats)
+            return GenerateResult(Path(config.output), 0, 0)
         with TrainsetWriter(
             Path(config.output), species, np.array([e_ref[s] for s in species]), setups,
             input_text=input_text or "", input_path=str(config_path or ""),
@@ -407,11 +420,17 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             sys.setswitchinterval(SWITCH_INTERVAL_S)
             reader.start()
             files_done = 0
-            for batch in reader:
-                if batch.structures:
-                    writer.append(*_featurize(batch, species, setups, config, stats, warned))
+
+            def write(batch: _Batch, arrays) -> None:
+                nonlocal files_done
+                if arrays is not None:
+                    writer.append(*arrays)
                 progress.update(batch.files_done - files_done, work=batch.n_atoms)
                 files_done = batch.files_done
+
+            comm.sync()
+            for other in ordered_map(comm, reader, featurize, write, final=lambda: stats)[1:]:
+                stats.merge(other)  # the other ranks' neighbour counts
             if writer.n_structures == 0:
                 raise DataError("no structures left to write (all were dropped or none were read)")
             writer.set_attributes(energy_choice=config.energy or "auto", energy_kinds=",".join(

@@ -26,6 +26,8 @@ from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
+MPI_BATCH_ATOMS = 4096  # under MPI: batches at most this large, handed out round-robin
+
 __all__ = ["run", "PredictResult", "load_config_potential", "iter_config_structures", "model_text"]
 
 
@@ -141,8 +143,11 @@ class _Run:
 
     # ------------------------------------------------------------------ batches
     def batch(self, structures: list) -> None:
-        from anncli.potential.output import csv_columns, csv_row, extxyz_frame, prediction_record, structure_report
+        """Evaluate one batch and write it out (serial; MPI splits the two: :func:`run`)."""
+        self.emit(structures, self.compute(structures))
 
+    def compute(self, structures: list) -> tuple:
+        """Relax (if asked) and evaluate a batch: ``(structures, predictions, extrapolation, relax info)``."""
         cfg = self.cfg
         relax_info: list[dict | None] = [None] * len(structures)
         if cfg.relax is not None:
@@ -152,7 +157,6 @@ class _Run:
                 structures[k], relax_info[k] = relax_structure(
                     self.pot, s, optimizer=cfg.relax.optimizer, fmax=cfg.relax.fmax, steps=cfg.relax.steps)
                 if not relax_info[k]["converged"]:
-                    self.result.n_not_converged += 1
                     logger.warning("%s: relaxation not converged after %d steps (fmax %g eV/Å)",
                                    s.label, relax_info[k]["steps"], cfg.relax.fmax)
         preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=cfg.stress,
@@ -160,6 +164,15 @@ class _Run:
                                       extrapolation=cfg.extrapolation.check, batch_atoms=1 << 62)
         for s, p in zip(structures, preds):
             self._min_distance(s, p.min_distance)
+        return structures, preds, ex, relax_info
+
+    def emit(self, _batch: list, computed: tuple) -> None:
+        """Write out a batch evaluated by :meth:`compute` (rank 0, in input order)."""
+        from anncli.potential.output import csv_columns, csv_row, extxyz_frame, prediction_record, structure_report
+
+        cfg = self.cfg
+        structures, preds, ex, relax_info = computed
+        self.result.n_not_converged += sum(1 for r in relax_info if r is not None and not r["converged"])
         self._warn(structures, ex)
         frames = []
         parts = []
@@ -259,6 +272,21 @@ def iter_config_structures(files: list[Path], cfg):
             yield k, s
 
 
+def _batches(files: list[Path], config, state: _Run, batch_atoms: int):
+    """``(structures, files read, atoms)`` of every batch of ``batch_atoms`` atoms (the last may
+    be empty), the structures checked (:meth:`_Run.check`)."""
+    batch: list = []
+    n_batch = 0
+    for k, s in iter_config_structures(files, config):
+        state.check(s)
+        batch.append(s)
+        n_batch += s.n_atoms
+        if n_batch >= batch_atoms:
+            yield batch, k, n_batch
+            batch, n_batch = [], 0
+    yield batch, len(files), n_batch
+
+
 def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None = None) -> PredictResult:
     """Run the predict stage.
 
@@ -282,6 +310,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
     from anncli.potential.output import AtomicOutput, csv_columns
 
     from anncli.log import compile_seconds
+    from anncli.parallel import ordered_map, world
 
     t0, c0 = time.perf_counter(), compile_seconds()
     stream = stdout if stdout is not None else sys.stdout
@@ -294,6 +323,19 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     outputs = state.outputs
+    comm = world()  # MPI: rank 0 reads and writes, every rank evaluates batches (anncli.parallel)
+    batch_atoms = min(config.batch_atoms, MPI_BATCH_ATOMS) if comm.parallel else config.batch_atoms
+
+    def compute(item: tuple) -> tuple | None:
+        return state.compute(item[0]) if item[0] else None
+
+    if not comm.root:
+        try:
+            comm.sync()
+            ordered_map(comm, None, compute, None)
+        finally:
+            numba.set_num_threads(old_threads)
+        return PredictResult()
 
     def here(path: Path) -> Path:  # defaults of omitted sections are not resolved by the loader
         return Path(path) if Path(path).is_absolute() else base_dir / path
@@ -310,21 +352,18 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
             outputs["relax"] = AtomicOutput(here(config.relax.output))
         if config.print != "none":
             stream.write(_header(config, potential))
-        batch: list = []
-        n_batch = files_done = 0
+        files_done = 0
         with Progress(total=len(files), desc="predict", unit="files", rate_unit="atoms") as progress:
-            for k, s in iter_config_structures(files, config):
-                state.check(s)
-                batch.append(s)
-                n_batch += s.n_atoms
-                if n_batch >= config.batch_atoms:
-                    state.batch(batch)
-                    progress.update(k - files_done, work=n_batch)
-                    files_done = k
-                    batch, n_batch = [], 0
-            if batch:
-                state.batch(batch)
-            progress.update(len(files) - files_done, work=n_batch)
+
+            def emit(item: tuple, computed: tuple | None) -> None:
+                nonlocal files_done
+                if computed is not None:
+                    state.emit(item[0], computed)
+                progress.update(item[1] - files_done, work=item[2])
+                files_done = item[1]
+
+            comm.sync()
+            ordered_map(comm, _batches(files, config, state, batch_atoms), compute, emit)
         if state.result.n_structures == 0:
             raise DataError("no structures to evaluate")
         if config.output.json_ is not None:

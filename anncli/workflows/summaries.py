@@ -79,6 +79,15 @@ class NeighborStatistics:
         self._atoms[species] += len(centers)
         return counts[:, int(np.argmax(radii))] if len(radii) else np.zeros(len(centers), dtype=np.int64)
 
+    def merge(self, other: "NeighborStatistics") -> None:
+        """Add the counts of ``other`` (same cutoffs; e.g. another MPI rank's)."""
+        for sp in self.cutoffs:
+            for name in self.cutoffs[sp]:
+                self._sum[sp][name] += other._sum[sp][name]
+                self._min[sp][name] = min(self._min[sp][name], other._min[sp][name])
+                self._max[sp][name] = max(self._max[sp][name], other._max[sp][name])
+            self._atoms[sp] += other._atoms[sp]
+
     def report(self) -> str:
         """One line per species and cutoff: mean, min and max neighbour counts."""
         lines = ["neighbours per atom (mean, min-max):"]

@@ -82,18 +82,26 @@ class _Collector:
         self.extrapolating: list = []  # (structure, prediction) of structures with extrapolating atoms
         self.missing_energy: list[str] = []
 
-    def add_batch(self, structures: list) -> None:
+    def evaluate(self, structures: list) -> tuple:
+        """``(predictions, extrapolation)`` of a batch, its atom distances checked."""
         cfg = self.cfg
         committee = self.pot.n_members > 1
         want_stress = cfg.forces and any(s.stress is not None for s in structures)
         preds, ex = self.pot.evaluate(structures, forces=cfg.forces, stress=want_stress, extrapolation=True,
                                       batch_atoms=1 << 62, committee_forces=committee and cfg.forces)
-        first = len(self.rows)
         for s, p in zip(structures, preds):
             if cfg.min_distance and p.min_distance < cfg.min_distance:
                 from anncli.io import check_min_distance
 
                 check_min_distance(s, cfg.min_distance)  # names the pair
+        return preds, ex
+
+    def add(self, structures: list, evaluated: tuple) -> None:
+        """Add the numbers of a batch evaluated by :meth:`evaluate` (rank 0, in input order)."""
+        cfg = self.cfg
+        preds, ex = evaluated
+        first = len(self.rows)
+        for s, p in zip(structures, preds):
             n = s.n_atoms
             ref_coh = s.energy - (p.energy - p.cohesive_energy)  # the model's free-atom energies
             row = {
@@ -131,13 +139,23 @@ class _Collector:
             ])
 
 
-def _read_and_evaluate(files: list[Path], config, collector: _Collector) -> None:
-    from anncli.log import Progress
-    from anncli.workflows.predict import iter_config_structures
+def _evaluator(collector: _Collector):
+    """The compute step of :func:`_read_and_evaluate` (run on every MPI rank)."""
+    return lambda item: collector.evaluate(item[0]) if item[0] else None
 
-    batch: list = []
-    n_batch = files_done = 0
-    with Progress(total=len(files), desc="validate", unit="files", rate_unit="atoms") as progress:
+
+def _read_and_evaluate(files: list[Path], config, collector: _Collector, comm=None) -> None:
+    """Read the test set in batches and evaluate them (over the MPI ranks of ``comm``)."""
+    from anncli.log import Progress
+    from anncli.parallel import ordered_map, world
+    from anncli.workflows.predict import MPI_BATCH_ATOMS, iter_config_structures
+
+    comm = comm or world()
+    batch_atoms = min(config.batch_atoms, MPI_BATCH_ATOMS) if comm.parallel else config.batch_atoms
+
+    def batches():
+        batch: list = []
+        n_batch = 0
         for k, s in iter_config_structures(files, config):
             collector.pot.species_index(s.symbols, s.label)  # names a species the model lacks
             if s.energy is None:
@@ -147,14 +165,23 @@ def _read_and_evaluate(files: list[Path], config, collector: _Collector) -> None
                 continue  # keep reading to name every file without an energy
             batch.append(s)
             n_batch += s.n_atoms
-            if n_batch >= config.batch_atoms:
-                collector.add_batch(batch)
-                progress.update(k - files_done, work=n_batch)
-                files_done = k
+            if n_batch >= batch_atoms:
+                yield batch, k, n_batch
                 batch, n_batch = [], 0
-        if batch and not collector.missing_energy:
-            collector.add_batch(batch)
-        progress.update(len(files) - files_done, work=n_batch)
+        yield (batch if not collector.missing_energy else []), len(files), n_batch
+
+    files_done = 0
+    with Progress(total=len(files), desc="validate", unit="files", rate_unit="atoms") as progress:
+
+        def add(item: tuple, evaluated: tuple | None) -> None:
+            nonlocal files_done
+            if evaluated is not None:
+                collector.add(item[0], evaluated)
+            progress.update(item[1] - files_done, work=item[2])
+            files_done = item[1]
+
+        comm.sync()
+        ordered_map(comm, batches(), _evaluator(collector), add)
     if collector.missing_energy:
         names = collector.missing_energy
         more = f" and {len(names) - MAX_NAMED} more" if len(names) > MAX_NAMED else ""
@@ -348,7 +375,15 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     old_threads = numba.get_num_threads()
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
+    from anncli.parallel import ordered_map, world
+
+    comm = world()  # MPI: the test set's batches are evaluated on every rank, the rest on rank 0
     try:
+        if not comm.root:
+            if config.structures:
+                comm.sync()
+                ordered_map(comm, None, _evaluator(_Collector(potential, config)), None)
+            return ValidateResult(report={})
         if config.structures:
             figures.update(_test_set(config, potential, base_dir, report, files_out))
         if config.candidates is not None:

@@ -1,0 +1,190 @@
+"""Ordered work distribution: rank 0 reads items, all ranks compute, rank 0 emits in input order.
+
+:func:`ordered_map` is how ``generate``, ``predict`` and ``validate`` split structures across
+MPI ranks.  Rank 0 iterates over the items (batches of structures read from the input files),
+hands them out round-robin over all ranks (itself included: one batch per rank in flight),
+and calls ``emit(item, result)`` for every item in input order, so the outputs are written by
+rank 0 alone and are the same bytes as a serial run's.  Only the compute step runs in
+parallel; reading and writing stay on rank 0 (the training set is *written in turn*, there
+is no merge step and no rank file).
+
+Failures: an exception in ``compute`` on a worker is sent to rank 0 as the result and raised
+there, in input order; whatever ends rank 0's loop (an error, Ctrl-C), rank 0 first receives
+every result still on its way, then tells every worker to stop and collects their final
+state, so no rank is left waiting.  Serially (one rank) it is a plain loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Callable, Iterable
+
+from anncli.parallel.mpi import POLL_MAX_S, Comm, picklable, wait
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ordered_map"]
+
+_WORK, _RESULT, _FINAL = 7301, 7302, 7303  # message tags
+_END = object()
+
+
+def _recv(mpi, source: int, tag: int) -> Any:
+    """Receive a message, sleeping between polls: MPI libraries busy-wait in a blocking
+    receive, which would take a core from the reader thread or from another rank's threads."""
+    delay = 1e-5
+    while not mpi.iprobe(source=source, tag=tag):
+        time.sleep(delay)
+        delay = min(2 * delay, POLL_MAX_S)
+    return mpi.recv(source=source, tag=tag)
+
+
+def _send(mpi, obj: Any, dest: int, tag: int) -> None:
+    """Send a message, sleeping between polls until it is delivered (see :func:`_recv`)."""
+    wait(mpi.isend(obj, dest=dest, tag=tag))
+
+
+def ordered_map(
+    comm: Comm,
+    items: Iterable[Any] | None,
+    compute: Callable[[Any], Any],
+    emit: Callable[[Any, Any], None],
+    *,
+    final: Callable[[], Any] | None = None,
+) -> list[Any]:
+    """Compute ``compute(item)`` for every item on some rank; ``emit`` them on rank 0 in order.
+
+    Every rank must call it at the same point (right after a checkpoint, see
+    :mod:`anncli.parallel.mpi`).
+
+    Parameters
+    ----------
+    comm : Comm
+        The ranks.
+    items : iterable or None
+        Rank 0: the items (consumed lazily).  Other ranks: ignored.
+    compute : callable
+        ``compute(item) -> result``, run on the rank the item went to.
+    emit : callable
+        ``emit(item, result)``, run on rank 0 for every item in input order.
+    final : callable, optional
+        ``final() -> state``, run on every rank after the last item (e.g. per-rank statistics).
+
+    Returns
+    -------
+    list
+        Rank 0: the ``final()`` states of all ranks (rank order; empty without ``final``).
+        Other ranks: an empty list.
+
+    Raises
+    ------
+    BaseException
+        On rank 0: the first exception of ``compute`` (on any rank) or of ``emit``.
+    """
+    if not comm.parallel:
+        for item in items or ():
+            emit(item, compute(item))
+        return [final()] if final is not None else []
+    if comm.root:
+        return _root(comm, items or (), compute, emit, final)
+    _worker(comm, compute, final)
+    return []
+
+
+def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
+    mpi, size = comm.mpi, comm.size
+    pending: deque = deque()  # (item, owner, local result): one per rank at most
+    requests: list = []
+    finals: list[Any] = []
+
+    clock = {"read": 0.0, "compute": 0.0, "wait": 0.0, "emit": 0.0}  # rank 0's seconds
+
+    def emit_oldest() -> None:
+        item, owner, result = pending.popleft()
+        if owner != 0:
+            t = time.perf_counter()
+            ok, result = _recv(mpi, owner, _RESULT)
+            clock["wait"] += time.perf_counter() - t
+            if not ok:
+                raise result
+        t = time.perf_counter()
+        emit(item, result)
+        clock["emit"] += time.perf_counter() - t
+
+    k = 0
+    try:
+        iterator = iter(items)
+        while True:
+            t = time.perf_counter()
+            item = next(iterator, _END)
+            clock["read"] += time.perf_counter() - t
+            if item is _END:
+                break
+            while len(pending) >= size:
+                emit_oldest()
+            owner = (k + 1) % size  # the workers' items go out first, rank 0 computes last
+            k += 1
+            if owner == 0:
+                t = time.perf_counter()
+                pending.append((item, 0, compute(item)))
+                clock["compute"] += time.perf_counter() - t
+            else:
+                requests = [r for r in requests if not r.Test()]
+                requests.append(mpi.isend(item, dest=owner, tag=_WORK))
+                pending.append((item, owner, None))
+        while pending:
+            emit_oldest()
+    finally:
+        # release the workers whatever happened: take in what they still send, then stop them
+        for _, owner, _ in pending:
+            if owner != 0:
+                _recv(mpi, owner, _RESULT)
+        for r in requests:
+            r.wait()
+        for w in range(1, size):
+            _send(mpi, None, w, _WORK)
+        states = [_recv(mpi, w, _FINAL) for w in range(1, size)]
+        logger.debug("ordered_map: %d items on %d ranks; rank 0: %s", k, size,
+                     ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.items()))
+    if final is not None:
+        finals = [final()]
+        for ok, state in states:
+            if not ok:
+                raise state
+            finals.append(state)
+    return finals
+
+
+def _worker(comm: Comm, compute, final) -> None:
+    mpi = comm.mpi
+    failed = False
+    busy = idle = 0.0
+    while True:
+        t = time.perf_counter()
+        item = _recv(mpi, 0, _WORK)
+        idle += time.perf_counter() - t
+        if item is None:
+            break
+        if failed:  # rank 0 raises the first error; the items after it are not computed
+            _send(mpi, (False, None), 0, _RESULT)
+            continue
+        t = time.perf_counter()
+        try:
+            result = (True, compute(item))
+        except Exception as exc:  # noqa: BLE001 - handed to rank 0, raised there
+            failed = True
+            result = (False, picklable(exc))
+        busy += time.perf_counter() - t
+        t = time.perf_counter()
+        _send(mpi, result, 0, _RESULT)
+        idle += time.perf_counter() - t
+    logger.debug("ordered_map: rank %d computed for %.2f s, waited %.2f s", comm.rank, busy, idle)
+    state: tuple[bool, Any] = (True, None)
+    if final is not None:
+        try:
+            state = (True, final())
+        except Exception as exc:  # noqa: BLE001
+            state = (False, picklable(exc))
+    _send(mpi, state, 0, _FINAL)
