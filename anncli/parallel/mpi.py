@@ -181,7 +181,9 @@ class Comm:
         if first >= self.size:
             return
         mine = (exit_code_of(error), _message(error)) if error is not None else None
-        code, message = self.mpi.bcast(mine, root=first)
+        # (allgather: MPICH 5.0.2's bcast of a pickled object after point-to-point traffic
+        # delivered stale bytes to the other ranks in tests/parallel)
+        code, message = self.mpi.allgather(mine)[first]
         if self.root:
             exc: BaseException = error if first == 0 and error is not None else RankError(
                 f"rank {first}: {message}", code)
@@ -211,7 +213,7 @@ class Comm:
         if not self.parallel:
             return value
         wait(self.mpi.Ibarrier())  # the others may arrive long before rank 0: do not spin
-        return self.mpi.bcast(value, root=0)
+        return self.mpi.allgather(value if self.root else None)[0]  # (see agree: not bcast)
 
     def abort(self, code: int) -> None:
         """End every rank at once (the last resort when ranks cannot agree)."""
