@@ -91,11 +91,11 @@ def mpirun() -> MPIRunner:
 # ----------------------------------------------------------------------------- data
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    """700 EMT-labelled Cu-Au cells (4-8 atoms) in 3 extxyz files: ~4,200 atoms, ~13,000 with
-    the Taylor copies, several MPI batches of 2,048 atoms."""
+    """300 EMT-labelled Cu-Au cells (4-8 atoms) in 3 extxyz files: 1,800 atoms, 5,400 with the
+    Taylor copies (generate: 3 MPI batches of 2,048 atoms; predict, validate: ``batch_atoms``)."""
     d = tmp_path_factory.mktemp("mpi_data")
-    structures = emt_structures(700, seed=3)
-    for k, part in enumerate((structures[:300], structures[300:350], structures[350:])):
+    structures = emt_structures(300, seed=3)
+    for k, part in enumerate((structures[:120], structures[120:150], structures[150:])):
         write_structures(d / f"part{k}.extxyz", part)
     return d
 
@@ -223,6 +223,7 @@ def test_predict_on_two_ranks_gives_the_serial_output_in_input_order(data_dir, m
         structures: [{data_dir}/*.extxyz]
         print: atoms
         stress: true
+        batch_atoms: 150
         output: {{extxyz: out.extxyz, csv: out.csv, json: out.json}}
         """)
     (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "predict", text,
@@ -230,9 +231,9 @@ def test_predict_on_two_ranks_gives_the_serial_output_in_input_order(data_dir, m
     assert serial.stdout == parallel.stdout  # the predict.x-like table, structure by structure
     assert s_out == p_out
     records = json.loads(p_out["out.json"])["structures"]
-    assert len(records) == 700
+    assert len(records) == 300
     frames = [r["frame"] for r in records]  # input order: file by file, frame by frame
-    assert frames == list(range(300)) + list(range(50)) + list(range(350))
+    assert frames == list(range(120)) + list(range(30)) + list(range(150))
 
 
 def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, tmp_path):
@@ -241,12 +242,13 @@ def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, 
         structures: [{data_dir}/*.extxyz]
         output_dir: report
         plots: false
+        batch_atoms: 150
         """)
     names = ["report/structures.csv", "report/extrapolation.csv", "report/report.json"]
     (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "validate", text, names)
     assert serial.stdout == parallel.stdout
     assert s_out == p_out
-    assert json.loads(p_out["report/report.json"])["n_structures"] == 700
+    assert json.loads(p_out["report/report.json"])["n_structures"] == 300
 
 
 # ----------------------------------------------------------------------------- the protocol itself
@@ -278,13 +280,15 @@ try:
     finals = ordered_map(comm, iter(range(13)) if comm.root else None, compute, emit, final=lambda: comm.rank)
     with comm.checkpoint():
         pass
-    print(f"rank {comm.rank} ok {emitted} {finals}", flush=True)
+    line = f"rank {comm.rank} ok {emitted} {finals}"
 except Exception as exc:
     try:
         comm.agree(exc)  # as the command line does; an agreed error passes without communicating
     except Exception as agreed:
         exc = agreed
-    print(f"rank {comm.rank} {type(exc).__name__} {exit_code_of(exc)} [{exc}] {emitted}", flush=True)
+    line = f"rank {comm.rank} {type(exc).__name__} {exit_code_of(exc)} [{exc}] {emitted}"
+with open(f"{sys.argv[2]}/rank{comm.rank}.txt", "w") as fh:  # (the ranks' stdout lines can mix)
+    fh.write(line)
 """
 
 
@@ -295,32 +299,34 @@ def agreement(tmp_path_factory) -> Path:
     return path
 
 
-def _lines(run) -> dict[int, str]:
+def _lines(mpirun, script: Path, mode: str, tmp_path: Path) -> dict[int, str]:
+    """Run the agreement script in ``mode`` on 2 ranks; each rank's result line."""
+    run = mpirun.python(2, str(script), mode, str(tmp_path))
     assert run.returncode == 0, run.stderr
-    return {int(line.split()[1]): line for line in run.stdout.splitlines() if line.startswith("rank ")}
+    return {r: (tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)}
 
 
-def test_ordered_map_emits_in_input_order_on_rank_0(mpirun, agreement):
-    lines = _lines(mpirun.python(2, str(agreement), "none"))
+def test_ordered_map_emits_in_input_order_on_rank_0(mpirun, agreement, tmp_path):
+    lines = _lines(mpirun, agreement, "none", tmp_path)
     expected = [(x, x * x) for x in range(13)]
     assert lines[0] == f"rank 0 ok {expected} [0, 1]"  # final states of both ranks, rank order
     assert lines[1] == "rank 1 ok [] []"
 
 
-def test_failure_on_one_rank_reaches_every_rank_with_its_exit_status(mpirun, agreement):
-    lines = _lines(mpirun.python(2, str(agreement), "setup"))
+def test_failure_on_one_rank_reaches_every_rank_with_its_exit_status(mpirun, agreement, tmp_path):
+    lines = _lines(mpirun, agreement, "setup", tmp_path)
     assert lines[0].startswith("rank 0 RankError 2 [rank 1: rank-only failure: cannot read /nowhere/model.h5]")
     assert lines[1].startswith("rank 1 ReportedByRoot 2 []")
 
 
-def test_compute_error_on_a_worker_is_raised_on_rank_0_in_order(mpirun, agreement):
-    lines = _lines(mpirun.python(2, str(agreement), "compute"))
+def test_compute_error_on_a_worker_is_raised_on_rank_0_in_order(mpirun, agreement, tmp_path):
+    lines = _lines(mpirun, agreement, "compute", tmp_path)
     # items 0-3 were emitted before the failing item 4; no rank hangs
     assert lines[0] == f"rank 0 DataError 2 [item 4 is bad] {[(x, x * x) for x in range(4)]}"
     assert lines[1].startswith("rank 1 ReportedByRoot 2")
 
 
-def test_emit_error_on_rank_0_releases_the_workers(mpirun, agreement):
-    lines = _lines(mpirun.python(2, str(agreement), "emit"))
+def test_emit_error_on_rank_0_releases_the_workers(mpirun, agreement, tmp_path):
+    lines = _lines(mpirun, agreement, "emit", tmp_path)
     assert lines[0] == f"rank 0 DataError 2 [disk full] {[(x, x * x) for x in range(8)]}"
     assert lines[1].startswith("rank 1 ReportedByRoot 2")
