@@ -1,0 +1,150 @@
+"""MPI against threads on TiO2-1000 (../shared/data): ``anncli generate`` and ``anncli predict``.
+
+Each configuration runs the whole command (``mpiexec -n R anncli ...`` with
+``NUMBA_NUM_THREADS=T``) ``--repeat`` times after one warm-up run; the time is the stage's own
+(the ``in X s`` of its last log line: start-up and kernel loading excluded), the best of the runs.
+
+* generate: Chebyshev radial 8.0 Å / order 16, angular 6.5 Å / order 4 (44 features), without
+  and with derivatives (force training).
+* predict: a randomly initialised 44-15-15-1 model (as benchmarks/bench_predict.py), with forces.
+
+Configurations: 1 rank × 1 thread, 1 rank × 2 threads, 2 ranks × 1 thread.
+``<stage>_speedup_2`` = t(1×1) / t(2×1); ``mpi_vs_threads`` = t(2×1) / t(1×2) for generate
+(goals: speed-ups ≥ 1.7, MPI within 10 %: ≤ 1.10).  Training does not run under MPI yet: its
+fields are ``n/a``.
+
+Needs mpi4py and mpiexec (``pip install "anncli[mpi]"``); run it with that environment's Python.
+On a shared machine the numbers are noisy: look at the load (printed) first.
+
+Ends with ``RESULT generate_speedup_2=<x> generate_derivatives_speedup_2=<x> predict_speedup_2=<x>
+train_speedup_2=n/a train_forces_speedup_2=n/a mpi_vs_threads=<x>``.
+Usage: python benchmarks/bench_mpi.py [--data ../shared/data] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+E_REF = {"Ti": -1604.604515075, "O": -432.503149303}
+CONFIGS = [(1, 1), (1, 2), (2, 1)]  # (ranks, threads per rank)
+
+GENERATE_YAML = """\
+structures: [{xsf}/*.xsf]
+output: {out}
+overwrite: true
+derivatives: {derivatives}
+reference_energies: {{Ti: {ti}, O: {o}}}
+descriptors:
+  default:
+    type: chebyshev
+    radial: {{cutoff: 8.0, order: 16}}
+    angular: {{cutoff: 6.5, order: 4}}
+"""
+
+PREDICT_YAML = """\
+model: {model}
+structures: [{xsf}/*.xsf]
+forces: true
+print: none
+output: {{csv: {out}}}
+"""
+
+STAGE_SECONDS = {
+    "generate": re.compile(r"generate: wrote .* in ([0-9.]+) s"),
+    "predict": re.compile(r"predict: \d+ structures, \d+ atoms in ([0-9.]+) s"),
+}
+
+
+def _mpiexec() -> str:
+    beside = Path(sys.executable).parent / "mpiexec"
+    found = str(beside) if beside.exists() else shutil.which("mpiexec")
+    if not found:
+        raise SystemExit("no mpiexec: pip install \"anncli[mpi]\" into this Python's environment")
+    return found
+
+
+def run_stage(stage: str, config: Path, ranks: int, threads: int) -> float:
+    """Seconds of one run of ``stage`` on ``ranks`` ranks with ``threads`` threads each."""
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads),
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p))
+    cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "anncli", stage, str(config)]
+    if ranks == 1:
+        cmd = cmd[3:]  # one process, no launcher: the serial code path
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.parent)
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
+    found = STAGE_SECONDS[stage].findall(run.stderr)
+    if not found:
+        raise SystemExit(f"no timing line in the log of {' '.join(cmd)}:\n{run.stderr[-2000:]}")
+    return float(found[-1])
+
+
+def best(stage: str, config: Path, ranks: int, threads: int, repeat: int) -> float:
+    run_stage(stage, config, ranks, threads)  # warm-up: kernel cache, file cache
+    return min(run_stage(stage, config, ranks, threads) for _ in range(repeat))
+
+
+def build_model(xsf: Path, path: Path) -> Path:
+    sys.path.insert(0, str(REPO / "tests"))  # the random-model fixture lives with the tests
+    from anncli.descriptors.chebyshev import ChebyshevSetup
+    from anncli.io import read_structures
+    from anncli.potential.model_file import save_model
+    from synthetic_model import random_model
+
+    sample = [s for f in sorted(xsf.glob("*.xsf"))[:100] for s in read_structures(f)]
+    setups = {s: ChebyshevSetup(s, ["Ti", "O"], 8.0, 16, 6.5, 4) for s in ("Ti", "O")}
+    model = random_model(setups, (15, 15), structures=sample, reference_energies=E_REF, seed=0)
+    return save_model(path, model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    xsf = args.data / "TiO2-1000" / "xsf"
+    if not xsf.is_dir():
+        raise SystemExit(f"{xsf} not found (--data)")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    times: dict[tuple[str, int, int], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        configs = {}
+        for name, derivatives in (("generate", "false"), ("generate_derivatives", "true")):
+            path = work / f"{name}.yaml"
+            path.write_text(GENERATE_YAML.format(xsf=xsf, out=work / f"{name}.h5", derivatives=derivatives,
+                                                 ti=E_REF["Ti"], o=E_REF["O"]))
+            configs[name] = ("generate", path)
+        model = build_model(xsf, work / "model.h5")
+        path = work / "predict.yaml"
+        path.write_text(PREDICT_YAML.format(model=model, xsf=xsf, out=work / "predict.csv"))
+        configs["predict"] = ("predict", path)
+        for name, (stage, path) in configs.items():
+            for ranks, threads in CONFIGS:
+                t = times[name, ranks, threads] = best(stage, path, ranks, threads, args.repeat)
+                print(f"{name:22s} {ranks} rank(s) x {threads} thread(s): {t:7.2f} s", flush=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    def speedup(name: str) -> float:
+        return times[name, 1, 1] / times[name, 2, 1]
+
+    mpi_vs_threads = times["generate", 2, 1] / times["generate", 1, 2]
+    print(f"RESULT generate_speedup_2={speedup('generate'):.2f} "
+          f"generate_derivatives_speedup_2={speedup('generate_derivatives'):.2f} "
+          f"predict_speedup_2={speedup('predict'):.2f} train_speedup_2=n/a train_forces_speedup_2=n/a "
+          f"mpi_vs_threads={mpi_vs_threads:.2f}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
