@@ -181,8 +181,6 @@ class Comm:
         if first >= self.size:
             return
         mine = (exit_code_of(error), _message(error)) if error is not None else None
-        # (allgather: MPICH 5.0.2's bcast of a pickled object after point-to-point traffic
-        # delivered stale bytes to the other ranks in tests/parallel)
         code, message = self.mpi.allgather(mine)[first]
         if self.root:
             exc: BaseException = error if first == 0 and error is not None else RankError(
@@ -213,7 +211,7 @@ class Comm:
         if not self.parallel:
             return value
         wait(self.mpi.Ibarrier())  # the others may arrive long before rank 0: do not spin
-        return self.mpi.allgather(value if self.root else None)[0]  # (see agree: not bcast)
+        return self.mpi.bcast(value, root=0)
 
     def abort(self, code: int) -> None:
         """End every rank at once (the last resort when ranks cannot agree)."""
@@ -303,8 +301,21 @@ def world() -> Comm:
             f"anncli was started as one of {size or 'several'} MPI ranks (mpiexec/srun), but mpi4py "
             f"cannot be imported ({exc}); install it with pip install \"anncli[mpi]\" "
             "(or mpi4py built against your MPI), or run anncli as one process") from None
+    _serial_ase()
     _WORLD = Comm(MPI.COMM_WORLD)
     return _WORLD
+
+
+def _serial_ase() -> None:
+    """Keep ASE on one rank: with mpi4py imported, ASE's file readers and MD drivers act as
+    one program over all ranks (rank 0 reads or draws, then broadcasts to every rank), which
+    would mix its messages into anncli's; in anncli each rank makes its own ASE calls."""
+    try:
+        import ase.parallel as ase_parallel
+    except ImportError:  # pragma: no cover - ase is a dependency
+        return
+    if isinstance(ase_parallel.world, ase_parallel.MPI):
+        ase_parallel.world.comm = ase_parallel.DummyMPI()
 
 
 def start_stage(stage: str, stages: tuple[str, ...] = ("generate", "predict", "validate")) -> Comm:

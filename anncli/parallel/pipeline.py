@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import deque
 from typing import Any, Callable, Iterable
 
@@ -175,6 +176,7 @@ def _worker(comm: Comm, compute, final) -> None:
             result = (True, compute(item))
         except Exception as exc:  # noqa: BLE001 - handed to rank 0, raised there
             failed = True
+            exc.add_note(f"(raised on rank {comm.rank}: {traceback.format_exc()})")  # for --debug
             result = (False, picklable(exc))
         busy += time.perf_counter() - t
         t = time.perf_counter()

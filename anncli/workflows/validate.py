@@ -383,6 +383,9 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
             if config.structures:
                 comm.sync()
                 ordered_map(comm, None, _evaluator(_Collector(potential, config)), None)
+            if config.md is not None:
+                comm.sync()
+                ordered_map(comm, None, _md_runner(potential, config), None)
             return ValidateResult(report={})
         if config.structures:
             figures.update(_test_set(config, potential, base_dir, report, files_out))
@@ -438,11 +441,30 @@ def _test_set(config, potential, base_dir: Path, report: dict, files_out: dict) 
     return _figures(collector, train_e, stats) if config.plots else {}
 
 
-def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict) -> dict:
-    """Run the MD stability tests; per run a CSV (and PNG), failing frames in md_failures.extxyz."""
-    from anncli.io import expand_sources
+def _md_runner(potential, config):
+    """The compute step of :func:`_md_tests`: one MD run ``(k, start, temperature)`` (any rank)."""
     from anncli.validation.md import MDThresholds, run_md_test
+
+    md = config.md
+    th = MDThresholds(min_distance=md.min_distance, max_drift=md.max_drift, max_forces_std=md.max_forces_std)
+
+    def run(job: tuple):
+        k, s, temp = job
+        return run_md_test(potential, s, temperature=temp, steps=md.steps, timestep=md.timestep,
+                           ensemble=md.ensemble, friction=md.friction, interval=md.interval,
+                           seed=md.seed + k, thresholds=th, label=f"{Path(s.source).name or s.label} @ {temp:g} K")
+    return run
+
+
+def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict) -> dict:
+    """Run the MD stability tests; per run a CSV (and PNG), failing frames in md_failures.extxyz.
+
+    Under MPI the runs are shared out over the ranks (:func:`anncli.parallel.ordered_map`)."""
+    from anncli.io import expand_sources
+    from anncli.parallel import ordered_map, world
     from anncli.workflows.predict import iter_config_structures
+
+    comm = world()
 
     md = config.md
     files = expand_sources(list(md.structures), base_dir)
@@ -451,37 +473,38 @@ def _md_tests(config, potential, base_dir: Path, files_out: dict, figures: dict)
     starts = [s for _, s in iter_config_structures(files, reader_cfg)]
     if not starts:
         raise DataError("md: no start structures were read from md.structures")
-    th = MDThresholds(min_distance=md.min_distance, max_drift=md.max_drift, max_forces_std=md.max_forces_std)
     runs, failed_frames = [], []
     from anncli.io import check_min_distance
 
     for s in starts:  # bad start structures are input errors before any run
         potential.species_index(s.symbols, s.label)
         check_min_distance(s, max(config.min_distance, 1e-6))
-    for s in starts:
-        for temp in md.temperatures:
-            k = len(runs)
-            run = run_md_test(potential, s, temperature=temp, steps=md.steps, timestep=md.timestep,
-                              ensemble=md.ensemble, friction=md.friction, interval=md.interval,
-                              seed=md.seed + k, thresholds=th, label=f"{Path(s.source).name or s.label} @ {temp:g} K")
-            columns = list(dict.fromkeys(key for r in run.records for key in r))
-            files_out[f"md_{k:02d}.csv"] = csv_text(columns, [[r.get(c, "") for c in columns] for r in run.records])
-            if config.plots:
-                from anncli.validation.plots import md_run_png
+    jobs = [(len(md.temperatures) * i + j, s, temp) for i, s in enumerate(starts)
+            for j, temp in enumerate(md.temperatures)]
 
-                figures[f"md_{k:02d}.png"] = md_run_png(run.records, run.label, md.min_distance, run.failure)
-            if run.failed:
-                failed_frames.append(run.failed_frame)
-            last = run.records[-1]
-            runs.append({
-                "run": k, "structure": s.source, "temperature": temp, "ensemble": md.ensemble,
-                "steps_done": last["step"], "steps": md.steps, "failed": run.failed, "failure": run.failure,
-                "min_distance": min(r["min_distance"] for r in run.records),
-                "max_abs_drift_meV_atom": max(abs(r["drift_meV_atom"]) for r in run.records),
-                "max_extrapolating": max(r["n_extrapolating"] for r in run.records),
-                "max_forces_std": max((r.get("max_forces_std", float("nan")) for r in run.records), default=None),
-                "csv": f"md_{k:02d}.csv",
-            })
+    def record(job: tuple, run) -> None:  # rank 0, in the order of the runs
+        k, s, temp = job
+        columns = list(dict.fromkeys(key for r in run.records for key in r))
+        files_out[f"md_{k:02d}.csv"] = csv_text(columns, [[r.get(c, "") for c in columns] for r in run.records])
+        if config.plots:
+            from anncli.validation.plots import md_run_png
+
+            figures[f"md_{k:02d}.png"] = md_run_png(run.records, run.label, md.min_distance, run.failure)
+        if run.failed:
+            failed_frames.append(run.failed_frame)
+        last = run.records[-1]
+        runs.append({
+            "run": k, "structure": s.source, "temperature": temp, "ensemble": md.ensemble,
+            "steps_done": last["step"], "steps": md.steps, "failed": run.failed, "failure": run.failure,
+            "min_distance": min(r["min_distance"] for r in run.records),
+            "max_abs_drift_meV_atom": max(abs(r["drift_meV_atom"]) for r in run.records),
+            "max_extrapolating": max(r["n_extrapolating"] for r in run.records),
+            "max_forces_std": max((r.get("max_forces_std", float("nan")) for r in run.records), default=None),
+            "csv": f"md_{k:02d}.csv",
+        })
+
+    comm.sync()
+    ordered_map(comm, jobs, _md_runner(potential, config), record)  # the runs on every MPI rank
     if failed_frames:
         from ase.io import write
 

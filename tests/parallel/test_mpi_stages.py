@@ -1,7 +1,8 @@
 """The stages under ``mpiexec -n 2`` (pip-installed MPI) against the same runs on one process.
 
 generate: the same training set (every dataset, content id) with derivatives, Taylor copies and
-fitted reference energies; predict and validate: the same outputs in input order; errors on a
+fitted reference energies; predict and validate (test set and MD runs): the same outputs in
+input order; errors on a
 worker rank, stages without MPI support, and the failure agreement: one message, the same exit
 status on every rank, no hang (every run has a time limit).
 
@@ -243,12 +244,21 @@ def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, 
         output_dir: report
         plots: false
         batch_atoms: 150
+        md:
+          structures: [{data_dir}/part1.extxyz]
+          frames: "0:3"
+          temperatures: [300, 900]
+          steps: 20
+          interval: 5
         """)
-    names = ["report/structures.csv", "report/extrapolation.csv", "report/report.json"]
+    names = ["report/structures.csv", "report/extrapolation.csv", "report/report.json"] + [
+        f"report/md_{k:02d}.csv" for k in range(6)]  # 3 starts x 2 temperatures, shared out
     (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "validate", text, names)
     assert serial.stdout == parallel.stdout
     assert s_out == p_out
-    assert json.loads(p_out["report/report.json"])["n_structures"] == 300
+    report = json.loads(p_out["report/report.json"])
+    assert report["n_structures"] == 300
+    assert [r["temperature"] for r in report["md"]["runs"]] == [300, 900] * 3
 
 
 # ----------------------------------------------------------------------------- the protocol itself
