@@ -2,9 +2,10 @@
 
 :func:`ordered_map` is how ``generate``, ``predict`` and ``validate`` split structures across
 MPI ranks.  Rank 0 iterates over the items (batches of structures read from the input files),
-hands them out round-robin over all ranks (itself included: one batch per rank in flight),
-and calls ``emit(item, result)`` for every item in input order, so the outputs are written by
-rank 0 alone and are the same bytes as a serial run's.  Only the compute step runs in
+hands them out to the ranks (an idle worker first; rank 0 computes one itself while its own
+reading, writing and computing time is below a worker's computing time; a worker may hold a
+second, queued item), and calls ``emit(item, result)`` for every item in input order, so the
+outputs are written by rank 0 alone and are the same bytes as a serial run's.  Only the compute step runs in
 parallel; reading and writing stay on rank 0 (the training set is *written in turn*, there
 is no merge step and no rank file).
 
@@ -96,25 +97,39 @@ def ordered_map(
 
 def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
     mpi, size = comm.mpi, comm.size
-    pending: deque = deque()  # (item, owner, local result): one per rank at most
+    pending: deque = deque()  # (item, owner, local result), in input order
+    inflight = [0] * size  # items sent to each worker and not yet received back
     requests: list = []
-    finals: list[Any] = []
-
     clock = {"read": 0.0, "compute": 0.0, "wait": 0.0, "emit": 0.0}  # rank 0's seconds
+    worker_seconds = [0.0] * size  # compute seconds reported by each worker
+    counts = [0] * size  # items computed by each rank
 
     def emit_oldest() -> None:
         item, owner, result = pending.popleft()
         if owner != 0:
             t = time.perf_counter()
-            ok, result = _recv(mpi, owner, _RESULT)
+            ok, result, seconds = _recv(mpi, owner, _RESULT)
             clock["wait"] += time.perf_counter() - t
+            inflight[owner] -= 1
+            worker_seconds[owner] += seconds
             if not ok:
                 raise result
         t = time.perf_counter()
         emit(item, result)
         clock["emit"] += time.perf_counter() - t
 
-    k = 0
+    def choose() -> int:
+        """Rank for the next item: an idle worker first; then rank 0 unless its own work
+        (reading, writing, computing) already exceeds a worker's; then a worker with room
+        for a second (queued) item."""
+        workers = sorted(range(1, size), key=lambda w: (inflight[w], counts[w]))
+        if inflight[workers[0]] == 0:
+            return workers[0]
+        busy_root = clock["read"] + clock["emit"] + clock["compute"]
+        if busy_root <= sum(worker_seconds) / (size - 1) or inflight[workers[0]] >= 2:
+            return 0
+        return workers[0]
+
     try:
         iterator = iter(items)
         while True:
@@ -123,10 +138,10 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
             clock["read"] += time.perf_counter() - t
             if item is _END:
                 break
-            while len(pending) >= size:
+            while len(pending) >= 2 * size:
                 emit_oldest()
-            owner = (k + 1) % size  # the workers' items go out first, rank 0 computes last
-            k += 1
+            owner = choose()
+            counts[owner] += 1
             if owner == 0:
                 t = time.perf_counter()
                 pending.append((item, 0, compute(item)))
@@ -134,6 +149,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
             else:
                 requests = [r for r in requests if not r.Test()]
                 requests.append(mpi.isend(item, dest=owner, tag=_WORK))
+                inflight[owner] += 1
                 pending.append((item, owner, None))
         while pending:
             emit_oldest()
@@ -147,8 +163,15 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
         for w in range(1, size):
             _send(mpi, None, w, _WORK)
         states = [_recv(mpi, w, _FINAL) for w in range(1, size)]
-        logger.debug("ordered_map: %d items on %d ranks; rank 0: %s", k, size,
-                     ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.items()))
+        logger.debug("ordered_map: %d items on %d ranks (%s); rank 0: %s; workers computed %s s",
+                     sum(counts), size, "/".join(map(str, counts)),
+                     ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.items()),
+                     "/".join(f"{sec:.2f}" for sec in worker_seconds[1:]))
+    idle = [r for r in range(size) if counts[r] == 0]
+    if idle and sum(counts):
+        logger.warning("%d item(s) for %d MPI ranks: rank(s) %s had nothing to compute; use fewer ranks",
+                       sum(counts), size, ", ".join(map(str, idle)))
+    finals: list[Any] = []
     if final is not None:
         finals = [final()]
         for ok, state in states:
@@ -169,7 +192,7 @@ def _worker(comm: Comm, compute, final) -> None:
         if item is None:
             break
         if failed:  # rank 0 raises the first error; the items after it are not computed
-            _send(mpi, (False, None), 0, _RESULT)
+            _send(mpi, (False, None, 0.0), 0, _RESULT)
             continue
         t = time.perf_counter()
         try:
@@ -178,9 +201,10 @@ def _worker(comm: Comm, compute, final) -> None:
             failed = True
             exc.add_note(f"(raised on rank {comm.rank}: {traceback.format_exc()})")  # for --debug
             result = (False, picklable(exc))
-        busy += time.perf_counter() - t
+        seconds = time.perf_counter() - t
+        busy += seconds
         t = time.perf_counter()
-        _send(mpi, result, 0, _RESULT)
+        _send(mpi, (*result, seconds), 0, _RESULT)
         idle += time.perf_counter() - t
     logger.debug("ordered_map: rank %d computed for %.2f s, waited %.2f s", comm.rank, busy, idle)
     state: tuple[bool, Any] = (True, None)

@@ -28,7 +28,7 @@ from anncli.workflows.taylor import TaylorCounts, taylor_copies
 logger = logging.getLogger(__name__)
 
 BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
-MPI_BATCH_ATOMS = 2048  # under MPI: smaller batches, handed out round-robin, balance the ranks
+MPI_BATCH_ATOMS = 2048  # under MPI: smaller batches (more of them) balance the ranks
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while the reader thread runs
 
 

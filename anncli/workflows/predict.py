@@ -26,7 +26,7 @@ from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
-MPI_BATCH_ATOMS = 4096  # under MPI: batches at most this large, handed out round-robin
+MPI_BATCH_ATOMS = 4096  # under MPI: batches at most this large, shared out over the ranks
 
 __all__ = ["run", "PredictResult", "load_config_potential", "iter_config_structures", "model_text"]
 

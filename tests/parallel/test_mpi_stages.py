@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -265,15 +266,17 @@ def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, 
 AGREEMENT_SCRIPT = """\
 import sys
 from anncli.exceptions import DataError
+from anncli.log import setup_logging
 from anncli.parallel import ordered_map, world
 from anncli.parallel.mpi import exit_code_of
 
+setup_logging(0)
 comm = world()
 mode = sys.argv[1]
 emitted = []
 
 def compute(x):
-    if mode == "compute" and x == 4 and comm.rank == 1:  # item 4 goes to rank 1
+    if mode == "compute" and x >= 4 and comm.rank == 1:  # the first such item rank 1 gets
         raise DataError(f"item {x} is bad")
     return (x * x, comm.rank)
 
@@ -287,7 +290,8 @@ try:
         if mode == "setup" and comm.rank == 1:
             raise DataError("rank-only failure: cannot read /nowhere/model.h5")
     comm.sync()
-    finals = ordered_map(comm, iter(range(13)) if comm.root else None, compute, emit, final=lambda: comm.rank)
+    n_items = 1 if mode == "few" else 13
+    finals = ordered_map(comm, iter(range(n_items)) if comm.root else None, compute, emit, final=lambda: comm.rank)
     with comm.checkpoint():
         pass
     line = f"rank {comm.rank} ok {emitted} {finals}"
@@ -309,11 +313,18 @@ def agreement(tmp_path_factory) -> Path:
     return path
 
 
-def _lines(mpirun, script: Path, mode: str, tmp_path: Path) -> dict[int, str]:
-    """Run the agreement script in ``mode`` on 2 ranks; each rank's result line."""
-    run = mpirun.python(2, str(script), mode, str(tmp_path))
+def _lines(mpirun, script: Path, mode: str, tmp_path: Path, n: int = 2) -> dict[int, str]:
+    """Run the agreement script in ``mode`` on ``n`` ranks; each rank's result line."""
+    run = mpirun.python(n, str(script), mode, str(tmp_path))
     assert run.returncode == 0, run.stderr
-    return {r: (tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)}
+    return {r: (tmp_path / f"rank{r}.txt").read_text() for r in range(n)}
+
+
+def test_more_ranks_than_items_is_a_warning(mpirun, agreement, tmp_path):
+    run = mpirun.python(3, str(agreement), "few", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "rank0.txt").read_text() == "rank 0 ok [(0, 0)] [0, 1, 2]"
+    assert "1 item(s) for 3 MPI ranks" in run.stderr and "use fewer ranks" in run.stderr
 
 
 def test_ordered_map_emits_in_input_order_on_rank_0(mpirun, agreement, tmp_path):
@@ -331,8 +342,10 @@ def test_failure_on_one_rank_reaches_every_rank_with_its_exit_status(mpirun, agr
 
 def test_compute_error_on_a_worker_is_raised_on_rank_0_in_order(mpirun, agreement, tmp_path):
     lines = _lines(mpirun, agreement, "compute", tmp_path)
-    # items 0-3 were emitted before the failing item 4; no rank hangs
-    assert lines[0] == f"rank 0 DataError 2 [item 4 is bad] {[(x, x * x) for x in range(4)]}"
+    failed = re.match(r"rank 0 DataError 2 \[item (\d+) is bad\] ", lines[0])
+    assert failed, lines[0]
+    k = int(failed.group(1))  # the items before the failing one were emitted; no rank hangs
+    assert k >= 4 and lines[0].endswith(str([(x, x * x) for x in range(k)]))
     assert lines[1].startswith("rank 1 ReportedByRoot 2")
 
 
