@@ -5,8 +5,9 @@
 # again), train continues from its checkpoint with --resume.
 #
 # Ranks x threads = cores: 2 nodes x 4 ranks x (cores/4) threads each. anncli gives each rank
-# cores-on-the-node / ranks-on-the-node Numba threads unless NUMBA_NUM_THREADS is set; the
-# log's first line says what it chose.
+# as many Numba threads as the cores srun bound it to (--cpus-per-task), or else
+# cores-on-the-node / ranks-on-the-node, unless NUMBA_NUM_THREADS is set; the log's first
+# line says what it chose.
 #SBATCH --job-name=anncli
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=4

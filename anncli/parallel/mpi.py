@@ -213,14 +213,11 @@ class Comm:
         wait(self.mpi.Ibarrier())  # the others may arrive long before rank 0: do not spin
         return self.mpi.bcast(value, root=0)
 
-    def abort(self, code: int) -> None:
-        """End every rank at once (the last resort when ranks cannot agree)."""
-        if self.mpi is not None and self.parallel:
-            self.mpi.Abort(code)
-
     # ----------------------------------------------------------------- threads and logging
     def choose_threads(self) -> tuple[int, str]:
-        """Numba threads of this rank and why: ``NUMBA_NUM_THREADS``, or cores // ranks on the node.
+        """Numba threads of this rank and why: ``NUMBA_NUM_THREADS``; the cores the launcher
+        bound this rank to (``srun --cpus-per-task``, ``mpiexec --bind-to``); else the node's
+        cores // ranks on the node.
 
         Sets them (``numba.set_num_threads``) when anncli chooses; a stage's ``n_threads``
         key still overrides the number for that stage.
@@ -230,9 +227,17 @@ class Comm:
         if os.environ.get("NUMBA_NUM_THREADS"):
             return numba.get_num_threads(), "NUMBA_NUM_THREADS"
         cores = os.cpu_count() or 1
-        n = max(1, min(numba.config.NUMBA_NUM_THREADS, cores // max(self.local_size, 1)))
+        try:
+            bound = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - not Linux
+            bound = cores
+        if bound < cores:
+            n, why = bound, f"the {bound} core(s) this rank is bound to"
+        else:
+            n, why = cores // max(self.local_size, 1), f"{cores} cores / {self.local_size} ranks on the node"
+        n = max(1, min(numba.config.NUMBA_NUM_THREADS, n))
         numba.set_num_threads(n)
-        return n, f"{cores} cores / {self.local_size} ranks on the node"
+        return n, why
 
     def quiet_other_ranks(self) -> None:
         """Ranks other than 0 log only warnings and errors, prefixed ``rank N:``."""

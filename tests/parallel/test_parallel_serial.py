@@ -130,3 +130,33 @@ def test_neighbour_statistics_merge_equals_one_pass():
     a.merge(b)
     assert a.report() == whole.report()
     assert a._sum == whole._sum and a._min == whole._min and a._max == whole._max
+
+
+@pytest.mark.parametrize("affinity, local_size, expected", [
+    (range(8), 4, 2),  # not bound: the node's cores shared by its ranks
+    (range(2), 4, 2),  # bound by the launcher to 2 cores: those
+    (range(8), 16, 1),  # more ranks than cores: one thread each
+])
+def test_threads_per_rank(monkeypatch, affinity, local_size, expected):
+    import numba
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setattr(mpi.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(mpi.os, "sched_getaffinity", lambda pid: set(affinity), raising=False)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 8)
+    chosen = []
+    monkeypatch.setattr(numba, "set_num_threads", chosen.append)
+    comm = Comm(None)
+    comm.local_size = local_size
+    n, why = comm.choose_threads()
+    assert n == expected and chosen == [expected]
+    assert ("bound" in why) == (len(affinity) < 8)
+
+
+def test_threads_from_the_environment_are_kept(monkeypatch):
+    import numba
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    monkeypatch.setattr(numba, "set_num_threads", lambda n: pytest.fail("must not change the threads"))
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)
+    assert Comm(None).choose_threads() == (3, "NUMBA_NUM_THREADS")
