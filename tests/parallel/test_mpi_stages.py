@@ -29,10 +29,16 @@ import pytest
 from anncli.cli import main
 from anncli.io import write_structures
 from anncli.log import reset_logging
-from conftest import in_ci
 from emt_data import emt_structures
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def in_ci() -> bool:
+    """As tests/conftest.py: ``CI`` is true, 1 or yes."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 TIMEOUT_S = 300  # a hang is a failure, not a stuck test run
 SPECIES = ["Cu", "Au"]
 
