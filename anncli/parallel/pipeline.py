@@ -102,6 +102,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
     requests: list = []
     clock = {"read": 0.0, "compute": 0.0, "wait": 0.0, "emit": 0.0}  # rank 0's seconds
     worker_seconds = [0.0] * size  # compute seconds reported by each worker
+    sent_at: list[deque] = [deque() for _ in range(size)]  # when each in-flight item went out
     counts = [0] * size  # items computed by each rank
 
     def emit_oldest() -> None:
@@ -111,6 +112,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
             ok, result, seconds = _recv(mpi, owner, _RESULT)
             clock["wait"] += time.perf_counter() - t
             inflight[owner] -= 1
+            sent_at[owner].popleft()
             worker_seconds[owner] += seconds
             if not ok:
                 raise result
@@ -125,8 +127,11 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
         workers = sorted(range(1, size), key=lambda w: (inflight[w], counts[w]))
         if inflight[workers[0]] == 0:
             return workers[0]
+        now = time.perf_counter()  # a worker's time: reported, plus its current item so far
+        busy_workers = sum(worker_seconds[w] + (now - sent_at[w][0] if sent_at[w] else 0.0)
+                           for w in range(1, size)) / (size - 1)
         busy_root = clock["read"] + clock["emit"] + clock["compute"]
-        if busy_root <= sum(worker_seconds) / (size - 1) or inflight[workers[0]] >= 2:
+        if busy_root <= busy_workers or inflight[workers[0]] >= 2:
             return 0
         return workers[0]
 
@@ -150,6 +155,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
                 requests = [r for r in requests if not r.Test()]
                 requests.append(mpi.isend(item, dest=owner, tag=_WORK))
                 inflight[owner] += 1
+                sent_at[owner].append(time.perf_counter())
                 pending.append((item, owner, None))
         while pending:
             emit_oldest()

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
 MPI_BATCH_ATOMS = 2048  # under MPI: smaller batches (more of them) balance the ranks
+MPI_BATCH_ATOMS_DERIVATIVES = 256  # ... with derivatives, ~50x the cost and size per atom
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while the reader thread runs
 
 
@@ -395,8 +396,9 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     from anncli.parallel import ordered_map, world
 
     comm = world()  # MPI: rank 0 reads and writes, every rank featurises (anncli.parallel)
-    reader = _BatchReader(files, config, e_ref, MPI_BATCH_ATOMS if comm.parallel else BATCH_ATOMS, fit,
-                          baseline)
+    batch_atoms = BATCH_ATOMS if not comm.parallel else (
+        MPI_BATCH_ATOMS_DERIVATIVES if config.derivatives else MPI_BATCH_ATOMS)
+    reader = _BatchReader(files, config, e_ref, batch_atoms, fit, baseline)
     old_switch = sys.getswitchinterval()
 
     def featurize(batch: _Batch):
