@@ -83,7 +83,7 @@ def run_stage(stage: str, config: Path, ranks: int, threads: int) -> float:
     cmd = [_mpiexec(), "-n", str(ranks), sys.executable, "-m", "anncli", stage, str(config)]
     if ranks == 1:
         cmd = cmd[3:]  # one process, no launcher: the serial code path
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.parent)
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.parent, stdin=subprocess.DEVNULL)
     if run.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
     found = STAGE_SECONDS[stage].findall(run.stderr)

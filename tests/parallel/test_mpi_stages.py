@@ -69,7 +69,8 @@ class MPIRunner:
 
     def python(self, n: int, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         cmd = [self.mpiexec, "-n", str(n), sys.executable, *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=self.env(), cwd=cwd)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, env=self.env(), cwd=cwd,
+                              stdin=subprocess.DEVNULL)
 
     def anncli(self, n: int, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return self.python(n, "-m", "anncli", *args, cwd=cwd)
