@@ -60,6 +60,9 @@ class MDRun:
         Why and when it failed ("" if it did not).
     failed_frame : ase.Atoms or None
         The structure at the failing step.
+    frames : list of ase.Atoms
+        With ``keep_frames``: the structure at every recorded step (without the failing one),
+        ``info`` with ``md_run`` and ``step`` (candidates for active learning).
     """
 
     label: str
@@ -67,6 +70,7 @@ class MDRun:
     failed: bool = False
     failure: str = ""
     failed_frame: object = None
+    frames: list = field(default_factory=list)
 
 
 def pair_min_distances(atoms, cutoff: float = 4.0) -> dict[str, float]:
@@ -88,7 +92,7 @@ def pair_min_distances(atoms, cutoff: float = 4.0) -> dict[str, float]:
 
 def run_md_test(potential, structure, *, temperature: float, steps: int, timestep: float = 1.0,
                 ensemble: str = "langevin", friction: float = 0.01, interval: int = 10, seed: int = 0,
-                thresholds: MDThresholds | None = None, label: str = "") -> MDRun:
+                thresholds: MDThresholds | None = None, label: str = "", keep_frames: bool = False) -> MDRun:
     """Run MD with the potential and watch for failures.
 
     Parameters
@@ -108,6 +112,8 @@ def run_md_test(potential, structure, *, temperature: float, steps: int, timeste
         Seed of the velocities and the Langevin noise.
     thresholds : MDThresholds, optional
     label : str
+    keep_frames : bool
+        Keep a copy of the structure at every recorded step that did not fail (``MDRun.frames``).
 
     Returns
     -------
@@ -171,6 +177,11 @@ def run_md_test(potential, structure, *, temperature: float, steps: int, timeste
             run.failed_frame = atoms.copy()
             run.failed_frame.info.update({"md_run": run.label, "step": step, "failure": why})
             raise _Stop
+        if keep_frames:
+            frame = atoms.copy()
+            frame.calc = None
+            frame.info.update({"md_run": run.label, "step": step})
+            run.frames.append(frame)
 
     dyn.attach(record, interval=interval)  # also called at step 0
     try:
