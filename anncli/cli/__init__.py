@@ -35,6 +35,7 @@ COMMANDS = [
     ("train", "anncli.cli.train", "train"),
     ("predict", "anncli.cli.predict", "predict"),
     ("validate", "anncli.cli.validate", "validate"),
+    ("active", "anncli.cli.active", "active"),
     ("info", "anncli.cli.info", "info"),
     ("export", "anncli.cli.export", "export"),
     ("lammps", "anncli.cli.lammps", "lammps"),
@@ -177,7 +178,7 @@ def cli(ctx: click.Context) -> None:
     """Build neural-network interatomic potentials the ænet way.
 
     \b
-    Stages:  [sample -> label ->] generate -> train -> predict / validate
+    Stages:  [sample -> label ->] generate -> train -> predict / validate; active (the loop)
     Each stage reads one YAML input file; paths in it are relative to that file.
     """
     _apply_logging(ctx)

@@ -42,20 +42,20 @@ def progress_png(records: list[dict]) -> bytes:
 
     its = [r["iteration"] for r in records if "n_trainset" in r]
     rs = [r for r in records if "n_trainset" in r]
-    fig = Figure(figsize=(6.5, 4))
+    fig = Figure(figsize=(10, 4))
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
+    ax, axn = fig.subplots(1, 2)
     e = [(r.get("test") or {}).get("energy_rmse_meV_atom") for r in rs]
+    val = [(r.get("train") or {}).get("val_rmse_meV") for r in rs]
     if any(v is not None for v in e):
         ax.plot(its, [float("nan") if v is None else v for v in e], "o-", color="C0", label="test energy RMSE")
-    val = [(r.get("train") or {}).get("val_rmse_meV") for r in rs]
     ax.plot(its, [float("nan") if v is None else v for v in val], "s--", color="C0", alpha=0.5,
             label="validation energy RMSE")
     ax.set_xlabel("iteration")
     ax.set_ylabel("energy RMSE (meV/atom)")
     ax.set_yscale("log")
-    f = [(r.get("test") or {}).get("force_rmse") for r in rs]
     lines, labels = ax.get_legend_handles_labels()
+    f = [(r.get("test") or {}).get("force_rmse") for r in rs]
     if any(v is not None for v in f):
         axf = ax.twinx()
         axf.plot(its, [float("nan") if v is None else 1000 * v for v in f], "^-", color="C1",
@@ -63,12 +63,14 @@ def progress_png(records: list[dict]) -> bytes:
         axf.set_ylabel("force RMSE (meV/Å)", color="C1")
         l2, lab2 = axf.get_legend_handles_labels()
         lines, labels = lines + l2, labels + lab2
-    axn = ax.inset_axes([0.62, 0.62, 0.35, 0.33])
-    axn.bar(its, [r["n_trainset"] for r in rs], color="0.6")
-    axn.set_title("training structures", fontsize=8)
-    axn.tick_params(labelsize=7)
-    ax.legend(lines, labels, loc="lower left", fontsize=8)
+    ax.legend(lines, labels, fontsize=8)
     ax.set_xticks(its)
+    axn.bar(its, [r["n_trainset"] for r in rs], color="0.6", label="training set")
+    axn.bar(its, [r.get("n_new", 0) for r in rs], color="C2", label="added this iteration")
+    axn.set_xlabel("iteration")
+    axn.set_ylabel("structures")
+    axn.set_xticks(its)
+    axn.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, dpi=100, format="png")
