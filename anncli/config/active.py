@@ -16,8 +16,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
-from anncli.config.generate import Descriptor, _check_symbol
+from anncli.config.generate import _check_symbol
 from anncli.config.label import CalculatorSpec, ExternalCommand
+from anncli.config.sample import SampleDescriptor
 from anncli.config.train import TrainConfig
 from anncli.config.validate import MDTest
 
@@ -84,7 +85,7 @@ class SelectSection(Section):
     threshold: Annotated[Float, Field(ge=0)] = Field(
         0.05, description="Candidates scoring above this (units of rank_by) are selectable.")
     extrapolation: Annotated[Float, Field(ge=0)] | None = Field(
-        0.0, description="Candidates whose extrapolation grade (largest feature excess over the training range, "
+        0.05, description="Candidates whose extrapolation grade (largest feature excess over the training range, "
         "in units of that range) is above this are selectable whatever their score; null = not used.")
     diverse: Bool = Field(True, description="Farthest-point sampling in feature space among the pool * n "
                           "highest-scoring selectable candidates, instead of the n highest.")
@@ -128,8 +129,9 @@ class ActiveConfig(Section):
     reference_energies: Annotated[dict[Str, Float], Field(min_length=1)] = Field(
         description="Free-atom energies (eV) by chemical symbol, as in generate (numbers: every iteration's "
         "structures must have the same cohesive-energy reference). Defines the species and their order.")
-    descriptors: Annotated[dict[Str, Descriptor], Field(min_length=1)] = Field(
-        description="Descriptor setup by species ('default' for the others), as in generate.")
+    descriptors: Annotated[dict[Str, SampleDescriptor], Field(min_length=1)] = Field(
+        description="Descriptor setup by species ('default' for the others), as in generate (chebyshev or "
+        "behler2011; not 'type: aenet').")
     train: ActiveTrain = Field(description="The committee trained every iteration: the keys of 'anncli train' "
                                "(committee required) without trainset, output and output_dir.")
     test: Annotated[list[Str], Field(min_length=1)] | None = Field(
