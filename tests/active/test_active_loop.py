@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import h5py
 import numpy as np
@@ -114,9 +113,16 @@ def test_loop_selects_labels_grows_and_resumes(tmp_path, capsys):
     for name in ("report.md", "progress.png", "model.h5"):
         assert (out / name).is_file()
     assert "| 1 | 8 | 3 |" in (out / "report.md").read_text()
-    # everything is done: a rerun trains nothing and labels nothing
+    # killed after training, before the iteration was recorded: the rerun neither labels nor trains again
+    trained = (it1 / "model" / "model.h5").stat().st_mtime_ns
+    labels = (it1 / "labelled.extxyz").read_bytes()
+    (it1 / "state.json").unlink()
+    (it1 / "selected.extxyz").unlink()
     assert main(["-q", "active", str(cfg)]) == 0
-    assert (it1 / "model" / "model.h5").stat().st_mtime_ns == os.stat(it1 / "model" / "model.h5").st_mtime_ns
+    assert (it1 / "model" / "model.h5").stat().st_mtime_ns == trained
+    assert (it1 / "labelled.extxyz").read_bytes() == labels
+    assert (it1 / "state.json").is_file() and (it1 / "selected.extxyz").is_file()
+    assert json.loads((out / "report.json").read_text())["n_iterations"] == 2
     assert "stopped after 2 iteration(s)" in capsys.readouterr().out
 
 
