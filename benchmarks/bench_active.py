@@ -10,7 +10,7 @@ methods draw from the same pool).  The baseline trains the same committee, with 
 settings, on as many structures drawn at random from the pool.  Both are tested on an
 independent EMT test set (a random subset of another seed's pool), never used for selection.
 
-Run:  PYTHONPATH=. .venv/bin/python benchmarks/bench_active.py [--seeds 3] [--iterations 4]
+Run:  PYTHONPATH=. .venv/bin/python benchmarks/bench_active.py [--seeds 3] [--iterations 4] [--jobs 3]
 
 The last line is ``RESULT active_test_rmse_mev=<x> random_test_rmse_mev=<x> labelled=<n>
 iterations=<n>`` (means over the seeds, energy RMSE per atom on the test set).
@@ -134,6 +134,10 @@ def one_seed(seed: int, args, root: Path) -> dict:
     return out
 
 
+def _quiet() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -144,11 +148,20 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--md-steps", type=int, default=200)
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (default: a temporary one)")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run at the same time (processes)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
-        rows = [one_seed(seed, args, root) for seed in range(args.seeds)]
+        if args.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_quiet) as pool:
+                rows = list(pool.map(one_seed, range(args.seeds), [args] * args.seeds, [root] * args.seeds))
+        else:
+            rows = [one_seed(seed, args, root) for seed in range(args.seeds)]
     a = float(np.mean([r["active_test_rmse_mev"] for r in rows]))
     r = float(np.mean([r["random_test_rmse_mev"] for r in rows]))
     print(f"active: test energy RMSE per seed {[round(x['active_test_rmse_mev'], 2) for x in rows]} meV/atom; "

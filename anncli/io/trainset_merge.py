@@ -3,7 +3,8 @@
 The active-learning loop (``anncli active``) generates only the structures it has just
 labelled and appends them to the training set of the previous iteration with
 :func:`merge_trainsets`.  The files must agree on everything the features depend on: the
-species (in the same order), the free-atom energies and every species' descriptor setup.
+species (in the same order), the free-atom energies, every species' descriptor setup and
+the Δ-learning baseline (if any; its columns are carried over).
 The result is written by :class:`anncli.io.trainset.TrainsetWriter` (temporary name, renamed
 when complete), so it has the layout of docs/trainset-format.md, fresh feature statistics
 and a content id equal to that of a file generated from all structures in one run.
@@ -27,14 +28,18 @@ __all__ = ["merge_trainsets"]
 _STRUCTURE_COLUMNS = ("energy", "cohesive_energy", "n_atoms", "cell", "pbc", "source", "frame", "has_forces")
 
 
-def _header(f) -> tuple[list[str], np.ndarray, dict[str, str]]:
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _header(f) -> tuple[list[str], np.ndarray, dict[str, str], dict | None]:
     from anncli.io.trainset import read_species
 
     species = read_species(f)
     ref = np.asarray(f["reference_energies"][()], dtype=float)
-    desc = {s: f["features"][s].attrs["descriptor"] for s in species}
-    desc = {s: d.decode() if isinstance(d, bytes) else str(d) for s, d in desc.items()}
-    return species, ref, desc
+    desc = {s: _text(f["features"][s].attrs["descriptor"]) for s in species}
+    baseline = f.attrs.get("baseline")
+    return species, ref, desc, None if baseline is None else json.loads(_text(baseline))
 
 
 def merge_trainsets(paths: Sequence[str | Path], output: str | Path, *, overwrite: bool = False) -> Path:
@@ -67,16 +72,18 @@ def merge_trainsets(paths: Sequence[str | Path], output: str | Path, *, overwrit
     if not paths:
         raise DataError("merge: no training-set files given")
     with open_trainset(paths[0]) as f:
-        species, ref, desc = _header(f)
+        species, ref, desc, baseline = _header(f)
         energy_choice = f.attrs.get("energy_choice", "auto")
         input_text = f.attrs.get("input_file", "")
     for p in paths[1:]:
         with open_trainset(p) as f:
-            sp, r, d = _header(f)
+            sp, r, d, b = _header(f)
         if sp != species:
             raise DataError(f"merge: {p} has species {' '.join(sp)}, {paths[0]} has {' '.join(species)}")
         if not np.array_equal(r, ref):
             raise DataError(f"merge: {p} has other free-atom energies ({r.tolist()}) than {paths[0]} ({ref.tolist()})")
+        if b != baseline:
+            raise DataError(f"merge: the Δ-learning baseline of {p} ({b}) differs from that of {paths[0]} ({baseline})")
         for s in species:
             if json.loads(d[s]) != json.loads(desc[s]):
                 raise DataError(f"merge: the descriptor of {s} in {p} differs from the one in {paths[0]}")
@@ -84,15 +91,17 @@ def merge_trainsets(paths: Sequence[str | Path], output: str | Path, *, overwrit
     kinds: list[str] = []
     n_before = 0
     with TrainsetWriter(Path(output), species, ref, setups, input_text=str(input_text),
-                        input_path="merged: " + ", ".join(map(str, paths)), overwrite=overwrite) as writer:
+                        input_path="merged: " + ", ".join(map(str, paths)), overwrite=overwrite,
+                        baseline=baseline) as writer:
         for p in paths:
             with open_trainset(p) as f:
                 st = f["structures"]
-                structures = {c: st[c][()] for c in _STRUCTURE_COLUMNS}
+                structures = {c: st[c][()] for c in _STRUCTURE_COLUMNS + (("baseline_energy",) if baseline else ())}
                 structures["source"] = np.array([v.decode() if isinstance(v, bytes) else str(v)
                                                  for v in structures["source"]], dtype=object)
                 structures["parent"] = read_parents(f) + writer.n_structures
-                atoms = {c: f["atoms"][c][()] for c in ("species", "positions", "forces")}
+                atoms = {c: f["atoms"][c][()] for c in ("species", "positions", "forces")
+                         + (("baseline_forces",) if baseline else ())}
                 features = {}
                 for s in species:
                     g = f["features"][s]

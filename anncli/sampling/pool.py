@@ -44,8 +44,10 @@ def isotropic_strains(max_strain: float, copies: int) -> list[float]:
 
 
 def _tag(atoms, kind: str, parent: int, parent_name: str, copy: int, detail: str = ""):
+    # never an empty string: ASE writes it unquoted ("detail= energy=1.0") and its extxyz reader
+    # then takes the next key as the value, losing the energy or pbc of labelled copies
     atoms.info = {"kind": kind, "parent": int(parent), "parent_name": parent_name, "copy": int(copy),
-                  "detail": detail}
+                  "detail": detail or "-"}
     return atoms
 
 

@@ -163,3 +163,20 @@ def test_example_input_validates():
     path = Path(__file__).resolve().parents[2] / "example_inputs" / "active.yaml"
     config = load_config(path, ActiveConfig)
     assert config.train.committee is not None and config.explore.md is not None
+
+
+def test_sampled_ideal_structures_keep_their_labels_through_extxyz(tmp_path):
+    """sample's provenance info must survive extxyz: an empty 'detail' swallowed the energy."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from anncli.config.sample import SampleConfig
+    from anncli.workflows.sample import sample_candidates
+
+    cfg = SampleConfig.model_validate({"structures": ["-"], "plot": False, "rattle": {"copies": 1}})
+    pool = sample_candidates([bulk("Cu", "fcc", a=3.6, cubic=True)], cfg).pool
+    for k, a in enumerate(pool):
+        a.calc = SinglePointCalculator(a, energy=float(k) + 0.5)
+    write(tmp_path / "p.extxyz", pool)
+    back = read(tmp_path / "p.extxyz", ":")
+    assert [a.info["kind"] for a in back] == ["ideal", "rattle"]
+    assert [a.get_potential_energy() for a in back] == [0.5, 1.5]
