@@ -18,7 +18,7 @@ from anncli.labelling import structure_key
 
 CONFIG = """\
 initial: [initial.extxyz]
-calculator: {{name: emt}}
+calculator: {{name: {calculator}}}
 reference_energies: {{Cu: 0.0, Au: 0.0}}
 descriptors: {{default: {{type: chebyshev, radial: {{cutoff: 4.0, order: 3}}, angular: {{cutoff: 3.0, order: 2}}}}}}
 train:
@@ -49,9 +49,12 @@ def _cells(n: int, seed: int):
     return out
 
 
-def _setup(tmp_path, threshold=0.0, iterations=2, plots="true", extrapolation="0.05"):
+def _setup(tmp_path, threshold=0.0, iterations=2, plots="true", extrapolation="0.05", calculator="emt"):
     write(tmp_path / "initial.extxyz", _cells(5, 0))
-    write(tmp_path / "pool.extxyz", _cells(12, 1))
+    pool = _cells(12, 1)
+    for a in pool[1::2]:  # the reference method fails on these (failing_calc.FailOnPoison)
+        a.info["poison"] = True
+    write(tmp_path / "pool.extxyz", pool)
     test = _cells(4, 2)
     for a in test:
         a.calc = EMT()
@@ -59,7 +62,8 @@ def _setup(tmp_path, threshold=0.0, iterations=2, plots="true", extrapolation="0
     write(tmp_path / "test.extxyz", test)
     write(tmp_path / "md_start.extxyz", bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 1, 1)))
     path = tmp_path / "active.yaml"
-    path.write_text(CONFIG.format(threshold=threshold, iterations=iterations, plots=plots, extrapolation=extrapolation))
+    path.write_text(CONFIG.format(threshold=threshold, iterations=iterations, plots=plots, extrapolation=extrapolation,
+                                  calculator=calculator))
     return path
 
 
@@ -70,7 +74,7 @@ def _emt(atoms):
 
 
 def test_loop_selects_labels_grows_and_resumes(tmp_path, capsys):
-    cfg = _setup(tmp_path, iterations=1, plots="false")
+    cfg = _setup(tmp_path, iterations=1, plots="false", calculator="failing_calc.FailOnPoison")
     assert main(["-q", "active", str(cfg)]) == 0
     out = tmp_path / "active"
     it0 = out / "iter_000"
@@ -93,26 +97,37 @@ def test_loop_selects_labels_grows_and_resumes(tmp_path, capsys):
     assert main(["-q", "active", str(cfg)]) == 0
     assert (it0 / "model" / "model.h5").stat().st_mtime_ns == first_model
     it1 = out / "iter_001"
+    good = [a for a in selected if not a.info.get("poison")]
+    bad = [i for i, a in enumerate(selected) if a.info.get("poison")]
+    label = json.loads((it1 / "label.json").read_text())
+    assert sorted(f["index"] for f in label["failures"]) == bad  # failures named, the others go on
+    assert all("poisoned structure" in f["error"] for f in label["failures"])
+    if not good:  # every selected structure failed: the loop says so and stops
+        assert json.loads((out / "report.json").read_text())["stop"].startswith("none of the selected")
+        return
     labelled = read(it1 / "labelled.extxyz", ":")
-    assert [structure_key(a) for a in labelled] == [structure_key(a) for a in selected]
-    np.testing.assert_allclose([a.get_potential_energy() for a in labelled], [_emt(a) for a in selected],
+    assert [structure_key(a) for a in labelled] == [structure_key(a) for a in good]
+    np.testing.assert_allclose([a.get_potential_energy() for a in labelled], [_emt(a) for a in good],
                                rtol=1e-9)
     with h5py.File(it1 / "trainset.h5") as f:
-        assert f["structures/n_atoms"].shape[0] == 5 + 3
-        np.testing.assert_allclose(f["structures/energy"][5:], [_emt(a) for a in selected], rtol=1e-9)
+        assert f["structures/n_atoms"].shape[0] == 5 + len(good)
+        np.testing.assert_allclose(f["structures/energy"][5:], [_emt(a) for a in good], rtol=1e-9)
+    for i in bad:
+        assert f"label failure: iter_000/selected.extxyz@{i}: RuntimeError: poisoned structure" in \
+            (out / "report.md").read_text()
     # a structure already labelled is never a candidate again
     keys1 = {structure_key(a) for a in read(it1 / "selected.extxyz", ":")}
     assert not keys1 & {structure_key(a) for a in read(tmp_path / "initial.extxyz", ":") + selected}
     report = json.loads((out / "report.json").read_text())
     assert [r["iteration"] for r in report["iterations"]] == [0, 1]
-    assert [r["n_trainset"] for r in report["iterations"]] == [5, 8]
+    assert [r["n_trainset"] for r in report["iterations"]] == [5, 5 + len(good)]
     assert report["iterations"][0]["label"]["computed"] == 5
     assert report["iterations"][0]["md"]["runs"][0]["temperature"] == 500
     assert report["stop"].startswith("max_iterations")
     assert report["iterations"][1]["test"]["n_structures"] == 4
     for name in ("report.md", "progress.png", "model.h5"):
         assert (out / name).is_file()
-    assert "| 1 | 8 | 3 |" in (out / "report.md").read_text()
+    assert f"| 1 | {5 + len(good)} | {len(good)} |" in (out / "report.md").read_text()
     # killed after training, before the iteration was recorded: the rerun neither labels nor trains again
     trained = (it1 / "model" / "model.h5").stat().st_mtime_ns
     labels = (it1 / "labelled.extxyz").read_bytes()
