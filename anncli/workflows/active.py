@@ -358,6 +358,30 @@ def _iteration(config, k: int, base_dir: Path, config_path: Path | None, method)
     return record
 
 
+def _preflight(config, base_dir: Path) -> None:
+    """Every structure file of the input read once before anything is computed: a species that
+    ``reference_energies`` lacks is named with its file (instead of failing after training)."""
+    known = set(config.reference_energies)
+    groups = [("initial", config.initial, config.format, config.frames)]
+    if config.explore.md is not None:
+        md = config.explore.md
+        groups.append(("explore.md.structures", md.structures, md.format, md.frames))
+    if config.explore.structures is not None:
+        ex = config.explore
+        groups.append(("explore.structures", ex.structures, ex.format, ex.frames))
+    if config.test is not None:
+        groups.append(("test", config.test, config.test_format, ":"))
+    for key, entries, fmt, frames in groups:
+        images, names = _read_files(entries, base_dir, fmt, frames)
+        if not images:
+            raise DataError(f"{key}: no structures were read from {', '.join(entries)}")
+        for a, name in zip(images, names):
+            unknown = sorted(set(a.get_chemical_symbols()) - known)
+            if unknown:
+                raise DataError(f"{key}: {name} has species {', '.join(unknown)}, which reference_energies and the "
+                                f"descriptors do not cover (they have {', '.join(config.reference_energies)})")
+
+
 def _final(record: dict) -> bool:
     """The record ends the loop whatever max_iterations says (a larger one continues a loop that hit it)."""
     stop = record.get("stop")
@@ -405,6 +429,8 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Active
     out_dir.mkdir(parents=True, exist_ok=True)
     method = method_from_config(config)  # a calculator that is not installed: named before anything runs
     records = _completed(out_dir)
+    if not records or not _final(records[-1]):
+        _preflight(config, base_dir)
     if records:
         logger.info("active: %d iteration(s) done before in %s; resuming", len(records), out_dir)
     while not records or (not _final(records[-1]) and len(records) < config.stop.max_iterations):

@@ -195,3 +195,12 @@ def test_sampled_ideal_structures_keep_their_labels_through_extxyz(tmp_path):
     back = read(tmp_path / "p.extxyz", ":")
     assert [a.info["kind"] for a in back] == ["ideal", "rattle"]
     assert [a.get_potential_energy() for a in back] == [0.5, 1.5]
+
+
+def test_unknown_species_in_an_md_start_structure_is_named_before_any_work(tmp_path, capsys):
+    cfg = _setup(tmp_path)
+    write(tmp_path / "md_start.extxyz", bulk("Ag", "fcc", a=4.1, cubic=True))
+    assert main(["-q", "active", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "explore.md.structures" in err and "md_start.extxyz" in err and "Ag" in err
+    assert not (tmp_path / "active" / "label_work").exists()  # nothing was computed
