@@ -162,6 +162,18 @@ def featurize_batch(
     ValueError, TypeError
         If the arrays do not fit together (shapes, offsets, species indices).
     """
+    return _featurize(positions, cells, pbcs, structure_offsets, symbols_per_atom_index, species, setups,
+                      derivatives, labels)
+
+
+def _featurize(positions, cells, pbcs, structure_offsets, symbols_per_atom_index, species, setups,
+               derivatives=False, labels=None, nl: NeighborList | None = None,
+               env_out: dict | None = None) -> BatchFeatures:
+    """:func:`featurize_batch`, optionally with a prebuilt neighbour list ``nl`` (all pairs within
+    the largest cutoff, e.g. refreshed from a Verlet list) and, with ``env_out`` (a dict), without
+    the features: every species' ``env_types`` go to ``env_out[symbol]`` and its
+    ``SpeciesFeatures.features`` is None (the potential engine's fused force pass computes them).
+    """
     from anncli.descriptors import _neighbor_kernels as _nk  # Numba on first use only
 
     positions, cells, pbcs, structure_offsets, sym = check_batch_arrays(
@@ -177,7 +189,11 @@ def featurize_batch(
             )
     used = [species[t] for t in present]
     cutoff = max((setups[s].cutoff for s in used), default=max((s.cutoff for s in setups.values()), default=1.0))
-    nl = build_neighbor_list(positions, cells, pbcs, structure_offsets, cutoff)
+    if nl is None:
+        nl = build_neighbor_list(positions, cells, pbcs, structure_offsets, cutoff)
+    elif nl.cutoff < cutoff * (1 - 1e-12) or nl.n_atoms != len(positions):
+        raise ValueError(f"the neighbour list given (cutoff {nl.cutoff} Å, {nl.n_atoms} atoms) does not fit the "
+                         f"batch (cutoff {cutoff} Å, {len(positions)} atoms)")
     if len(nl.coincident):
         _raise_coincident(nl.coincident, positions, cells, pbcs, structure_offsets, sym, species, labels)
     result = BatchFeatures(
@@ -211,7 +227,10 @@ def featurize_batch(
                     f"{int(centers[c] - structure_offsets[s_idx]) + 1} (at {nl.distances[p]:.4f} Å), but "
                     f"{species[sym[j]]} is not in the env list of the {name} descriptor ({', '.join(setup.env)})"
                 )
-        if derivatives:
+        if env_out is not None:  # the caller computes the features
+            env_out[name] = env_types
+            result.species[name] = SpeciesFeatures(centers=centers, features=None)
+        elif derivatives:
             feats, dG = setup.features_and_derivatives(nl, centers, env_types)
             cp, pair_index = _center_pairs(nl, centers)
             result.species[name] = SpeciesFeatures(

@@ -292,8 +292,8 @@ class ChebyshevSetup:
             )
         return centers, env_types
 
-    def _run(self, mode, nl, centers, env_types, out=None, dout=None, de_dg=None, gout=None) -> None:
-        """Call the kernel in ``mode`` with unused outputs replaced by empty arrays."""
+    def _kernel_args(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> tuple:
+        """The arguments every kernel shares: neighbour arrays, setup, tables, pair offsets, block, maxm."""
         if self.cutoff > nl.cutoff * (1 + 1e-12):
             raise ValueError(
                 f"The neighbour list (cutoff {nl.cutoff} Å) is shorter than the setup's cutoff {self.cutoff} Å."
@@ -302,25 +302,36 @@ class ChebyshevSetup:
         cp = np.zeros(len(centers) + 1, dtype=np.int64)
         np.cumsum(counts, out=cp[1:])
         maxm = int(max(1, counts.max(initial=0)))  # scratch length: most neighbours of a centre
-        nf = self.n_features
         deg, mult, parent, axis, lower, power, tcoef = self._tables
-        args = (
-            mode, nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types,
+        return (
+            nl.offsets, nl.vectors, nl.distances, nl.index, centers, env_types,
             np.ascontiguousarray(self.species_weights, dtype=np.float64), self.typed,
             float(self.radial_cutoff), int(self.radial_order), float(self.angular_cutoff), int(self.angular_order),
             deg, mult, parent, axis, lower, power, tcoef, cp,
-            de_dg if de_dg is not None else np.zeros((0, 1, nf)), _BLOCK, maxm,
-            out if out is not None else np.zeros((0, nf)),
-            dout if dout is not None else np.zeros((0, nf, 3)),
-            gout if gout is not None else np.zeros((1, 0, 3)),
-        )
+        ), _BLOCK, maxm
+
+    @staticmethod
+    def _call(kernel, *args) -> None:
+        """Call a parallel kernel with dynamic scheduling of blocks of centres."""
         import numba
 
-        old_chunk = numba.set_parallel_chunksize(_CHUNK_BLOCKS)  # dynamic scheduling of blocks
+        old_chunk = numba.set_parallel_chunksize(_CHUNK_BLOCKS)
         try:
-            _kernels().chebyshev_nb(*args)
+            kernel(*args)
         finally:
             numba.set_parallel_chunksize(old_chunk)
+
+    def _run(self, mode, nl, centers, env_types, out=None, dout=None) -> None:
+        """Call the feature kernel in ``mode`` with unused outputs replaced by empty arrays."""
+        common, block, maxm = self._kernel_args(nl, centers, env_types)
+        nf = self.n_features
+        args = (
+            mode, *common, np.zeros((0, 1, nf)), block, maxm,
+            out if out is not None else np.zeros((0, nf)),
+            dout if dout is not None else np.zeros((0, nf, 3)),
+            np.zeros((1, 0, 3)),
+        )
+        self._call(_kernels().chebyshev_nb, *args)
 
     def features(self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray) -> np.ndarray:
         """Features of the atoms ``centers``.
@@ -384,8 +395,51 @@ class ChebyshevSetup:
         ndarray of shape (n_center_pairs, 3) or (n_columns, n_center_pairs, 3), eV/Å
             In the pair order of :meth:`features_and_derivatives`, without storing dG.
         """
+        from anncli.descriptors._chebyshev_forces import pair_gradients_nb
+
         centers, env_types = self._checked(nl, centers, env_types)
         de_dg, single = _columns(dE_dG, len(centers), self.n_features)
         gout = np.zeros((de_dg.shape[1], self._n_center_pairs(nl, centers), 3))
-        self._run(_PAIR_GRADIENTS, nl, centers, env_types, de_dg=de_dg, gout=gout)
+        common, block, maxm = self._kernel_args(nl, centers, env_types)
+        self._call(pair_gradients_nb, *common, de_dg, block, maxm, self.n_features, gout)
         return gout[0] if single else gout
+
+    def fused_forces(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, mean_column: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features, network energies and pair gradients of the centres in one sweep.
+
+        Equal to :meth:`features`, the networks' energies and dE/dG, and :meth:`pair_gradients`
+        called in turn, but every centre's neighbours, Chebyshev tables and angular moments are
+        computed once.
+
+        Parameters
+        ----------
+        nl, centers, env_types
+            As in :meth:`features`.
+        networks : anncli.network._atomic_nb.PackedNetworks
+            The species' network(s) on the raw features (e.g. the members of a committee).
+        mean_column : bool
+            One gradient column for the members' mean dE/dG instead of one per member.
+
+        Returns
+        -------
+        features : ndarray of shape (n_centers, n_features), float64
+        energies : ndarray of shape (n_members, n_centers), float64, eV
+        gradients : ndarray of shape (n_columns, n_center_pairs, 3), float64, eV/Å
+            As :meth:`pair_gradients` returns them, per member (or of the mean).
+        """
+        from anncli.descriptors._chebyshev_forces import fused_forces_nb
+
+        centers, env_types = self._checked(nl, centers, env_types)
+        if networks.layers.shape[0] < 1 or int(networks.layers[0, 0, 0]) != self.n_features:
+            raise ValueError(f"the networks take {int(networks.layers[0, 0, 0])} inputs; the setup has "
+                             f"{self.n_features} features")
+        n_mem = networks.n_members
+        features = np.empty((len(centers), self.n_features))
+        energies = np.empty((n_mem, len(centers)))
+        gout = np.zeros((1 if mean_column else n_mem, self._n_center_pairs(nl, centers), 3))
+        common, block, maxm = self._kernel_args(nl, centers, env_types)
+        self._call(fused_forces_nb, *common, block, maxm, networks.wflat, networks.layers, networks.n_layers,
+                   int(networks.width), bool(mean_column), features, energies, gout)
+        return features, energies, gout

@@ -60,6 +60,72 @@ def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structur
         forces[i, 2] += fz
 
 
+@njit(cache=True, nogil=True)
+def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure, do_virial, forces,
+                       virials):
+    """:func:`scatter_pairs_nb` for several columns at once (e.g. committee members).
+
+    ``g`` (n_columns, n_center_pairs, 3), ``forces`` (n_columns, n_atoms, 3) and ``virials``
+    (n_columns, n_structures, 3, 3) are indexed by column first; the virial of every centre's
+    pairs is summed before it is added to its structure's.
+    """
+    for col in range(g.shape[0]):
+        q = 0
+        for c in range(centers.shape[0]):
+            i = centers[c]
+            s = atom_structure[i]
+            fx = 0.0
+            fy = 0.0
+            fz = 0.0
+            w00 = 0.0
+            w01 = 0.0
+            w02 = 0.0
+            w10 = 0.0
+            w11 = 0.0
+            w12 = 0.0
+            w20 = 0.0
+            w21 = 0.0
+            w22 = 0.0
+            for p in range(nl_offsets[i], nl_offsets[i + 1]):
+                gx = g[col, q, 0]
+                gy = g[col, q, 1]
+                gz = g[col, q, 2]
+                j = nl_index[p]
+                forces[col, j, 0] -= gx
+                forces[col, j, 1] -= gy
+                forces[col, j, 2] -= gz
+                fx += gx
+                fy += gy
+                fz += gz
+                if do_virial:
+                    rx = nl_vectors[p, 0]
+                    ry = nl_vectors[p, 1]
+                    rz = nl_vectors[p, 2]
+                    w00 += rx * gx
+                    w01 += rx * gy
+                    w02 += rx * gz
+                    w10 += ry * gx
+                    w11 += ry * gy
+                    w12 += ry * gz
+                    w20 += rz * gx
+                    w21 += rz * gy
+                    w22 += rz * gz
+                q += 1
+            forces[col, i, 0] += fx
+            forces[col, i, 1] += fy
+            forces[col, i, 2] += fz
+            if do_virial:
+                virials[col, s, 0, 0] -= w00
+                virials[col, s, 0, 1] -= w01
+                virials[col, s, 0, 2] -= w02
+                virials[col, s, 1, 0] -= w10
+                virials[col, s, 1, 1] -= w11
+                virials[col, s, 1, 2] -= w12
+                virials[col, s, 2, 0] -= w20
+                virials[col, s, 2, 1] -= w21
+                virials[col, s, 2, 2] -= w22
+
+
 @njit(cache=True)
 def features_out_of_range_nb(x, lo, hi, tol, inv_span):
     """Per row: features outside ``[lo - tol, hi + tol]``, the worst of them and its excess.

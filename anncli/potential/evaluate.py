@@ -30,7 +30,7 @@ import numpy as np
 
 from anncli.descriptors.validation import check_batch_arrays
 from anncli.exceptions import DataError
-from anncli.potential._kernels import features_out_of_range_nb, scatter_pairs_nb
+from anncli.potential._kernels import features_out_of_range_nb, scatter_columns_nb
 from anncli.potential.folded import FoldedNetwork
 from anncli.potential.results import BatchPrediction, Extrapolation, Prediction, force_spread
 from anncli.potential.threads import ThreadChooser
@@ -97,6 +97,15 @@ class Potential:
         # every member folds its own model's normalisation: members trained separately may differ there
         self._members = [{sym: FoldedNetwork(m, sym, nets[sym]) for sym in self.species}
                          for m in models for nets in m.member_networks()]
+        # one model with a descriptor that has a fused force pass: features, network and pair gradients
+        # of every centre in one sweep (a committee's networks are cheaper in batched BLAS passes)
+        self._packed = {}
+        if len(self._members) == 1:
+            from anncli.network._atomic_nb import pack_networks
+
+            for sym in self.species:
+                if hasattr(self.setups[sym], "fused_forces"):
+                    self._packed[sym] = pack_networks([self._members[0][sym]])
         self._threads = ThreadChooser()
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
@@ -153,6 +162,7 @@ class Potential:
         extrapolation: bool = True,
         labels: list[str] | None = None,
         committee_forces: bool = False,
+        neighbor_list=None,
     ) -> BatchPrediction:
         """Evaluate one batch of structures in one call.
 
@@ -177,6 +187,9 @@ class Potential:
             For a committee, also the forces of every member (``forces_members``; one more
             pair pass per member).  Energies of every member, and the forces of the committee
             mean, come at almost no extra cost without it.
+        neighbor_list : anncli.descriptors.base.NeighborList, optional
+            All pairs of the batch within the potential's cutoff (e.g. refreshed from a Verlet
+            list, :mod:`anncli.potential.verlet`); built here if None.
 
         Returns
         -------
@@ -196,11 +209,11 @@ class Potential:
             with self._threads.run(n_atoms):
                 res = self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
                                             forces=forces, stress=stress, extrapolation=extrapolation,
-                                            labels=labels, committee_forces=committee_forces)
+                                            labels=labels, committee_forces=committee_forces, nl=neighbor_list)
         else:
             res = self._evaluate_arrays(positions, cells, pbcs, structure_offsets, species_index,
                                         forces=forces, stress=stress, extrapolation=extrapolation, labels=labels,
-                                        committee_forces=committee_forces)
+                                        committee_forces=committee_forces, nl=neighbor_list)
         if self.baseline is not None:  # Δ-learning: the networks correct this baseline
             self.baseline.add_to(res, positions, cells, pbcs, structure_offsets, species_index, self.species,
                                  forces=forces, stress=stress, labels=labels)
@@ -213,16 +226,18 @@ class Potential:
 
     def _evaluate_arrays(self, positions, cells, pbcs, structure_offsets, species_index, *, forces: bool,
                          stress: bool, extrapolation: bool, labels: list[str] | None,
-                         committee_forces: bool = False) -> BatchPrediction:
-        from anncli.descriptors.batch import env_types_for, featurize_batch
+                         committee_forces: bool = False, nl=None) -> BatchPrediction:
+        from anncli.descriptors.batch import _featurize, env_types_for
 
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         offsets = np.ascontiguousarray(structure_offsets, dtype=np.int64)
         sym_idx = np.ascontiguousarray(species_index, dtype=np.int32)
         n_s = len(offsets) - 1
         n_atoms = int(offsets[-1])
-        bf = featurize_batch(positions, cells, pbcs, offsets, sym_idx, self.species, self.setups,
-                             derivatives=False, labels=labels)
+        fused = bool(forces and self._packed and all(self._packed.get(s) is not None for s in self.species))
+        env = {} if fused else None
+        bf = _featurize(positions, cells, pbcs, offsets, sym_idx, self.species, self.setups,
+                        derivatives=False, labels=labels, nl=nl, env_out=env)
         nl = bf.nl
         n_m = len(self._members)
         atomic = np.zeros(n_atoms)
@@ -231,39 +246,41 @@ class Potential:
         per_member = bool(forces and committee_forces and n_m > 1)
         n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
         f_acc = np.zeros((n_f, n_atoms, 3)) if forces else None
-        v_acc = np.zeros((n_f, n_s, 3, 3)) if want_virial else None
+        v_acc = np.zeros((n_f, n_s, 3, 3)) if want_virial else np.zeros((n_f, 1, 3, 3))
         atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
         extra = []
         for sym in self.species:
             sf = bf.species[sym]
             if len(sf.centers) == 0:
                 continue
-            if extrapolation:
-                extra.append(self._extrapolation(sym, sf.centers, sf.features, offsets))
-            if not forces:
+            setup = self.setups[sym]
+            if fused:  # features, energies and pair gradients in one sweep over the centres
+                sf.features, e1, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym])
+                es = [e1[0]]
+            elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
-                grads = None
             else:
                 es, grads = zip(*(m[sym].energies_and_gradients(sf.features) for m in self._members))
+            if extrapolation:
+                extra.append(self._extrapolation(sym, sf.centers, sf.features, offsets))
             atomic[sf.centers] = es[0] if n_m == 1 else np.mean(es, axis=0)
             if n_m > 1:
                 member_atomic[:, sf.centers] = es
             if not forces:
                 continue
-            setup = self.setups[sym]
-            env_types = env_types_for(setup, self.species, sym_idx)
-            # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
-            # member's come from one pass with a column per member
-            if per_member:
-                g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
-            else:
-                g_cols = [setup.pair_gradients(nl, sf.centers, env_types,
-                                               grads[0] if n_m == 1 else np.mean(grads, axis=0))]
-            for k, g in enumerate(g_cols):
-                scatter_pairs_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g, atom_structure,
-                                 want_virial, f_acc[k], v_acc[k] if want_virial else np.zeros((1, 3, 3)))
+            if not fused:
+                env_types = env_types_for(setup, self.species, sym_idx)
+                # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
+                # member's come from one pass with a column per member
+                if per_member:
+                    g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
+                else:
+                    g_cols = setup.pair_gradients(nl, sf.centers, env_types,
+                                                  grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
+            scatter_columns_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g_cols, atom_structure,
+                               want_virial, f_acc, v_acc)
         f_out = None if f_acc is None else (f_acc[0] if n_f == 1 else f_acc.mean(axis=0))
-        virial = None if v_acc is None else (v_acc[0] if n_f == 1 else v_acc.mean(axis=0))
+        virial = None if not want_virial else (v_acc[0] if n_f == 1 else v_acc.mean(axis=0))
         ref = np.array([self._ref[s] for s in self.species])[sym_idx] if n_atoms else np.zeros(0)
         seg = np.repeat(np.arange(n_s), np.diff(offsets))
         energy = np.bincount(seg, atomic, minlength=n_s)
