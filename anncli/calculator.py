@@ -14,6 +14,7 @@ import numpy as np
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from anncli.descriptors.verlet import DEFAULT_SKIN, VerletList
 from anncli.potential.evaluate import Potential, load_potential
 from anncli.potential.results import force_spread
 
@@ -44,6 +45,11 @@ class ANNCalculator(Calculator):
         For a Δ-learning model: the baseline calculator to add instead of the recorded one
         (needed when the model's baseline was stored in the structure files).  A model's
         baseline is always included in the results.
+    skin : float, Å
+        Skin of the Verlet neighbour list kept between calculations (MD, relaxations): the
+        list is built with the cutoff plus ``skin`` and rebuilt only when an atom has moved
+        more than ``skin / 2`` (or the cell changed); results equal a fresh list's to
+        round-off.  0 builds the list at every calculation.
     **kwargs
         Passed to :class:`ase.calculators.calculator.Calculator`.
 
@@ -70,9 +76,13 @@ class ANNCalculator(Calculator):
     #: ``forces_std`` (n_atoms,) (eV/Å): read them from ``calc.results`` after a calculation.
 
     def __init__(self, model, *, extrapolation: bool = True, max_warnings: int = 10,
-                 committee_forces: bool = True, baseline=None, **kwargs) -> None:
+                 committee_forces: bool = True, baseline=None, skin: float = DEFAULT_SKIN, **kwargs) -> None:
         super().__init__(**kwargs)
         self.potential: Potential = load_potential(model, **({"baseline": baseline} if baseline is not None else {}))
+        if not (isinstance(skin, (int, float)) and np.isfinite(skin) and skin >= 0):
+            raise ValueError(f"skin must be a number >= 0 (Å); got {skin!r}")
+        self.skin = float(skin)
+        self._verlet: VerletList | None = None
         self.committee_forces = committee_forces
         self.extrapolation = extrapolation
         self.max_warnings = max_warnings
@@ -101,11 +111,17 @@ class ANNCalculator(Calculator):
         if "stress" in properties and not pbc.all():
             raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
         n = len(atoms)
+        cell = np.asarray(atoms.cell[:], dtype=float)
+        index = self._index(atoms)
+        nl = None
+        if self.skin > 0 and n:
+            if self._verlet is None:
+                self._verlet = VerletList(self.potential.cutoff, self.skin)
+            nl = self._verlet.get(atoms.positions, cell, pbc)
         res = self.potential.evaluate_arrays(
-            atoms.positions, np.asarray(atoms.cell[:], dtype=float)[None], pbc[None],
-            np.array([0, n], dtype=np.int64), self._index(atoms),
+            atoms.positions, cell[None], pbc[None], np.array([0, n], dtype=np.int64), index,
             forces=True, stress=bool(pbc.all()), extrapolation=self.extrapolation,
-            committee_forces=self.committee_forces,
+            committee_forces=self.committee_forces, neighbor_list=nl,
         )
         energy = float(res.energy[0])
         self.results = {

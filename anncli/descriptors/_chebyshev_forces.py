@@ -285,7 +285,7 @@ def _fused_forces(
     """Features, network energies and pair gradients of every centre in one sweep.
 
     ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV;
-    ``gout`` (n_columns, n_center_pairs, 3), zero on entry: one column per member, or
+    ``gout`` (n_columns, n_center_pairs, 3), overwritten: one column per member, or
     (``mean_column``) one column for the members' mean dE/dG.
     """
     n_c = centers.shape[0]
@@ -313,6 +313,11 @@ def _fused_forces(
             _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
             for m in range(n_mem):
                 energies[m, c] = energy_and_gradient(row, wflat, layers, n_layers, m, hbuf, dbuf, grads[m])
+            for col in range(gout.shape[0]):  # this centre's rows (gout need not be zero on entry)
+                for q in range(cp_offsets[c], cp_offsets[c + 1]):
+                    gout[col, q, 0] = 0.0
+                    gout[col, q, 1] = 0.0
+                    gout[col, q, 2] = 0.0
             if mean_column:
                 for f in range(n_f):
                     s = 0.0

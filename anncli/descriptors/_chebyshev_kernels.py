@@ -175,22 +175,25 @@ def _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr
         if typed:
             s = weights[env_types[index[p]]]
         inv = 1.0 / d
-        if d <= rr:
-            sc[4, nrp] = d
-            sc[3, nrp] = s
-            sc[13, nrp] = vectors[p, 0] * inv
-            sc[14, nrp] = vectors[p, 1] * inv
-            sc[15, nrp] = vectors[p, 2] * inv
-            sc[16, nrp] = p - p0
-            nrp += 1
-        if d <= ra:
-            sc[9, nap] = d
-            sc[7, nap] = s
-            sc[10, nap] = vectors[p, 0] * inv
-            sc[11, nap] = vectors[p, 1] * inv
-            sc[12, nap] = vectors[p, 2] * inv
-            sc[17, nap] = p - p0
-            nap += 1
+        ux = vectors[p, 0] * inv
+        uy = vectors[p, 1] * inv
+        uz = vectors[p, 2] * inv
+        loc = p - p0
+        # written unconditionally, kept by the increment: no unpredictable branch (nrp, nap <= loc)
+        sc[4, nrp] = d
+        sc[3, nrp] = s
+        sc[13, nrp] = ux
+        sc[14, nrp] = uy
+        sc[15, nrp] = uz
+        sc[16, nrp] = loc
+        nrp += 1 if d <= rr else 0
+        sc[9, nap] = d
+        sc[7, nap] = s
+        sc[10, nap] = ux
+        sc[11, nap] = uy
+        sc[12, nap] = uz
+        sc[17, nap] = loc
+        nap += 1 if d <= ra else 0
     _cutoff_functions(sc[4], nrp, rr, sc[1], sc[2])
     _cutoff_functions(sc[9], nap, ra, sc[5], sc[6])
     x = sc[0]

@@ -406,6 +406,7 @@ class ChebyshevSetup:
 
     def fused_forces(
         self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, mean_column: bool = False,
+        out: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Features, network energies and pair gradients of the centres in one sweep.
 
@@ -421,6 +422,9 @@ class ChebyshevSetup:
             The species' network(s) on the raw features (e.g. the members of a committee).
         mean_column : bool
             One gradient column for the members' mean dE/dG instead of one per member.
+        out : ndarray of shape (n_columns, n_center_pairs, 3), optional
+            Array (C-contiguous float64, any content) to write the gradients into, e.g. a
+            buffer reused along a trajectory.
 
         Returns
         -------
@@ -438,7 +442,13 @@ class ChebyshevSetup:
         n_mem = networks.n_members
         features = np.empty((len(centers), self.n_features))
         energies = np.empty((n_mem, len(centers)))
-        gout = np.zeros((1 if mean_column else n_mem, self._n_center_pairs(nl, centers), 3))
+        shape = (1 if mean_column else n_mem, self._n_center_pairs(nl, centers), 3)
+        if out is None:
+            gout = np.empty(shape)
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}")
+        else:
+            gout = out
         common, block, maxm = self._kernel_args(nl, centers, env_types)
         self._call(fused_forces_nb, *common, block, maxm, networks.wflat, networks.layers, networks.n_layers,
                    int(networks.width), bool(mean_column), features, energies, gout)

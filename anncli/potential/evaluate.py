@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -107,6 +108,7 @@ class Potential:
                 if hasattr(self.setups[sym], "fused_forces"):
                     self._packed[sym] = pack_networks([self._members[0][sym]])
         self._threads = ThreadChooser()
+        self._work = threading.local()  # per-thread buffers (see _buffer)
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
         for sym in self.species:
@@ -219,6 +221,19 @@ class Potential:
                                  forces=forces, stress=stress, labels=labels)
         return res
 
+    def _buffer(self, key: str, shape: tuple) -> np.ndarray:
+        """A float64 array of ``shape`` (any content) reused between calls of this thread.
+
+        Large fresh arrays cost a page fault per 4 kB at their first use; along an MD
+        trajectory the per-pair gradients of every step fit in the previous step's memory.
+        """
+        store = self._work.__dict__
+        size = int(np.prod(shape))
+        buf = store.get(key)
+        if buf is None or buf.size < size or buf.size > 2 * size + 4096:
+            buf = store[key] = np.empty(int(size * 1.1) + 64)
+        return buf[:size].reshape(shape)
+
     @property
     def n_members(self) -> int:
         """Committee size (1 for a single model)."""
@@ -255,7 +270,9 @@ class Potential:
                 continue
             setup = self.setups[sym]
             if fused:  # features, energies and pair gradients in one sweep over the centres
-                sf.features, e1, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym])
+                n_cp = int((nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]).sum())
+                sf.features, e1, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym],
+                                                             out=self._buffer(sym, (1, n_cp, 3)))
                 es = [e1[0]]
             elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
