@@ -79,3 +79,41 @@ def test_md_conserves_energy_to_second_order_in_the_timestep(small_model):
     assert err_half / err == pytest.approx(0.25, abs=0.05)  # second order in dt
     # the energy is conserved through potential-energy changes a thousand times larger
     assert err < 1e-3 * swing and swing_half == pytest.approx(swing, rel=1e-3)
+
+
+@pytest.mark.parametrize("committee", [False, True])
+def test_calculator_with_verlet_skin_equals_fresh_lists(small_model, committee):
+    """Along an MD trajectory, the Verlet list (skin) gives the numbers of a list built every step."""
+    import copy
+
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+
+    model = small_model
+    if committee:
+        model = copy.deepcopy(small_model)
+        model.committee = [copy.deepcopy(small_model.networks)]
+        for net in model.committee[0].values():
+            net.params[:] = net.params * 1.1
+    s = triclinic_structure(n=8)
+    a = s.to_ase()
+    b = s.to_ase()
+    a.calc = ANNCalculator(model, skin=0.3, extrapolation=False)
+    b.calc = ANNCalculator(model, skin=0, extrapolation=False)
+    rng = np.random.default_rng(0)
+    p = rng.normal(scale=0.5, size=(len(a), 3))
+    a.set_momenta(p)
+    b.set_momenta(p)
+    da, db = VelocityVerlet(a, 2 * units.fs), VelocityVerlet(b, 2 * units.fs)
+    for _ in range(12):
+        da.run(1)
+        db.run(1)
+        np.testing.assert_allclose(a.get_forces(), b.get_forces(), rtol=0, atol=1e-11)
+        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-10)
+        np.testing.assert_allclose(a.get_stress(), b.get_stress(), rtol=0, atol=1e-12)
+        if committee:
+            np.testing.assert_allclose(a.calc.results["forces_std"], b.calc.results["forces_std"], atol=1e-11)
+    assert 1 < a.calc._verlet.n_builds < 12
+    np.testing.assert_allclose(a.positions, b.positions, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="skin"):
+        ANNCalculator(model, skin=-1.0)

@@ -1,0 +1,145 @@
+"""The pair-gradient and fused force kernels (_chebyshev_forces) against independent references.
+
+References: the per-pair derivative kernel contracted with dE/dG (itself checked against finite
+differences), central differences of the plain-numpy reference features, and a plain-numpy
+network pass (anncli.network.activations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anncli.descriptors.chebyshev import ChebyshevSetup
+from anncli.descriptors.neighbors import build_neighbor_list
+from anncli.network._atomic_nb import ACTIVATION_CODES, pack_networks
+from anncli.network.activations import activate
+
+from cheb_helpers import batch_arrays, random_structure
+from reference_chebyshev import chebyshev_reference, typespin
+
+# (n_env, radial cutoff, radial order, angular cutoff, angular order): orders whose column
+# loops end on partial blocks of four (radial orders, monomials below and of the top degree)
+ORDERS = [
+    (3, 4.5, 9, 3.5, 5),
+    (2, 4.0, 16, 4.5, 4),
+    (2, 4.0, 4, 3.0, 3),
+    (1, 3.5, 0, 3.5, 0),
+    (1, 4.0, 1, 3.0, 1),
+    (3, 3.0, 2, 4.0, 2),
+    (2, 4.0, 6, 3.5, 6),
+]
+
+
+def _system(seed, n_env, cutoff, extra=0.7):
+    rng = np.random.default_rng(seed)
+    pos, cell, pbc = random_structure(rng, 7, 3.2, (1, 1, 1))
+    types = rng.integers(0, n_env, size=len(pos)).astype(np.int32)
+    p, c, b, o = batch_arrays([(pos, cell, pbc)])
+    nl = build_neighbor_list(p, c, b, o, cutoff + extra)  # longer list: pairs beyond the cutoffs
+    return rng, nl, types
+
+
+@pytest.mark.parametrize("orders", ORDERS, ids=[f"env{o[0]}-nr{o[2]}-na{o[4]}" for o in ORDERS])
+def test_pair_gradients_equal_contracted_derivatives(orders):
+    n_env, rr, nr, ra, na = orders
+    setup = ChebyshevSetup("X", ["A", "B", "C"][:n_env], rr, nr, ra, na)
+    rng, nl, types = _system(nr * 7 + na, n_env, setup.cutoff)
+    centers = np.array([5, 0, 3, 6])
+    _, dG = setup.features_and_derivatives(nl, centers, types)
+    de = rng.normal(size=(len(centers), 3, setup.n_features))
+    counts = nl.counts()[centers]
+    got = setup.pair_gradients(nl, centers, types, de)
+    assert got.shape == (3, len(dG), 3)
+    for col in range(3):
+        expected = np.einsum("qf,qfk->qk", np.repeat(de[:, col], counts, axis=0), dG)
+        np.testing.assert_allclose(got[col], expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_allclose(setup.pair_gradients(nl, centers, types, de[:, 1]), got[1], rtol=0, atol=0)
+
+
+def test_pair_gradients_equal_finite_differences_of_numpy_reference():
+    setup = ChebyshevSetup("X", ["A", "B", "C"], 4.0, 7, 3.5, 3)
+    rng, nl, types = _system(11, 3, setup.cutoff, extra=0.0)
+    i = 2
+    pairs = [(int(nl.index[p]), nl.vectors[p].copy()) for p in range(nl.offsets[i], nl.offsets[i + 1])]
+    w = typespin(3)
+    e = rng.normal(size=setup.n_features)
+    got = setup.pair_gradients(nl, np.array([i]), types, e[None])
+    h = 1e-6
+    for q in range(0, len(pairs), 3):
+        for k in range(3):
+            plus = [(j, v.copy()) for j, v in pairs]
+            minus = [(j, v.copy()) for j, v in pairs]
+            plus[q][1][k] += h
+            minus[q][1][k] -= h
+            num = e @ (chebyshev_reference(plus, types, 4.0, 7, 3.5, 3, w)
+                       - chebyshev_reference(minus, types, 4.0, 7, 3.5, 3, w)) / (2 * h)
+            assert got[q, k] == pytest.approx(num, rel=1e-6, abs=1e-7)
+
+
+class _Net:
+    """A FoldedNetwork stand-in: weights (n_out, n_in), biases, hidden activations."""
+
+    def __init__(self, rng, sizes, act):
+        self.w = [rng.normal(scale=0.5 / np.sqrt(a), size=(b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.b = [rng.normal(scale=0.3, size=b) for b in sizes[1:]]
+        self.acts = [act] * (len(sizes) - 2) + ["linear"]
+
+    def energy_and_gradient(self, x):
+        """Plain-numpy forward and backward pass of one row of features."""
+        h, ds = x, []
+        for l, (w, b) in enumerate(zip(self.w, self.b)):
+            z = w @ h + b
+            if l == len(self.w) - 1:
+                h = z
+            else:
+                h, d = activate(self.acts[l], z)
+                ds.append(d)
+        delta = self.w[-1][0]
+        for l in range(len(self.w) - 2, -1, -1):
+            delta = (delta * ds[l]) @ self.w[l]
+        return h[0], delta
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATION_CODES))
+@pytest.mark.parametrize("mean_column", [False, True])
+def test_fused_forces_equal_separate_passes(act, mean_column):
+    setup = ChebyshevSetup("X", ["A", "B", "C"], 4.0, 6, 3.5, 3)
+    rng, nl, types = _system(3, 3, setup.cutoff)
+    nets = [_Net(rng, [setup.n_features, 7, 5, 1], act), _Net(rng, [setup.n_features, 6, 1], act),
+            _Net(rng, [setup.n_features, 1], act)]
+    packed = pack_networks(nets)
+    centers = np.array([1, 6, 2])
+    feats, energies, g = setup.fused_forces(nl, centers, types, packed, mean_column=mean_column)
+    ref_feats = setup.features(nl, centers, types)
+    np.testing.assert_allclose(feats, ref_feats, rtol=1e-13, atol=1e-13)
+    ref = [[net.energy_and_gradient(x) for x in ref_feats] for net in nets]
+    ref_e = np.array([[e for e, _ in r] for r in ref])
+    ref_g = np.array([[d for _, d in r] for r in ref])  # (members, centres, features)
+    np.testing.assert_allclose(energies, ref_e, rtol=1e-12, atol=1e-12)
+    de = ref_g.mean(axis=0)[:, None] if mean_column else ref_g.transpose(1, 0, 2)
+    expected = setup.pair_gradients(nl, centers, types, de)
+    assert g.shape == expected.shape
+    np.testing.assert_allclose(g, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+
+
+def test_fused_forces_overwrites_out_and_refuses_wrong_networks():
+    setup = ChebyshevSetup("X", ["A", "B"], 4.0, 5, 3.5, 2)
+    rng, nl, types = _system(5, 2, setup.cutoff)
+    packed = pack_networks([_Net(rng, [setup.n_features, 4, 1], "tanh")])
+    centers = np.arange(7)
+    _, _, g = setup.fused_forces(nl, centers, types, packed)
+    out = np.full_like(g, np.nan)
+    _, _, g2 = setup.fused_forces(nl, centers, types, packed, out=out)
+    assert g2 is out
+    np.testing.assert_array_equal(g2, g)
+    with pytest.raises(ValueError, match="inputs"):
+        setup.fused_forces(nl, centers, types, pack_networks([_Net(rng, [3, 4, 1], "tanh")]))
+    with pytest.raises(ValueError, match="shape"):
+        setup.fused_forces(nl, centers, types, packed, out=np.zeros((2,) + g.shape[1:]))
+
+
+def test_pack_networks_declines_unknown_activation():
+    net = _Net(np.random.default_rng(0), [4, 3, 1], "tanh")
+    net.acts[0] = "something"
+    assert pack_networks([net]) is None
