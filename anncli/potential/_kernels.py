@@ -8,7 +8,7 @@ Given the per-pair vectors ``g_q = dE/d vectors[p]`` of the pairs of a set of ce
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -60,16 +60,16 @@ def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structur
         forces[i, 2] += fz
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure, do_virial, forces,
                        virials):
     """:func:`scatter_pairs_nb` for several columns at once (e.g. committee members).
 
     ``g`` (n_columns, n_center_pairs, 3), ``forces`` (n_columns, n_atoms, 3) and ``virials``
     (n_columns, n_structures, 3, 3) are indexed by column first; the virial of every centre's
-    pairs is summed before it is added to its structure's.
+    pairs is summed before it is added to its structure's.  Columns run in parallel.
     """
-    for col in range(g.shape[0]):
+    for col in prange(g.shape[0]):
         q = 0
         for c in range(centers.shape[0]):
             i = centers[c]
