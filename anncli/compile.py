@@ -127,7 +127,21 @@ def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, .
             cfg = tmp / f"predict-{model}.yaml"
             cfg.write_text(_PREDICT.format(model=model))
             predict.run(load_config(cfg, PredictConfig), config_path=cfg, stdout=sys.stdout)
+            _committee_and_md(tmp / model, tmp / "data" / "s00.xsf")
     return {"seconds": time.perf_counter() - t0, "compile_seconds": compile_seconds() - c0}
+
+
+def _committee_and_md(model: Path, structure: Path) -> None:
+    """The kernels of a committee's per-member forces and of the ASE calculator's Verlet list."""
+    from anncli.calculator import ANNCalculator
+    from anncli.io import read_structures
+    from anncli.potential.evaluate import load_potential
+
+    s = read_structures(structure)[0]
+    load_potential([model, model]).evaluate([s], committee_forces=True, extrapolation=False)
+    atoms = s.to_ase()
+    atoms.calc = ANNCalculator(model, extrapolation=False)
+    atoms.get_forces()
 
 
 def main(argv: list[str] | None = None) -> int:

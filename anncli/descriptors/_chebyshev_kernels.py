@@ -1,8 +1,8 @@
 """Numba kernels of the Chebyshev (Artrith-Urban-Ceder) descriptor (private).
 
-All evaluations run in one compiled kernel, :func:`chebyshev_nb` (``mode`` selects
-features, per-pair derivatives or per-pair gradient contractions), parallel over blocks
-of centres of the whole batch; per block, scratch arrays hold the centre's neighbours
+Features and per-pair derivatives run in one compiled kernel, :func:`chebyshev_nb`
+(``mode`` selects; the per-pair gradient contractions and the fused force pass are in
+:mod:`anncli.descriptors._chebyshev_forces`), parallel over blocks of centres of the whole batch; per block, scratch arrays hold the centre's neighbours
 within the cutoffs in compact form so that the loops over neighbours vectorise.
 The cutoff function is evaluated as sin(z)^2 with a Taylor polynomial (no libm call,
 no cancellation near the cutoff); it equals ænet's (cos(pi' d/Rc) + 1)/2 to 1e-15.
@@ -342,46 +342,6 @@ def _poly_eval(coef, nap, mono, lower, power, g, h):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _poly_eval_fused(kc, nap, mono, sa, typed, g, h):  # pragma: no cover
-    """g[k] = P(u_k) + s_k P~(u_k) and h[:, k] its gradient, one sweep over the monomials.
-
-    ``kc`` (8, n_mono): rows 0-3 hold the coefficients of P and of its x/y/z derivatives
-    on the monomial basis (row 0 on M_q, rows 1-3 on the lower monomials), rows 4-7 the
-    same for P~ (used only if ``typed``).
-    """
-    for k in range(nap):
-        g[k] = 0.0
-        h[0, k] = 0.0
-        h[1, k] = 0.0
-        h[2, k] = 0.0
-    for r in range(kc.shape[1]):
-        c0 = kc[0, r]
-        c1 = kc[1, r]
-        c2 = kc[2, r]
-        c3 = kc[3, r]
-        mr = mono[r]
-        if typed:
-            c4 = kc[4, r]
-            c5 = kc[5, r]
-            c6 = kc[6, r]
-            c7 = kc[7, r]
-            for k in range(nap):
-                m = mr[k]
-                sm = sa[k] * m
-                g[k] += c0 * m + c4 * sm
-                h[0, k] += c1 * m + c5 * sm
-                h[1, k] += c2 * m + c6 * sm
-                h[2, k] += c3 * m + c7 * sm
-        else:
-            for k in range(nap):
-                m = mr[k]
-                g[k] += c0 * m
-                h[0, k] += c1 * m
-                h[1, k] += c2 * m
-                h[2, k] += c3 * m
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _derivatives_centre(
     nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power, tcoef, rr, q0, dout,
 ):  # pragma: no cover
@@ -456,128 +416,19 @@ def _derivatives_centre(
                 dg[base + n, 2] = av * uz + bv * (h[2, k] - hu * uz)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _pair_gradients_centre(
-    nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, e, typed, nr, na, deg, mult,
-    lower, power, tcoef, rr, q0, gout,
-):  # pragma: no cover
-    """sum_f e_f dG_f/dv for the pairs of one centre into ``gout[q0 + local pair]`` (zero on entry)."""
-    nm = deg.shape[0]
-    nrad = nr + 1
-    nang = na + 1
-    half = nrad + nang
-    two_rr = 2.0 / rr
-    g = pe[0]
-    h = pe[1:4]
-    acc1 = tb[2]
-    acc2 = tb[3]
-    # radial: sum_n w_n d(fc T_n)/dd with w_n = e_n + s e~_n, T'_n = n U_{n-1}
-    x = sc[0]
-    fr = sc[1]
-    dfr = sc[2]
-    sr = sc[3]
-    tprev = tb[0]
-    tcur = tb[1]
-    for k in range(nrp):
-        w0 = e[0] + sr[k] * e[half] if typed else e[0]
-        acc1[k] = w0
-        acc2[k] = 0.0
-        tprev[k] = 1.0
-        tcur[k] = x[k]
-    if nr >= 1:
-        for k in range(nrp):
-            w1 = e[1] + sr[k] * e[half + 1] if typed else e[1]
-            acc1[k] += w1 * x[k]
-            acc2[k] += w1
-        uprev = pe[4]  # U_{n-2}, U_{n-1}: rows 4/5 are free until the angular part
-        ucur = pe[5]
-        for k in range(nrp):
-            uprev[k] = 1.0
-            ucur[k] = 2.0 * x[k]
-        for n in range(2, nrad):
-            for k in range(nrp):
-                w = e[n] + sr[k] * e[half + n] if typed else e[n]
-                t = 2.0 * x[k] * tcur[k] - tprev[k]
-                tprev[k] = t
-                acc1[k] += w * t
-                acc2[k] += w * n * ucur[k]
-                uprev[k] = 2.0 * x[k] * ucur[k] - uprev[k]
-            tprev, tcur = tcur, tprev
-            uprev, ucur = ucur, uprev
-    for k in range(nrp):
-        v = dfr[k] * acc1[k] + fr[k] * acc2[k] * two_rr
-        p = q0 + np.int64(sc[16, k])
-        gout[p, 0] += v * sc[13, k]
-        gout[p, 1] += v * sc[14, k]
-        gout[p, 2] += v * sc[15, k]
-    # angular: combined polynomial coefficients sum_n e_n t_nm mult S
-    esum = 0.0
-    esumt = 0.0
-    for m in range(nang):
-        wdeg[m] = 0.0
-        wdegt[m] = 0.0
-    for n in range(nang):
-        esum += e[nrad + n]
-        if typed:
-            esumt += e[half + nrad + n]
-        for m in range(nang):
-            wdeg[m] += e[nrad + n] * tcoef[n, m]
-            if typed:
-                wdegt[m] += e[half + nrad + n] * tcoef[n, m]
-    for r in range(8):
-        for q in range(nm):
-            kc[r, q] = 0.0
-    for q in range(nm):
-        c = wdeg[deg[q]] * mult[q] * s_mom[q]
-        kc[0, q] = c
-        for ax in range(3):
-            if power[q, ax] > 0:
-                kc[1 + ax, lower[q, ax]] += c * power[q, ax]
-        if typed:
-            c = wdegt[deg[q]] * mult[q] * st_mom[q]
-            kc[4, q] = c
-            for ax in range(3):
-                if power[q, ax] > 0:
-                    kc[5 + ax, lower[q, ax]] += c * power[q, ax]
-    _poly_eval_fused(kc, nap, mono, sc[7], typed, g, h)
-    fa = sc[5]
-    dfa = sc[6]
-    sa = sc[7]
-    da = sc[9]
-    for k in range(nap):
-        ux = sc[10, k]
-        uy = sc[11, k]
-        uz = sc[12, k]
-        gv = g[k] - fa[k] * esum
-        if typed:
-            gv -= sa[k] * sa[k] * fa[k] * esumt
-        hx = h[0, k]
-        hy = h[1, k]
-        hz = h[2, k]
-        hu = hx * ux + hy * uy + hz * uz
-        av = dfa[k] * gv
-        bv = fa[k] / da[k]
-        p = q0 + np.int64(sc[17, k])
-        gout[p, 0] += av * ux + bv * (hx - hu * ux)
-        gout[p, 1] += av * uy + bv * (hy - hu * uy)
-        gout[p, 2] += av * uz + bv * (hz - hu * uz)
-
-
-#: Modes of :func:`chebyshev_nb`.
-FEATURES, DERIVATIVES, PAIR_GRADIENTS = 0, 1, 2
+#: Modes of :func:`chebyshev_nb` (pair gradients: :mod:`anncli.descriptors._chebyshev_forces`).
+FEATURES, DERIVATIVES = 0, 1
 
 
 def _chebyshev(
     mode, offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
     deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, maxm, out, dout, gout,
 ):  # pragma: no cover
-    """All Chebyshev evaluations, parallel over blocks of centres (one compiled kernel).
+    """Features (and per-pair derivatives), parallel over blocks of centres (one compiled kernel).
 
     mode FEATURES: ``out`` (n_centers, n_features).  DERIVATIVES: also ``dout``
-    (n_center_pairs, n_features, 3), zero on entry.  PAIR_GRADIENTS: ``gout``
-    (n_columns, n_center_pairs, 3), zero on entry, from ``de_dg`` (n_centers, n_columns,
-    n_features): one gradient per column (e.g. per committee member) from one neighbour
-    gathering and one set of angular moments per centre; ``out`` unused.
+    (n_center_pairs, n_features, 3), zero on entry.  ``de_dg`` and ``gout`` are unused
+    (kept for the callers' argument order).
     """
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block
@@ -587,28 +438,17 @@ def _chebyshev(
     half = nrad + nang
     for b in prange(n_blocks):
         sc, tb, mono, s_mom, st_mom, pe = _scratch(maxm, nr, na, nm)
-        scratch_row = np.empty(out.shape[1])
         coef = np.empty(nm)
-        kc = np.empty((8, nm))
-        wdeg = np.empty(nang)
-        wdegt = np.empty(nang)
         for c in range(b * block, min(n_c, (b + 1) * block)):
-            row = scratch_row if mode == PAIR_GRADIENTS else out[c]
+            row = out[c]
             nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
-            if mode != PAIR_GRADIENTS:
-                _radial(nrp, sc, typed, nr, half, tb, row)
+            _radial(nrp, sc, typed, nr, half, tb, row)
             _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
             if mode == DERIVATIVES:
                 _derivatives_centre(
                     nrp, nap, sc, tb, mono, s_mom, st_mom, pe, coef, typed, nr, na, deg, mult, lower, power,
                     tcoef, rr, cp_offsets[c], dout,
                 )
-            elif mode == PAIR_GRADIENTS:
-                for col in range(de_dg.shape[1]):
-                    _pair_gradients_centre(
-                        nrp, nap, sc, tb, mono, s_mom, st_mom, pe, kc, wdeg, wdegt, de_dg[c, col], typed, nr, na,
-                        deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[col],
-                    )
 
 
 chebyshev_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_chebyshev)

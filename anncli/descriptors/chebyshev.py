@@ -43,7 +43,7 @@ def _kernels():
 
 #: Angular orders above this lose precision in the moment expansion (a warning is logged).
 MOMENT_PRECISE_ORDER = 12
-_FEATURES, _DERIVATIVES, _PAIR_GRADIENTS = 0, 1, 2  # modes of _chebyshev_kernels.chebyshev_nb
+_FEATURES, _DERIVATIVES = 0, 1  # modes of _chebyshev_kernels.chebyshev_nb
 #: Centres per parallel work item (scratch arrays are allocated once per block).
 _BLOCK = 16
 #: Blocks per dynamically scheduled chunk: a thread whose core is shared with another process

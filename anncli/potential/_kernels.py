@@ -11,10 +11,10 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
-def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure,
-                     do_virial, forces, virials):
-    """Add the pair gradients ``g`` of ``centers`` to ``forces`` and ``virials`` (in place).
+@njit(cache=True, nogil=True, parallel=True)
+def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure, do_virial, forces,
+                       virials):
+    """Add the pair gradients ``g`` of ``centers`` to ``forces`` and ``virials`` (in place), per column.
 
     Parameters
     ----------
@@ -23,51 +23,16 @@ def scatter_pairs_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structur
     nl_vectors : float64 (n_pairs, 3), Å
     centers : int64 (n_centers,)
         Their pairs, in neighbour-list order, are the rows of ``g``.
-    g : float64 (n_center_pairs, 3), eV/Å
+    g : float64 (n_columns, n_center_pairs, 3), eV/Å
+        One set of pair gradients per column (e.g. per committee member).
     atom_structure : int64 (n_atoms,)
         Structure of every batch atom.
     do_virial : bool
-    forces : float64 (n_atoms, 3), eV/Å
-    virials : float64 (n_structures, 3, 3), eV
-    """
-    q = 0
-    for c in range(centers.shape[0]):
-        i = centers[c]
-        s = atom_structure[i]
-        fx = 0.0
-        fy = 0.0
-        fz = 0.0
-        for p in range(nl_offsets[i], nl_offsets[i + 1]):
-            gx = g[q, 0]
-            gy = g[q, 1]
-            gz = g[q, 2]
-            j = nl_index[p]
-            forces[j, 0] -= gx
-            forces[j, 1] -= gy
-            forces[j, 2] -= gz
-            fx += gx
-            fy += gy
-            fz += gz
-            if do_virial:
-                for a in range(3):
-                    r = nl_vectors[p, a]
-                    virials[s, a, 0] -= r * gx
-                    virials[s, a, 1] -= r * gy
-                    virials[s, a, 2] -= r * gz
-            q += 1
-        forces[i, 0] += fx
-        forces[i, 1] += fy
-        forces[i, 2] += fz
+    forces : float64 (n_columns, n_atoms, 3), eV/Å
+    virials : float64 (n_columns, n_structures, 3, 3), eV
+        The virial of every centre's pairs is summed before it is added to its structure's.
 
-
-@njit(cache=True, nogil=True, parallel=True)
-def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure, do_virial, forces,
-                       virials):
-    """:func:`scatter_pairs_nb` for several columns at once (e.g. committee members).
-
-    ``g`` (n_columns, n_center_pairs, 3), ``forces`` (n_columns, n_atoms, 3) and ``virials``
-    (n_columns, n_structures, 3, 3) are indexed by column first; the virial of every centre's
-    pairs is summed before it is added to its structure's.  Columns run in parallel.
+    Columns run in parallel.
     """
     for col in prange(g.shape[0]):
         q = 0

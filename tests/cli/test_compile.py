@@ -90,6 +90,7 @@ def test_compile_module_compiles_every_kernel_real_runs_call(tmp_path):
         from anncli.compile import main
         assert main(["-q"]) == 0
         modules = ["anncli.descriptors._behler_kernels", "anncli.descriptors._chebyshev_kernels",
+                   "anncli.descriptors._chebyshev_forces", "anncli.descriptors.verlet",
                    "anncli.descriptors._neighbor_kernels", "anncli.io._xsf_kernels",
                    "anncli.network._force_kernels", "anncli.potential._kernels", "anncli.workflows.summaries"]
         for name in modules:
