@@ -12,8 +12,8 @@ from numba import njit, prange
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_structure, do_virial, forces,
-                       virials):
+def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, center_pairs, g, atom_structure, do_virial,
+                       forces, virials):
     """Add the pair gradients ``g`` of ``centers`` to ``forces`` and ``virials`` (in place), per column.
 
     Parameters
@@ -23,22 +23,32 @@ def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_struct
     nl_vectors : float64 (n_pairs, 3), Å
     centers : int64 (n_centers,)
         Their pairs, in neighbour-list order, are the rows of ``g``.
+    center_pairs : int64 (n_centers + 1,)
+        Rows ``center_pairs[c]:center_pairs[c + 1]`` of ``g`` are the pairs of centre ``c``.
     g : float64 (n_columns, n_center_pairs, 3), eV/Å
         One set of pair gradients per column (e.g. per committee member).
     atom_structure : int64 (n_atoms,)
         Structure of every batch atom.
     do_virial : bool
-    forces : float64 (n_columns, n_atoms, 3), eV/Å
-    virials : float64 (n_columns, n_structures, 3, 3), eV
-        The virial of every centre's pairs is summed before it is added to its structure's.
-
-    Columns run in parallel.
+    forces : float64 (n_chunks, n_columns, n_atoms, 3), eV/Å
+    virials : float64 (n_chunks, n_columns, n_structures, 3, 3), eV
+        The centres are split into ``n_chunks`` contiguous chunks that run in parallel (with
+        the columns), each adding to its own copy; the caller sums the copies.  The virial of
+        every centre's pairs is summed before it is added to its structure's.
     """
-    for col in prange(g.shape[0]):
-        q = 0
-        for c in range(centers.shape[0]):
+    n_chunks = forces.shape[0]
+    n_cols = g.shape[0]
+    n_c = centers.shape[0]
+    for item in prange(n_chunks * n_cols):
+        k = item // n_cols
+        col = item % n_cols
+        c0 = (n_c * k) // n_chunks
+        c1 = (n_c * (k + 1)) // n_chunks
+        f = forces[k, col]
+        for c in range(c0, c1):
             i = centers[c]
             s = atom_structure[i]
+            q = center_pairs[c]
             fx = 0.0
             fy = 0.0
             fz = 0.0
@@ -56,9 +66,9 @@ def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_struct
                 gy = g[col, q, 1]
                 gz = g[col, q, 2]
                 j = nl_index[p]
-                forces[col, j, 0] -= gx
-                forces[col, j, 1] -= gy
-                forces[col, j, 2] -= gz
+                f[j, 0] -= gx
+                f[j, 1] -= gy
+                f[j, 2] -= gz
                 fx += gx
                 fy += gy
                 fz += gz
@@ -76,19 +86,20 @@ def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, g, atom_struct
                     w21 += rz * gy
                     w22 += rz * gz
                 q += 1
-            forces[col, i, 0] += fx
-            forces[col, i, 1] += fy
-            forces[col, i, 2] += fz
+            f[i, 0] += fx
+            f[i, 1] += fy
+            f[i, 2] += fz
             if do_virial:
-                virials[col, s, 0, 0] -= w00
-                virials[col, s, 0, 1] -= w01
-                virials[col, s, 0, 2] -= w02
-                virials[col, s, 1, 0] -= w10
-                virials[col, s, 1, 1] -= w11
-                virials[col, s, 1, 2] -= w12
-                virials[col, s, 2, 0] -= w20
-                virials[col, s, 2, 1] -= w21
-                virials[col, s, 2, 2] -= w22
+                v = virials[k, col, s]
+                v[0, 0] -= w00
+                v[0, 1] -= w01
+                v[0, 2] -= w02
+                v[1, 0] -= w10
+                v[1, 1] -= w11
+                v[1, 2] -= w12
+                v[2, 0] -= w20
+                v[2, 1] -= w21
+                v[2, 2] -= w22
 
 
 @njit(cache=True)

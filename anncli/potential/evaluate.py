@@ -10,6 +10,11 @@ This module owns the fused evaluation of a :class:`~anncli.potential.model_file.
    which a Numba kernel scatters into forces (``F_j -= g``, ``F_i += g``) and the
    virial (``W -= outer(r, g)``) of the pair's structure.
 
+For one model (not a committee) with a descriptor that offers it (Chebyshev), steps 1-3
+run as one sweep over the centres (``setup.fused_forces``: features, the network of the
+centre and its pair gradients while its neighbours are in cache); a committee's networks
+are cheaper in the batched passes of step 2.
+
 No per-pair feature derivative array is ever stored, so memory is linear in the number
 of pairs.  Many small structures go through one call (``batch_atoms`` atoms at a time);
 a big structure is one call.
@@ -27,6 +32,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+import numba
 import numpy as np
 
 from anncli.descriptors.validation import check_batch_arrays
@@ -260,8 +266,10 @@ class Potential:
         want_virial = bool(forces and stress)
         per_member = bool(forces and committee_forces and n_m > 1)
         n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
-        f_acc = np.zeros((n_f, n_atoms, 3)) if forces else None
-        v_acc = np.zeros((n_f, n_s, 3, 3)) if want_virial else np.zeros((n_f, 1, 3, 3))
+        # the scatter runs columns and chunks of centres in parallel, each chunk into its own copy
+        n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
+        f_acc = np.zeros((n_chunks, n_f, n_atoms, 3)) if forces else None
+        v_acc = np.zeros((n_chunks, n_f, n_s if want_virial else 1, 3, 3))
         atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
         extra = []
         for sym in self.species:
@@ -294,8 +302,17 @@ class Potential:
                 else:
                     g_cols = setup.pair_gradients(nl, sf.centers, env_types,
                                                   grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
-            scatter_columns_nb(nl.offsets, nl.index, nl.vectors, sf.centers, g_cols, atom_structure,
+            counts = nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]
+            center_pairs = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=center_pairs[1:])
+            scatter_columns_nb(nl.offsets, nl.index, nl.vectors, sf.centers, center_pairs, g_cols, atom_structure,
                                want_virial, f_acc, v_acc)
+        if n_chunks > 1:
+            f_acc = f_acc.sum(axis=0)
+            v_acc = v_acc.sum(axis=0)
+        else:
+            f_acc = None if f_acc is None else f_acc[0]
+            v_acc = v_acc[0]
         f_out = None if f_acc is None else (f_acc[0] if n_f == 1 else f_acc.mean(axis=0))
         virial = None if not want_virial else (v_acc[0] if n_f == 1 else v_acc.mean(axis=0))
         ref = np.array([self._ref[s] for s in self.species])[sym_idx] if n_atoms else np.zeros(0)
