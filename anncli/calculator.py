@@ -46,10 +46,11 @@ class ANNCalculator(Calculator):
         (needed when the model's baseline was stored in the structure files).  A model's
         baseline is always included in the results.
     skin : float, Å
-        Skin of the Verlet neighbour list kept between calculations (MD, relaxations): the
+        Skin of a Verlet neighbour list kept between calculations (MD, relaxations): the
         list is built with the cutoff plus ``skin`` and rebuilt only when an atom has moved
         more than ``skin / 2`` (or the cell changed); results equal a fresh list's to
-        round-off.  0 builds the list at every calculation.
+        round-off.  The default 0 builds the list at every calculation, which measured as
+        fast or faster (see :data:`anncli.descriptors.verlet.DEFAULT_SKIN`).
     **kwargs
         Passed to :class:`ase.calculators.calculator.Calculator`.
 

@@ -140,7 +140,7 @@ def _committee_and_md(model: Path, structure: Path) -> None:
     s = read_structures(structure)[0]
     load_potential([model, model]).evaluate([s], committee_forces=True, extrapolation=False)
     atoms = s.to_ase()
-    atoms.calc = ANNCalculator(model, extrapolation=False)
+    atoms.calc = ANNCalculator(model, extrapolation=False, skin=0.5)
     atoms.get_forces()
 
 
