@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from anncli.descriptors._chebyshev_kernels import FASTMATH, _angular, _gather
+from anncli.descriptors._chebyshev_kernels import FASTMATH, _gather
 from anncli.network._atomic_nb import energy_and_gradient
 
 
@@ -49,6 +49,53 @@ def _radial_tables(nrp, sc, typed, nr, half, tt, dt, row):  # pragma: no cover
             for k in range(nrp):
                 a += sc[18, k] * tt[n, k]
             row[half + n] = a
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _angular_2d(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row):  # pragma: no cover
+    """:func:`~anncli.descriptors._chebyshev_kernels._angular` with 2-D indexing (no row views,
+    whose reference counts cost more than the arithmetic here) and both moments in one sweep."""
+    nm = deg.shape[0]
+    for k in range(nap):
+        mono[0, k] = 1.0
+    for q in range(1, nm):
+        pq = parent[q]
+        aq = 10 + axis[q]
+        for k in range(nap):
+            mono[q, k] = mono[pq, k] * sc[aq, k]
+    qsum = 0.0
+    qtsum = 0.0
+    for k in range(nap):
+        qsum += sc[5, k] * sc[5, k]
+    if typed:
+        for k in range(nap):
+            qtsum += sc[8, k] * sc[8, k]
+        for q in range(nm):
+            acc = 0.0
+            acct = 0.0
+            for k in range(nap):
+                m = mono[q, k]
+                acc += sc[5, k] * m
+                acct += sc[8, k] * m
+            s_mom[q] = acc
+            st_mom[q] = acct
+    else:
+        for q in range(nm):
+            acc = 0.0
+            for k in range(nap):
+                acc += sc[5, k] * mono[q, k]
+            s_mom[q] = acc
+    for n in range(na + 1):
+        acc = 0.0
+        acct = 0.0
+        for q in range(nm):
+            c = tcoef[n, deg[q]] * mult[q]
+            acc += c * s_mom[q] * s_mom[q]
+            if typed:
+                acct += c * st_mom[q] * st_mom[q]
+        row[nrad + n] = 0.5 * (acc - qsum)
+        if typed:
+            row[half + nrad + n] = 0.5 * (acct - qtsum)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -268,7 +315,7 @@ def _pair_gradients(
         for c in range(b * block, min(n_c, (b + 1) * block)):
             nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
             _radial_tables(nrp, sc, typed, nr, half, tt, dt, row)
-            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
+            _angular_2d(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
             for col in range(de_dg.shape[1]):
                 _column(nrp, nap, sc, tt, dt, mono, s_mom, st_mom, acc, kc, wdeg, wdegt, de_dg[c, col], typed,
                         nr, na, deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[col])
@@ -310,7 +357,7 @@ def _fused_forces(
             row = features[c]
             nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
             _radial_tables(nrp, sc, typed, nr, half, tt, dt, row)
-            _angular(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
+            _angular_2d(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
             for m in range(n_mem):
                 energies[m, c] = energy_and_gradient(row, wflat, layers, n_layers, m, hbuf, dbuf, grads[m])
             for col in range(gout.shape[0]):  # this centre's rows (gout need not be zero on entry)
