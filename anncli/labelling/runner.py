@@ -288,14 +288,20 @@ def _run_pool(method, structures, tasks, work_dir: Path, workers: int, finish, p
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             running: dict = {}
 
-            def refill() -> None:
+            def refill() -> bool:
+                """Start tasks up to ``n`` in flight; False if the pool broke meanwhile."""
                 source = suspects if alone else queue
                 while source and len(running) < n:
                     key, i = source.pop(0)
-                    running[pool.submit(_compute, method, structures[i], work_dir / "calc" / key, key, i)] = (key, i)
+                    try:
+                        fut = pool.submit(_compute, method, structures[i], work_dir / "calc" / key, key, i)
+                    except BrokenProcessPool:  # a worker died after the last wait(): not this task's fault
+                        source.insert(0, (key, i))
+                        return False
+                    running[fut] = (key, i)
+                return True
 
-            refill()
-            broken = False
+            broken = not refill()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -311,7 +317,7 @@ def _run_pool(method, structures, tasks, work_dir: Path, workers: int, finish, p
                     finish(key, status, value)
                     progress.update(1, work=len(structures[i]))
                 if not broken:
-                    refill()
+                    broken = not refill()
 
 
 def _write_failures(work_dir: Path, failures: list[dict]) -> Path | None:
