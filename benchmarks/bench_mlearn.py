@@ -1,0 +1,227 @@
+"""Test-set accuracy on the mlearn Si and Mo benchmark (Zuo et al., J. Phys. Chem. A 124, 731 (2020)).
+
+The published training/test split of ../shared/data/mlearn (pymatgen Structure dicts in JSON:
+total energies in eV, forces in eV/Å) is converted to extxyz with ASE in a temporary directory
+(the dicts are parsed here: lattice matrix, sites with species and Cartesian ``xyz``; no
+pymatgen needed).  For each element the training file is featurised (``anncli generate``,
+free-atom energy ``fit``), networks are trained on energies and forces with the validation
+split taken from the training file (``validation_fraction``), and the test file is evaluated
+with the saved (best) model through the Potential API.  Printed per element: test MAE of the
+energy (meV/atom) and of the force components (eV/Å) for every seed, their mean and spread,
+next to the published numbers (best of the paper's MTP/GAP/SNAP/qSNAP/NNP; the paper's n2p2
+NNP).
+
+The defaults are the recipe of README "Force training recipe" (``example_inputs/recipe-forces.yaml``);
+``--radial/--angular/--hidden/--force-weight/--epochs/--optimizer`` change it, e.g. the
+new-user baseline of issue 11 is
+``--radial 5.5 16 --angular 4.5 8 --hidden 20 20 --force-weight 0.01``.
+
+Ends with ``RESULT si_energy_mae_mev=<x> si_force_mae_ev_a=<x> mo_energy_mae_mev=<x>
+mo_force_mae_ev_a=<x>`` (means over the seeds; elements not run are left out).
+Usage: python benchmarks/bench_mlearn.py [--elements Si Mo] [--seeds 1 2 3] [--epochs N]
+       [--radial RC ORDER] [--angular RC ORDER] [--hidden N N] [--force-weight W]
+       [--optimizer lbfgs|adam] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+# ../shared/data of the checkout (or of a parent directory, for a git worktree)
+DATA = next((p / "shared" / "data" / "mlearn" for p in REPO.parents
+             if (p / "shared" / "data" / "mlearn").is_dir()), REPO.parent / "shared" / "data" / "mlearn")
+
+#: Test-set MAE (meV/atom, eV/Å) of Zuo et al. 2020, Table 2 / Fig. 3: the best model per
+#: element (its name) and the paper's n2p2 NNP.
+PUBLISHED = {
+    "Si": {"best": ("MTP", 2.21, 0.06), "nnp": (5.63, 0.109)},
+    "Mo": {"best": ("GAP", 2.24, 0.09), "nnp": (3.65, 0.125)},
+}
+#: Issue 11's new-user baseline (Chebyshev 5.5/16 + 4.5/8, 2x20 tanh, L-BFGS, force_weight 0.01).
+BASELINE = {"Si": (4.5, 0.085), "Mo": (3.25, 0.132)}
+
+# The recipe (README "Force training recipe"); the command-line options override it.
+RADIAL = (6.0, 20)
+ANGULAR = (4.5, 8)
+HIDDEN = [20, 20]
+FORCE_WEIGHT = 0.03
+EPOCHS = 1000
+
+GENERATE = """structures: [{xyz}]
+output: {name}.h5
+overwrite: true
+reference_energies: {{{el}: fit}}
+descriptors:
+  default:
+    type: chebyshev
+    radial: {{cutoff: {rc_r}, order: {n_r}}}
+    angular: {{cutoff: {rc_a}, order: {n_a}}}
+"""
+
+TRAIN = """trainset: {name}.h5
+output: {name}-{seed}.h5
+output_dir: {name}-{seed}
+overwrite: true
+seed: {seed}
+validation_fraction: 0.1
+networks:
+  default: {{hidden: {hidden}, activation: {activation}}}
+optimizer: {optimizer}
+epochs: {epochs}
+log_every: {log_every}
+checkpoint_every: 0
+force_weight: {force_weight}
+selection: {selection}
+{extra}"""
+
+
+def atoms_from_mlearn(entry: dict):
+    """One mlearn record as an ``ase.Atoms`` with energy (eV) and forces (eV/Å) attached.
+
+    Parameters
+    ----------
+    entry : dict
+        ``{"structure": pymatgen Structure dict, "outputs": {"energy", "forces", ...}, ...}``;
+        the lattice ``matrix`` rows are the cell vectors (Å), every site has ``species``
+        (one element, occupancy 1) and ``xyz`` (Cartesian, Å) or ``abc`` (fractional).
+    """
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    st = entry["structure"]
+    cell = np.array(st["lattice"]["matrix"], dtype=float)
+    symbols, xyz = [], []
+    for site in st["sites"]:
+        species = site["species"]
+        if len(species) != 1 or abs(float(species[0].get("occu", 1)) - 1.0) > 1e-9:
+            raise ValueError(f"partial occupancy in {entry.get('description', '?')}")
+        symbols.append(species[0]["element"])
+        xyz.append(site["xyz"] if "xyz" in site else np.asarray(site["abc"], float) @ cell)
+    atoms = Atoms(symbols, positions=np.array(xyz, dtype=float), cell=cell, pbc=True)
+    out = entry["outputs"]
+    forces = np.array(out["forces"], dtype=float).reshape(len(atoms), 3)
+    atoms.calc = SinglePointCalculator(atoms, energy=float(out["energy"]), forces=forces)
+    atoms.info["group"] = str(entry.get("group", ""))
+    return atoms
+
+
+def read_mlearn(path: Path) -> list:
+    """All records of one mlearn JSON file as ``ase.Atoms`` (see :func:`atoms_from_mlearn`)."""
+    with path.open() as fh:
+        return [atoms_from_mlearn(e) for e in json.load(fh)]
+
+
+def test_errors(model: Path, test: list) -> tuple[float, float]:
+    """Energy MAE (meV/atom) and force-component MAE (eV/Å) of ``model`` on ``test``."""
+    from anncli.potential import load_potential
+
+    pot = load_potential(model)
+    preds, _ = pot.evaluate(test, forces=True, stress=False, extrapolation=False)
+    de = [abs(p.energy - a.get_potential_energy()) / len(a) for p, a in zip(preds, test)]
+    df = np.concatenate([np.abs(p.forces - a.get_forces()).ravel() for p, a in zip(preds, test)])
+    return 1000.0 * float(np.mean(de)), float(np.mean(df))
+
+
+def _spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} ± {(max(values) - min(values)) / 2:.2g}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--elements", nargs="+", default=["Si", "Mo"], choices=sorted(PUBLISHED))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1], help="each seed: its own validation split and weights")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--radial", type=float, nargs=2, default=RADIAL, metavar=("RC", "ORDER"))
+    ap.add_argument("--angular", type=float, nargs=2, default=ANGULAR, metavar=("RC", "ORDER"))
+    ap.add_argument("--hidden", type=int, nargs="+", default=HIDDEN)
+    ap.add_argument("--activation", default="tanh")
+    ap.add_argument("--force-weight", type=float, default=FORCE_WEIGHT)
+    ap.add_argument("--selection", default="auto", choices=["auto", "energy", "forces", "loss"])
+    ap.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
+    ap.add_argument("--learning-rate", type=float, default=0.003, help="adam only")
+    ap.add_argument("--batch-size", type=int, default=8, help="adam only")
+    ap.add_argument("--keep", type=Path, help="work in this directory and keep it (default: a temporary one)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from anncli.config.generate import load_generate_config
+    from anncli.config.loader import load_config
+    from anncli.config.train import TrainConfig
+    from anncli.workflows import generate, train
+
+    if args.optimizer == "lbfgs":
+        optimizer, extra = "{method: lbfgs}", ""
+    else:
+        optimizer = (f"{{method: adam, learning_rate: {args.learning_rate}, schedule: "
+                     f"{{kind: plateau, factor: 0.5, patience: 25, min_lr: 1.0e-5}}}}")
+        extra = f"batch_size: {args.batch_size}\n"
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_mlearn_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"recipe: Chebyshev radial {args.radial[0]:g}/{int(args.radial[1])} + angular "
+          f"{args.angular[0]:g}/{int(args.angular[1])}, {'x'.join(map(str, args.hidden))} {args.activation}, "
+          f"{args.optimizer} {args.epochs} epochs, force_weight {args.force_weight:g}, selection "
+          f"{args.selection}; seeds {args.seeds}; workdir {work}", flush=True)
+    results: dict[str, list[tuple[float, float]]] = {}
+    try:
+        for el in args.elements:
+            from ase.io import write
+
+            train_atoms = read_mlearn(args.data / f"{el}_training.json")
+            test_atoms = read_mlearn(args.data / f"{el}_test.json")
+            write(work / f"{el}_training.extxyz", train_atoms, format="extxyz")
+            name = el.lower()
+            gen = work / f"generate-{name}.yaml"
+            gen.write_text(GENERATE.format(xyz=work / f"{el}_training.extxyz", name=name, el=el,
+                                           rc_r=args.radial[0], n_r=int(args.radial[1]),
+                                           rc_a=args.angular[0], n_a=int(args.angular[1])))
+            generate.run(load_generate_config(gen), config_path=gen)
+            results[el] = []
+            for seed in args.seeds:
+                path = work / f"train-{name}-{seed}.yaml"
+                path.write_text(TRAIN.format(
+                    name=name, seed=seed, hidden=list(args.hidden), activation=args.activation,
+                    optimizer=optimizer, epochs=args.epochs, log_every=max(args.epochs, 1),
+                    force_weight=args.force_weight, selection=args.selection, extra=extra))
+                t0 = time.perf_counter()
+                res = train.run(load_config(path, TrainConfig), config_path=path)
+                e_mae, f_mae = test_errors(res.model_path, test_atoms)
+                results[el].append((e_mae, f_mae))
+                print(f"{el} seed {seed}: test MAE {e_mae:.2f} meV/atom, {f_mae:.3f} eV/Å "
+                      f"(best epoch {res.best_epoch} of {res.epochs}, validation energy RMSE "
+                      f"{res.val_rmse:.2f} meV/atom; {time.perf_counter() - t0:.0f} s)", flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\n| element | model | energy MAE (meV/atom) | force MAE (eV/Å) |\n|---|---|---|---|")
+    keys = []
+    for el, rows in results.items():
+        best = PUBLISHED[el]["best"]
+        print(f"| {el} | best published ({best[0]}) | {best[1]} | {best[2]} |")
+        print(f"| {el} | n2p2 NNP (paper) | {PUBLISHED[el]['nnp'][0]} | {PUBLISHED[el]['nnp'][1]} |")
+        print(f"| {el} | anncli, issue-11 new-user baseline | {BASELINE[el][0]} | {BASELINE[el][1]} |")
+        print(f"| {el} | anncli, this run ({len(rows)} seed(s), mean ± half range) | "
+              f"{_spread([r[0] for r in rows])} | {_spread([r[1] for r in rows])} |")
+        keys.append(f"{el.lower()}_energy_mae_mev={statistics.fmean(r[0] for r in rows):.3f} "
+                    f"{el.lower()}_force_mae_ev_a={statistics.fmean(r[1] for r in rows):.4f}")
+    print("RESULT " + " ".join(keys))
+
+
+if __name__ == "__main__":
+    main()
