@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from anncli import __version__
@@ -295,6 +296,16 @@ def bootstrap_weights(weights: np.ndarray, train_ids: np.ndarray, seed: int, mem
     return out
 
 
+def _note_unused_forces(path) -> None:
+    """Say so when the training set has reference forces that energy-only training ignores."""
+    with h5py.File(path, "r") as f:
+        st = f.get("structures")
+        n = int(np.count_nonzero(st["has_forces"][()])) if st is not None and "has_forces" in st else 0
+    if n:
+        logger.info("%s: %d structures have reference forces, which are not used (force_weight: 0); "
+                    "force_weight: 0.1 trains on them too, usually with better energies", path, n)
+
+
 def optimisation_settings(config: TrainConfig, weights: np.ndarray) -> dict:
     """The settings a resumed run must share with its checkpoint, flattened to dotted keys.
 
@@ -462,6 +473,8 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     weights = _structure_weights(config, data.n_structures)
     optimizer = _optimizer(config, nets.n_params)
     content_id = _trainset_id(config.trainset)
+    if config.force_weight == 0 and not member:
+        _note_unused_forces(config.trainset)
 
     if resume:
         ck = load_checkpoint(ck_path)

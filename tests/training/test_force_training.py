@@ -379,3 +379,24 @@ def test_force_selection_needs_force_training(force_set, capsys):
     path = _train_yaml(tmp, selection="loss", output="x.h5")
     assert main(["train", str(path)]) == 2
     assert "selection: loss needs force training" in capsys.readouterr().err
+
+
+def test_energy_only_training_says_that_the_forces_are_unused(force_set, caplog):
+    """force_weight 0 on a set with forces: one info line naming how many structures have them."""
+    import logging
+
+    from anncli.config.loader import load_config
+    from anncli.config.train import TrainConfig
+    from anncli.workflows import train
+
+    tmp, structures = force_set
+    path = _train_yaml(tmp, force_weight=0, epochs=1, output="note.h5", output_dir="out-note")
+    with caplog.at_level(logging.INFO, logger="anncli"):
+        train.run(load_config(path, TrainConfig), config_path=path)
+    notes = [r.getMessage() for r in caplog.records if "not used (force_weight: 0)" in r.getMessage()]
+    assert len(notes) == 1 and f"{len(structures)} structures have reference forces" in notes[0]
+    caplog.clear()
+    path = _train_yaml(tmp, force_weight=0.1, epochs=1, output="note2.h5", output_dir="out-note2")
+    with caplog.at_level(logging.INFO, logger="anncli"):
+        train.run(load_config(path, TrainConfig), config_path=path)
+    assert not [r for r in caplog.records if "not used (force_weight: 0)" in r.getMessage()]
