@@ -25,7 +25,7 @@ from typing import IO, Iterator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AtomicFile", "atomic_path", "atomic_open", "temporary_name"]
+__all__ = ["AtomicFile", "atomic_path", "atomic_open", "temporary_name", "write_files_atomically"]
 
 
 def temporary_name(path: str | Path) -> Path:
@@ -148,3 +148,33 @@ def atomic_open(path: str | Path, mode: str = "w", *, fsync: bool = True,
     with atomic_path(path, fsync=fsync) as tmp:
         with open(tmp, mode, **open_kwargs) as fh:
             yield fh
+
+
+def write_files_atomically(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
+    """Write every file under its temporary name first, then rename them all (nothing on error).
+
+    Parameters
+    ----------
+    out_dir : Path
+        Created if needed.
+    files : dict of str to str or bytes
+        File name (inside ``out_dir``) and content; text is written as UTF-8.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order given.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pending = [AtomicFile(out_dir / name) for name in files]
+    try:
+        for out, content in zip(pending, files.values()):
+            if isinstance(content, bytes):
+                out.tmp.write_bytes(content)
+            else:
+                with open(out.tmp, "w", newline="", encoding="utf-8") as fh:
+                    fh.write(content)
+        return [out.commit() for out in pending]
+    finally:
+        for out in pending:
+            out.discard()

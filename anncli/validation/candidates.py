@@ -36,7 +36,12 @@ def _score_kind(cfg, potential) -> str:
     return kind
 
 
-def _fingerprints(potential, structures: list) -> np.ndarray:
+def potential_fingerprints(potential, structures: list) -> np.ndarray:
+    """One fingerprint row per structure in the potential's normalised feature space.
+
+    See :func:`anncli.validation.selection.structure_fingerprints`; used to thin candidates by
+    farthest-point sampling (validate's ``candidates``, ``anncli active``).
+    """
     from anncli.descriptors.batch import featurize_batch
     from anncli.potential.evaluate import pack_structures
     from anncli.validation.selection import structure_fingerprints
@@ -102,7 +107,7 @@ def select_next(config, potential, base_dir: Path, files_out: dict) -> dict:
                 "extrapolation_grade": p.extrapolation_grade, "n_extrapolating": p.n_extrapolating,
             })
         if cfg.diverse:
-            prints.append(_fingerprints(potential, batch))
+            prints.append(potential_fingerprints(potential, batch))
         structures.extend(batch)
         batch.clear()
 

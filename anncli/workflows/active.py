@@ -255,7 +255,7 @@ def _select(config, it: Path, k: int, potential, frames: list, base_dir: Path) -
 
     from anncli.io.atomic import atomic_open
     from anncli.labelling import structure_key
-    from anncli.validation.candidates import _fingerprints
+    from anncli.validation.candidates import potential_fingerprints
     from anncli.validation.selection import select_candidates
     from anncli.workflows.validate import csv_text
 
@@ -282,7 +282,7 @@ def _select(config, it: Path, k: int, potential, frames: list, base_dir: Path) -
         ok = score > sel.threshold
         if sel.extrapolation is not None:
             ok |= grade > sel.extrapolation
-        prints = _fingerprints(potential, atoms) if sel.diverse else None
+        prints = potential_fingerprints(potential, atoms) if sel.diverse else None
         chosen = select_candidates(np.where(ok, score, -np.inf), sel.n, prints, threshold=-np.inf, pool=sel.pool)
         rank = {int(i): r + 1 for r, i in enumerate(chosen)}
         for i, (a, origin, src, frame) in enumerate(cands):

@@ -206,7 +206,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Sample
     from anncli.io import expand_sources
     from anncli.labelling.inputs import read_atoms
     from anncli.sampling.summary import candidates_csv, count_table, selection_png
-    from anncli.workflows.validate import _write_all
+    from anncli.io.atomic import write_files_atomically
 
     stream = stdout if stdout is not None else sys.stdout
     base_dir = Path(config_path).resolve().parent if config_path is not None else Path.cwd()
@@ -234,7 +234,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Sample
         files_out["selection.png"] = selection_png(
             pca_2d(result.fingerprints), [a.info["kind"] for a in result.pool], result.selected, KINDS,
             (result.covering_radius, result.random_covering_radius))
-    result.outputs = _write_all(out_dir, files_out)
+    result.outputs = write_files_atomically(out_dir, files_out)
     for name in OUTPUT_FILES:  # files of an earlier run that this one does not write
         if name not in files_out and (out_dir / name).exists():
             (out_dir / name).unlink()

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from anncli.exceptions import DataError
+from anncli.io.atomic import write_files_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -309,25 +310,6 @@ def _extrapolating_extxyz(col: _Collector) -> str:
     return buf.getvalue()
 
 
-def _write_all(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write every file under its temporary name first, then rename them all (nothing on error)."""
-    from anncli.io.atomic import AtomicFile
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pending = [AtomicFile(out_dir / name) for name in files]
-    try:
-        for out, content in zip(pending, files.values()):
-            if isinstance(content, bytes):
-                out.tmp.write_bytes(content)
-            else:
-                with open(out.tmp, "w", newline="", encoding="utf-8") as fh:
-                    fh.write(content)
-        return [out.commit() for out in pending]
-    finally:
-        for out in pending:
-            out.discard()
-
-
 def run(config, *, config_path: str | Path | None = None, stdout=None) -> ValidateResult:
     """Run the validate stage.
 
@@ -404,7 +386,7 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Valida
     files_out["report.html"] = render_html(report)
     result = ValidateResult(report=report, n_structures=report.get("n_structures", 0),
                             n_atoms=report.get("n_atoms", 0))
-    result.outputs = _write_all(out_dir, files_out)
+    result.outputs = write_files_atomically(out_dir, files_out)
     stream.write(summary_text(report))
     result.seconds = time.perf_counter() - t0
     logger.info("validate: done in %.2f s; report in %s", result.seconds, out_dir / "report.html")
