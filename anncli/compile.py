@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,9 +82,14 @@ def _write_structures(directory: Path, n: int = 8, seed: int = 0) -> None:
 
 
 DESCRIPTORS = {"chebyshev": ("cheb", _CHEBYSHEV), "behler2011": ("behler", _BEHLER)}
+#: The two halves of the work, run in parallel processes by :func:`main` (Numba compiles in one
+#: thread per process; the kernels both halves need are compiled twice at the same time, and
+#: Numba's cache writes are atomic).
+PARTS = ("fit", "use")
 
 
-def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, ...] = tuple(DESCRIPTORS)) -> dict:
+def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, ...] = tuple(DESCRIPTORS),
+                    parts: tuple[str, ...] = PARTS) -> dict:
     """Run every kernel once so that Numba compiles (or loads) and caches it.
 
     Parameters
@@ -93,6 +100,9 @@ def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, .
     descriptors : tuple of str
         Descriptor families whose kernels are compiled (keys of :data:`DESCRIPTORS`); the
         neighbour list, network and training kernels are always compiled.
+    parts : tuple of str
+        ``fit``: generate and force training; ``use``: generate, energy training, predict, a
+        committee and the ASE calculator.  :func:`main` runs the two in parallel processes.
 
     Returns
     -------
@@ -112,23 +122,51 @@ def compile_kernels(workdir: str | Path | None = None, descriptors: tuple[str, .
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
         _write_structures(tmp / "data")
-        models = []
         for name, descriptor in (DESCRIPTORS[d] for d in descriptors):
-            gen = tmp / f"generate-{name}.yaml"
-            gen.write_text(_GENERATE.format(output=f"{name}.h5", descriptor=descriptor))
-            generate.run(load_config(gen, GenerateConfig), config_path=gen)
-            for force_weight in (0.0, 0.01):
-                cfg = tmp / f"train-{name}-{force_weight}.yaml"
-                model = f"model-{name}-{force_weight}.h5"
-                cfg.write_text(_TRAIN.format(trainset=f"{name}.h5", output=model, force_weight=force_weight))
-                train.run(load_config(cfg, TrainConfig), config_path=cfg)
-                models.append(model)
-        for model in models[::2]:
-            cfg = tmp / f"predict-{model}.yaml"
-            cfg.write_text(_PREDICT.format(model=model))
-            predict.run(load_config(cfg, PredictConfig), config_path=cfg, stdout=sys.stdout)
-            _committee_and_md(tmp / model, tmp / "data" / "s00.xsf")
+            if "fit" in parts:
+                gen = tmp / f"generate-{name}.yaml"
+                gen.write_text(_GENERATE.format(output=f"{name}.h5", descriptor=descriptor))
+                generate.run(load_config(gen, GenerateConfig), config_path=gen)
+                for force_weight in (0.0, 0.01):
+                    cfg = tmp / f"train-{name}-{force_weight}.yaml"
+                    cfg.write_text(_TRAIN.format(trainset=f"{name}.h5", output=f"model-{name}-{force_weight}.h5",
+                                                 force_weight=force_weight))
+                    train.run(load_config(cfg, TrainConfig), config_path=cfg)
+            if "use" in parts:  # an untrained model: the prediction kernels do not wait for training
+                model = _untrained_model(tmp / f"untrained-{name}.h5", descriptor)
+                cfg = tmp / f"predict-{name}.yaml"
+                cfg.write_text(_PREDICT.format(model=model.name))
+                predict.run(load_config(cfg, PredictConfig), config_path=cfg, stdout=sys.stdout)
+                _committee_and_md(model, tmp / "data" / "s00.xsf")
     return {"seconds": time.perf_counter() - t0, "compile_seconds": compile_seconds() - c0}
+
+
+def _untrained_model(path: Path, descriptor: str) -> Path:
+    """A model file with the descriptor ``descriptor`` (YAML flow text) and random 4-node networks."""
+    import json
+
+    import yaml
+
+    from anncli.network.mlp import Network, init_network_params
+    from anncli.potential.model_file import Model, save_model
+    from anncli.workflows.generate import build_setups
+
+    species = ["Cu", "Au"]
+    setups = build_setups({"default": yaml.safe_load(descriptor)}, species)
+    rng = np.random.default_rng(0)
+    nets, stats = {}, {}
+    for sym in species:
+        n_f = setups[sym].n_features
+        nets[sym] = Network([n_f, 4, 1], ["tanh", "linear"])
+        init_network_params(nets[sym], rng)
+        stats[sym] = (np.zeros(n_f), np.ones(n_f), np.full(n_f, -1e3), np.full(n_f, 1e3))
+    save_model(path, Model(
+        species=species, reference_energies=np.zeros(2),
+        descriptors={s: json.dumps(setups[s].to_dict()) for s in species},
+        feature_mean={s: v[0] for s, v in stats.items()}, feature_std={s: v[1] for s, v in stats.items()},
+        feature_min={s: v[2] for s, v in stats.items()}, feature_max={s: v[3] for s, v in stats.items()},
+        networks=nets, energy_shift=0.0, energy_scale=1.0, metadata={"source": "anncli.compile"}))
+    return path
 
 
 def _committee_and_md(model: Path, structure: Path) -> None:
@@ -151,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--descriptors", default=",".join(DESCRIPTORS),
                     help="descriptor families to compile, comma-separated (default: all: %(default)s); "
                          "the others compile on first use")
+    ap.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)  # one half, for the parallel run
     args = ap.parse_args(argv)
     chosen = tuple(d.strip() for d in args.descriptors.split(",") if d.strip())
     unknown = [d for d in chosen if d not in DESCRIPTORS]
@@ -159,11 +198,26 @@ def main(argv: list[str] | None = None) -> int:
     from anncli.cli import set_openmp_wait_policy
     from anncli.log import setup_logging
 
+    started = time.perf_counter()
     set_openmp_wait_policy()
     root = setup_logging(-1 if args.quiet else 0)
     for handler in root.handlers:  # the stages' messages (and extrapolation warnings) on the tiny set are noise
         handler.addFilter(lambda r: r.levelno >= logging.ERROR or r.name in ("anncli.kernels", logger.name))
-    result = compile_kernels(descriptors=chosen)
+    helper = None
+    parts = (args.part,) if args.part else PARTS
+    if args.part is None and (os.cpu_count() or 1) >= 2:  # the "use" half in a second process
+        helper = subprocess.Popen([sys.executable, "-m", "anncli.compile", "-q", "--part", "use",
+                                   "--descriptors", ",".join(chosen)])
+        parts = ("fit",)
+    try:
+        result = compile_kernels(descriptors=chosen, parts=parts)
+    finally:
+        status = helper.wait() if helper is not None else 0
+    if status != 0:
+        logger.error("compiling the prediction kernels failed (exit status %d)", status)
+        return 1
+    if helper is not None:  # the wall time of both halves, and whether either compiled anything
+        result["seconds"] = time.perf_counter() - started
     if result["compile_seconds"] > 0:
         logger.info("Numba kernels compiled and cached in %.0f s; later runs load them in a moment",
                     result["seconds"])

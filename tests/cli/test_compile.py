@@ -84,11 +84,12 @@ def test_watch_compilation_announces_once_and_counts_compile_time(caplog):
 
 
 def test_compile_module_compiles_every_kernel_real_runs_call(tmp_path):
-    """In a fresh interpreter, after ``python -m anncli.compile``, every kernel has machine code."""
+    """In a fresh interpreter, after both halves of ``python -m anncli.compile`` (run in one
+    process here, so that their dispatchers can be inspected), every kernel has machine code."""
     code = textwrap.dedent("""
         import importlib, numba.core.registry as registry
-        from anncli.compile import main
-        assert main(["-q"]) == 0
+        from anncli.compile import PARTS, compile_kernels
+        compile_kernels(parts=PARTS)
         modules = ["anncli.descriptors._behler_kernels", "anncli.descriptors._chebyshev_kernels",
                    "anncli.descriptors._chebyshev_forces", "anncli.descriptors.verlet",
                    "anncli.descriptors._neighbor_kernels", "anncli.io._xsf_kernels",
@@ -120,3 +121,20 @@ def test_compile_refuses_an_unknown_descriptor_family(capsys):
     assert exc.value.code == 2
     assert "unknown soap; choose from chebyshev, behler2011" in capsys.readouterr().err
     assert set(DESCRIPTORS) == {"chebyshev", "behler2011"}
+
+
+def test_compile_command_runs_both_halves_in_parallel(tmp_path):
+    """``python -m anncli.compile`` starts the prediction half in a second process and reports
+    the result of both (exit 0, one summary line); a failing half makes it exit 1."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "anncli.compile", "--descriptors", "chebyshev"], env=env,
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Numba kernels" in proc.stderr + proc.stdout
+    broken = dict(env, ANNCLI_SHARED_DATA="", PYTHONPATH=str(tmp_path) + os.pathsep + env["PYTHONPATH"])
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nif '--part' in sys.argv: raise SystemExit(3)\n")
+    proc = subprocess.run([sys.executable, "-m", "anncli.compile", "--descriptors", "chebyshev"], env=broken,
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "compiling the prediction kernels failed (exit status" in proc.stderr + proc.stdout
