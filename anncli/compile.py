@@ -8,7 +8,9 @@ that the cost is paid once, announced as what it is, before anything is timed.
 
 It runs generate (Chebyshev and Behler2011 descriptors), train (energies, and forces: the
 derivative kernels) and predict (forces, stress, extrapolation check) on a few tiny Cu-Au cells in a
-temporary directory: the same calls, hence the same kernel signatures, as real runs.
+temporary directory: the same calls, hence the same kernel signatures, as real runs. The two
+halves (generate and training; prediction with an untrained model, a committee and the ASE
+calculator) run in two processes, as Numba compiles in one thread per process.
 """
 
 from __future__ import annotations
