@@ -251,13 +251,14 @@ class SpeciesNetworks:
                               *fb.kernel_arrays(sym), out)
         return out
 
-    def force_residuals(self, batch: Batch) -> np.ndarray:
+    def force_residuals(self, batch: Batch, active: np.ndarray | None = None) -> np.ndarray:
         """Normalised force residuals F - F_ref of every batch atom, shape (n_atoms, 3).
 
-        Rows of atoms without reference forces (``batch.forces.coef == 0``) are meaningless.
+        Rows of atoms without reference forces (``batch.forces.coef == 0``), and with ``active``
+        (bool per batch structure) those of the other structures, are meaningless.
         """
         caches = {sym: self.nets[sym].forward(x, keep=True)[1] for sym, x in batch.x.items() if len(x)}
-        return self.forces(batch.forces, caches) - batch.forces.reference
+        return self.forces(batch.forces, caches, active) - batch.forces.reference
 
     def _force_loss_grad(self, fb: ForceBatch, caches: dict, grad: np.ndarray,
                          stats: list | None, active: np.ndarray) -> float:

@@ -139,14 +139,23 @@ class EpochContext:
         return getattr(self.source, "forces", None) is not None
 
     def force_rmse(self, which: str) -> float:
-        """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces."""
-        partial = getattr(self.source.forces, "fraction", 1.0) < 1.0  # the loss saw a subset
-        if which == "train" and self._is_current() and not partial:  # from the last loss evaluation
+        """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces.
+
+        With ``force_fraction`` < 1 the training RMSE is that of the structures drawn for the
+        current epoch (what the loss saw; a full pass would cost what the draw saves).
+        """
+        partial = which == "train" and getattr(self.source.forces, "fraction", 1.0) < 1.0
+        if which == "train" and self._is_current():  # from the last loss evaluation
             sq, n = self._last[2]
         else:
             sq, n = 0.0, 0
             for b in self._chunks(which):
-                r = self.nets.force_residuals(b)[b.forces.coef > 0]
+                fb = b.forces
+                active = fb.factor[fb.ids] > 0 if partial else None
+                keep = fb.coef > 0
+                if partial:
+                    keep &= active[fb.atom_structure]
+                r = self.nets.force_residuals(b, active)[keep]
                 sq += float(np.einsum("ij,ij->", r, r))
                 n += r.size
         return float(np.sqrt(sq / n)) / self.energy_scale * 1000.0 if n else float("nan")

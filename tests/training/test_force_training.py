@@ -400,3 +400,25 @@ def test_energy_only_training_says_that_the_forces_are_unused(force_set, caplog)
     with caplog.at_level(logging.INFO, logger="anncli"):
         train.run(load_config(path, TrainConfig), config_path=path)
     assert not [r for r in caplog.records if "not used (force_weight: 0)" in r.getMessage()]
+
+
+def test_train_force_rmse_with_force_fraction_is_that_of_the_drawn_structures(force_set):
+    """force_fraction 0.5: the training force RMSE (reused from the loss or computed afresh) is
+    the RMSE over the structures drawn for the epoch, not over all of them."""
+    from anncli.training.context import EpochContext
+
+    tmp, _ = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    source.forces.fraction = 0.5
+    train = np.arange(8)
+    ctx = EpochContext(nets, source, train, np.arange(8, 10), np.random.default_rng(0))
+    ctx.start_epoch(2)
+    drawn = np.flatnonzero(source.forces.factor)
+    assert 0 < len(drawn) < len(train)
+    fresh = ctx.force_rmse("train")
+    ctx.full_loss_grad(nets.params.copy())
+    assert ctx.force_rmse("train") == pytest.approx(fresh, rel=1e-12)
+    res = nets.force_residuals(source.batch(drawn)) / ctx.energy_scale * 1000.0
+    assert fresh == pytest.approx(float(np.sqrt(np.mean(res**2))), rel=1e-10)
+    everything = nets.force_residuals(source.batch(train)) / ctx.energy_scale * 1000.0
+    assert abs(fresh - float(np.sqrt(np.mean(everything**2)))) > 1e-6 * fresh
