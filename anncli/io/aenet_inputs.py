@@ -316,6 +316,20 @@ def _check_path(text: str, lineno: int, src: _Lines, what: str) -> str:
     return text
 
 
+def _files_block(src: _Lines) -> list[str]:
+    """The block after a FILES keyword: a count, then one file name per line (quotes removed)."""
+    n, text = src.next("the number of structure files")
+    nfiles = _int(_first(text, n, src, "the number of files")[0], n, src, "the number of FILES")
+    files = []
+    for _ in range(nfiles):
+        n, text = src.next(f"structure file {len(files) + 1} of {nfiles}")
+        item = text.strip()
+        if item[:1] in "\"'" and item[-1:] == item[:1] and len(item) > 1:
+            item = item[1:-1]
+        files.append(_check_path(item, n, src, "a structure file"))
+    return files
+
+
 def read_generate_in(
     path: str | Path, energy_unit: str = "eV", length_unit: str = "Angstrom"
 ) -> dict:
@@ -391,18 +405,8 @@ def read_generate_in(
                                       f"(the first is line {setups[sym][0]}).")
                 setups[sym] = (n, file)
         elif keyword == "files":
-            n, text = src.next("the number of structure files")
-            nfiles = _int(_first(text, n, src, "the number of files")[0], n, src,
-                          "the number of FILES")
-            files = []
-            for _ in range(nfiles):
-                n, text = src.next(f"structure file {len(files) + 1} of {nfiles}")
-                item = text.strip()
-                if item[:1] in "\"'" and item[-1:] == item[:1] and len(item) > 1:
-                    item = item[1:-1]
-                _check_path(item, n, src, "a structure file")
-                files.append(str((base / item).resolve()) if not Path(item).is_absolute()
-                             else item)
+            files = [str((base / item).resolve()) if not Path(item).is_absolute() else item
+                     for item in _files_block(src)]
         elif keyword == "forces":
             derivatives = _flag(line)
         elif keyword == "forcespercent":

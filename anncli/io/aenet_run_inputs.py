@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anncli.exceptions import ConfigError
-from anncli.io.aenet_inputs import _check_path, _first, _flag, _float, _int, _key_values, _Lines
+from anncli.io.aenet_inputs import _check_path, _files_block, _first, _flag, _float, _int, _key_values, _Lines
 
 logger = logging.getLogger(__name__)
 
@@ -406,15 +406,7 @@ def read_predict_in(path: str | Path) -> AenetInput:
             networks = _networks_lines(src, lineno, PREDICT_KEYWORDS, len(types) if types else None,
                                        "<species> <file.nn>")
         elif keyword == "files":
-            n, text = src.next("the number of structure files")
-            nfiles = _int(_first(text, n, src, "the number of files")[0], n, src, "the number of FILES")
-            files = []
-            for _ in range(nfiles):
-                n, text = src.next(f"structure file {len(files) + 1} of {nfiles}")
-                item = text.strip()
-                if item[:1] in "\"'" and item[-1:] == item[:1] and len(item) > 1:
-                    item = item[1:-1]
-                files.append(_check_path(item, n, src, "a structure file"))
+            files = _files_block(src)
         elif keyword == "forces":
             forces = _flag(line)
         elif keyword == "print_atomic_energies":
