@@ -422,13 +422,12 @@ FEATURES, DERIVATIVES = 0, 1
 
 def _chebyshev(
     mode, offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, de_dg, block, maxm, out, dout, gout,
+    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, maxm, out, dout,
 ):  # pragma: no cover
     """Features (and per-pair derivatives), parallel over blocks of centres (one compiled kernel).
 
     mode FEATURES: ``out`` (n_centers, n_features).  DERIVATIVES: also ``dout``
-    (n_center_pairs, n_features, 3), zero on entry.  ``de_dg`` and ``gout`` are unused
-    (kept for the callers' argument order).
+    (n_center_pairs, n_features, 3), zero on entry.
     """
     n_c = centers.shape[0]
     n_blocks = (n_c + block - 1) // block

@@ -326,10 +326,9 @@ class ChebyshevSetup:
         common, block, maxm = self._kernel_args(nl, centers, env_types)
         nf = self.n_features
         args = (
-            mode, *common, np.zeros((0, 1, nf)), block, maxm,
+            mode, *common, block, maxm,
             out if out is not None else np.zeros((0, nf)),
             dout if dout is not None else np.zeros((0, nf, 3)),
-            np.zeros((1, 0, 3)),
         )
         self._call(_kernels().chebyshev_nb, *args)
 
