@@ -177,6 +177,18 @@ def _ranges_rows(offsets: np.ndarray, ids: np.ndarray):
     return rows, local
 
 
+def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (any order, repeats allowed) of a 2-D dataset, with few HDF5 reads."""
+    if len(rows) == 0:
+        return np.zeros((0, dataset.shape[1]))
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    if hi - lo <= 4 * len(rows):  # one contiguous read, then select
+        return dataset[lo:hi][rows - lo]
+    order = np.unique(rows)
+    block = dataset[order]  # h5py point selection needs increasing indices
+    return block[np.searchsorted(order, rows)]
+
+
 class MemorySource:
     """Batches from features held in memory (normalised once, at construction).
 
@@ -246,15 +258,7 @@ class StreamSource:
         self._inv_std = {sym: norm.inv_std(sym) for sym in self.species}
 
     def _read_rows(self, sym: str, rows: np.ndarray) -> np.ndarray:
-        if len(rows) == 0:
-            return np.zeros((0, self._values[sym].shape[1]))
-        lo, hi = int(rows.min()), int(rows.max()) + 1
-        if hi - lo <= 4 * len(rows):  # one contiguous read, then select
-            block = self._values[sym][lo:hi]
-            return block[rows - lo]
-        order = np.unique(rows)
-        block = self._values[sym][order]  # h5py point selection needs increasing indices
-        return block[np.searchsorted(order, rows)]
+        return read_rows(self._values[sym], rows)
 
     def batch(self, ids: np.ndarray) -> Batch:
         ids = np.asarray(ids, dtype=np.int64)

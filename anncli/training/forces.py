@@ -30,7 +30,7 @@ import numpy as np
 from anncli.exceptions import ConfigError, DataError, FileFormatError
 from anncli.network.pair_data import PairData
 from anncli.network.species import ForceBatch
-from anncli.training.data import Normalization, TrainingData, _ranges_rows
+from anncli.training.data import Normalization, TrainingData, _ranges_rows, read_rows
 from anncli.training.pair_builder import check_features, compute_pair_data, radial_structure
 
 logger = logging.getLogger(__name__)
@@ -172,9 +172,8 @@ class ForceData:
                                             self.setups, labels=labels, structures=self.structures)
         for sym in self.species:
             rows, _ = _ranges_rows(self.species_offsets[sym], ids)
-            have = stored[sym][rows] if stored is not None else \
-                np.asarray(f["features"][sym]["values"][()], dtype=float)[rows] if len(rows) else \
-                np.zeros((0, len(self.scale[sym])))
+            have = (stored[sym][rows] if stored is not None
+                    else np.asarray(read_rows(f["features"][sym]["values"], rows), dtype=float))
             where = f"{self.path}: /features/{sym} of structures {int(ids[0]) + 1}-{int(ids[-1]) + 1}"
             check_features(have, features[sym], where)
         return pairs, atom_rows
