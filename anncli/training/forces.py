@@ -258,16 +258,14 @@ class ForceData:
         out = {}
         for sym in self.species:
             st = self.structures[sym]
-            off = row_start[sym]
             parts = []
+            centers = np.zeros(len(rows[sym]), dtype=np.int64)  # rows without pairs: never read
             if sym in pairs:
                 pd = pairs[sym]
                 pd.center_atom = sub_atoms[pd.center_atom]
                 pd.neighbor = sub_atoms[pd.neighbor].astype(np.int32)
-                sub_rows, _ = _ranges_rows(off, pos)
+                sub_rows, _ = _ranges_rows(row_start[sym], pos)
+                centers[sub_rows] = pd.center_atom
                 parts.append((sub_rows, pd))
-            centers = np.zeros(len(rows[sym]), dtype=np.int64)
-            if sym in pairs:
-                centers[sub_rows] = pairs[sym].center_atom
             out[sym] = _assemble(parts, len(rows[sym]), centers, st, len(st.angular_features))
         return out
