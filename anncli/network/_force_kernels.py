@@ -28,9 +28,9 @@ def pair_forces_nb(h, rows, row_start, shift, active, center_atom, pair_offset, 
     n_b = radial.shape[1]
     n_t = cw.shape[0]
     n_a = ang_features.shape[0]
-    for s in prange(row_start.shape[0] - 1):
-        if not active[s]:
-            continue
+    todo = np.flatnonzero(active)  # a prange over the active structures only balances the threads
+    for i_s in prange(todo.shape[0]):
+        s = todo[i_s]
         hb = np.zeros((n_t, n_b))
         for r in range(row_start[s], row_start[s + 1]):
             g = rows[r]
@@ -80,13 +80,16 @@ def contract_pairs_nb(adj, rows, row_start, shift, active, center_atom, pair_off
     n_b = radial.shape[1]
     n_t = cw.shape[0]
     n_a = ang_features.shape[0]
-    for s in prange(row_start.shape[0] - 1):
+    for s in range(row_start.shape[0] - 1):
+        if not active[s]:
+            out[row_start[s]:row_start[s + 1], :] = 0.0
+    todo = np.flatnonzero(active)
+    for i_s in prange(todo.shape[0]):
+        s = todo[i_s]
         acc = np.zeros((n_t, n_b))
         for r in range(row_start[s], row_start[s + 1]):
             for f in range(n_f):
                 out[r, f] = 0.0
-            if not active[s]:
-                continue
             g = rows[r]
             c = center_atom[g] + shift[s]
             acc[:, :] = 0.0

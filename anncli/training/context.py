@@ -65,6 +65,7 @@ class EpochContext:
             self._full["validation"] = list(source.chunks(self.val_ids))
         self.train_errors: np.ndarray | None = None  # last per-structure residuals (train)
         self._last: tuple | None = None  # (params, train residuals, [force sq-sum, count])
+        self._batch_force_stats = [0.0, 0]  # force residuals of this epoch's mini-batches
         self.n_loss_evals = 0
 
     def start_epoch(self, epoch: int) -> None:
@@ -73,6 +74,7 @@ class EpochContext:
         if forces is not None:
             forces.draw(epoch, self.train_ids)
             self._last = None  # the loss of the previous draw is not this epoch's
+        self._batch_force_stats = [0.0, 0]
 
     def _chunks(self, which: str):
         if which in self._full:
@@ -112,7 +114,7 @@ class EpochContext:
     def batch_loss_grad(self, x: np.ndarray, batch: Batch) -> tuple[float, np.ndarray]:
         """Loss and gradient of one mini-batch (weighted mean over its structures + L2)."""
         self._set(x)
-        loss, grad, _ = self.nets.loss_grad(batch)
+        loss, grad, _ = self.nets.loss_grad(batch, force_stats=self._batch_force_stats)
         wsum = float(batch.weights.sum())
         loss /= wsum
         grad /= wsum
@@ -142,11 +144,16 @@ class EpochContext:
         """RMSE (meV/Å) of the force components of ``train``/``validation`` atoms with forces.
 
         With ``force_fraction`` < 1 the training RMSE is that of the structures drawn for the
-        current epoch (what the loss saw; a full pass would cost what the draw saves).
+        current epoch (what the loss saw; a full pass would cost what the draw saves).  After an
+        epoch of mini-batches (Adam, SGD) it is the RMSE over the epoch's batches, each at the
+        parameters of its step, as PyTorch trainers report it: a second force pass over the
+        training set would cost about half an epoch.
         """
         partial = which == "train" and getattr(self.source.forces, "fraction", 1.0) < 1.0
         if which == "train" and self._is_current():  # from the last loss evaluation
             sq, n = self._last[2]
+        elif which == "train" and self._batch_force_stats[1]:
+            sq, n = self._batch_force_stats
         else:
             sq, n = 0.0, 0
             for b in self._chunks(which):

@@ -422,3 +422,33 @@ def test_train_force_rmse_with_force_fraction_is_that_of_the_drawn_structures(fo
     assert fresh == pytest.approx(float(np.sqrt(np.mean(res**2))), rel=1e-10)
     everything = nets.force_residuals(source.batch(train)) / ctx.energy_scale * 1000.0
     assert abs(fresh - float(np.sqrt(np.mean(everything**2)))) > 1e-6 * fresh
+
+
+def test_train_force_rmse_after_mini_batches_is_that_of_the_batches_at_their_steps(force_set):
+    """Adam/SGD: the training force RMSE of an epoch comes from its mini-batches (no second
+    force pass): with steps that do not move the weights it equals a fresh full evaluation; with
+    steps that do, it is the RMSE of each batch at the weights of its own step."""
+    from anncli.training.context import EpochContext
+    from anncli.training.optimizers import SGDMethod
+
+    tmp, _ = force_set
+    data, norm, source, nets = _prepared(tmp / "set.h5")
+    source.forces.fraction = 0.5
+    train = np.arange(8)
+    ctx = EpochContext(nets, source, train, np.arange(8, 10), np.random.default_rng(3), batch_size=3)
+    ctx.start_epoch(1)
+    SGDMethod(nets.n_params, learning_rate=0.0).run_epoch(nets.params, ctx)
+    from_batches = ctx.force_rmse("train")
+    ctx._batch_force_stats = [0.0, 0]
+    assert from_batches == pytest.approx(ctx.force_rmse("train"), rel=1e-12)
+
+    ctx.start_epoch(2)
+    sq, n, params = 0.0, 0, nets.params
+    for batch in ctx.batches():  # what an SGD epoch sees, step by step
+        fb = batch.forces
+        keep = (fb.factor[fb.ids] > 0)[fb.atom_structure] & (fb.coef > 0)
+        r = nets.force_residuals(batch)[keep]
+        sq, n = sq + float(np.sum(r * r)), n + r.size
+        params -= 0.05 * ctx.batch_loss_grad(params, batch)[1]
+    assert n > 0
+    assert ctx.force_rmse("train") == pytest.approx(np.sqrt(sq / n) / ctx.energy_scale * 1000.0, rel=1e-10)
