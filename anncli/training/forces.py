@@ -35,9 +35,32 @@ from anncli.training.pair_builder import check_features, compute_pair_data, radi
 
 logger = logging.getLogger(__name__)
 
-#: Atoms per chunk when the derivatives of a whole training set are computed (``memory: load``):
-#: the dense float64 derivatives of one chunk are held while it is compressed.
+#: Atoms per chunk when derivatives are computed: the dense float64 derivatives of one chunk
+#: are held while it is compressed.
 CHUNK_ATOMS = 2000
+#: Atoms per full-pass chunk of force training: with ``memory: stream`` the compact pair data of
+#: one chunk is held at once (TiO2, 56 features: ~17 kB per atom).
+STREAM_CHUNK_ATOMS = 20000
+
+
+def stream_chunk_structures(n_atoms: np.ndarray, limit: int = 2000) -> int:
+    """Structures per full-pass chunk with forces: at most ``limit``, ~STREAM_CHUNK_ATOMS atoms."""
+    mean = float(np.mean(n_atoms)) if len(n_atoms) else 1.0
+    return max(1, min(int(limit), int(STREAM_CHUNK_ATOMS / max(mean, 1.0))))
+
+
+def _atom_chunks(ids: np.ndarray, n_atoms: np.ndarray):
+    """(start, stop) of consecutive groups of ``ids`` with at most CHUNK_ATOMS atoms (or one
+    structure)."""
+    start = 0
+    while start < len(ids):
+        stop = start + 1
+        total = int(n_atoms[ids[start]])
+        while stop < len(ids) and total + n_atoms[ids[stop]] <= CHUNK_ATOMS:
+            total += int(n_atoms[ids[stop]])
+            stop += 1
+        yield start, stop
+        start = stop
 
 
 def _setups(data: TrainingData) -> dict:
@@ -184,13 +207,7 @@ class ForceData:
         parts: dict[str, list] = {sym: [] for sym in self.species}
         n_atoms = np.diff(self.atom_offset)
         with h5py.File(self.path, "r") as f:
-            start = 0
-            while start < len(with_forces):
-                stop = start + 1
-                total = int(n_atoms[with_forces[start]])
-                while stop < len(with_forces) and total + n_atoms[with_forces[stop]] <= CHUNK_ATOMS:
-                    total += int(n_atoms[with_forces[stop]])
-                    stop += 1
+            for start, stop in _atom_chunks(with_forces, n_atoms):
                 ids = with_forces[start:stop]
                 pairs, atom_rows = self._pairs_of(f, ids, stored)
                 for sym, pd in pairs.items():
@@ -198,7 +215,6 @@ class ForceData:
                     pd.neighbor = atom_rows[pd.neighbor].astype(np.int32)
                     rows, _ = _ranges_rows(self.species_offsets[sym], ids)
                     parts[sym].append((rows, pd))
-                start = stop
         out = {}
         for sym in self.species:
             st = self.structures[sym]
@@ -250,22 +266,24 @@ class ForceData:
     def _stream_pairs(self, ids: np.ndarray, rows: dict, row_start: dict) -> dict:
         """Pair data of a batch computed now, rows and atoms numbered in the batch."""
         pos = np.flatnonzero(self.has_forces[ids])  # batch structures with forces
-        with h5py.File(self.path, "r") as f:
-            pairs, _ = self._pairs_of(f, ids[pos], None) if len(pos) else ({}, None)
         n_atoms = self.atom_offset[ids + 1] - self.atom_offset[ids]
-        # atoms of the featurised subset -> batch atoms
-        sub_atoms, _ = _ranges_rows(np.concatenate([[0], np.cumsum(n_atoms)]), pos)
+        batch_offsets = np.concatenate([[0], np.cumsum(n_atoms)])
+        parts: dict[str, list] = {sym: [] for sym in self.species}
+        with h5py.File(self.path, "r") as f:
+            for start, stop in _atom_chunks(pos, n_atoms):  # bounds the dense derivatives held
+                part = pos[start:stop]
+                pairs, _ = self._pairs_of(f, ids[part], None)
+                part_atoms, _ = _ranges_rows(batch_offsets, part)  # subset atoms -> batch atoms
+                for sym, pd in pairs.items():
+                    pd.center_atom = part_atoms[pd.center_atom]
+                    pd.neighbor = part_atoms[pd.neighbor].astype(np.int32)
+                    part_rows, _ = _ranges_rows(row_start[sym], part)
+                    parts[sym].append((part_rows, pd))
         out = {}
         for sym in self.species:
             st = self.structures[sym]
-            parts = []
             centers = np.zeros(len(rows[sym]), dtype=np.int64)  # rows without pairs: never read
-            if sym in pairs:
-                pd = pairs[sym]
-                pd.center_atom = sub_atoms[pd.center_atom]
-                pd.neighbor = sub_atoms[pd.neighbor].astype(np.int32)
-                sub_rows, _ = _ranges_rows(row_start[sym], pos)
-                centers[sub_rows] = pd.center_atom
-                parts.append((sub_rows, pd))
-            out[sym] = _assemble(parts, len(rows[sym]), centers, st, len(st.angular_features))
+            for part_rows, pd in parts[sym]:
+                centers[part_rows] = pd.center_atom
+            out[sym] = _assemble(parts[sym], len(rows[sym]), centers, st, len(st.angular_features))
         return out

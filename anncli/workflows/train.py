@@ -519,14 +519,15 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
     write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
 
-    forces = None
+    forces, chunk = None, 2000
     if config.force_weight > 0:
-        from anncli.training.forces import ForceData
+        from anncli.training.forces import ForceData, stream_chunk_structures
 
         forces = ForceData(data, norm, weights, config.force_weight, memory=config.memory,
                            fraction=config.force_fraction, seed=(config.seed, member or 0))
+        chunk = stream_chunk_structures(data.n_atoms)  # load uses it too: the same sums
     src_cls = MemorySource if config.memory == "load" else StreamSource
-    source = src_cls(data, norm, weights, forces=forces)
+    source = src_cls(data, norm, weights, forces=forces, chunk_structures=chunk)
     data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
     try:
         ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,

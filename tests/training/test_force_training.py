@@ -272,12 +272,27 @@ def test_features_that_do_not_match_the_positions_are_a_data_error(force_set, tm
         _prepared(tmp_path / "set.h5")
 
 
-def test_streamed_force_training_gives_the_same_loss_and_gradient(force_set):
-    """memory: stream recomputes the derivatives per batch: same numbers as memory: load."""
+@pytest.mark.parametrize("chunk_atoms", [2000, 9])
+def test_streamed_force_training_gives_the_same_loss_and_gradient(force_set, monkeypatch, chunk_atoms):
+    """memory: stream recomputes the derivatives per batch, in pieces of at most CHUNK_ATOMS atoms
+    (or one structure) so that the dense derivatives held stay bounded: same numbers as load."""
+    from anncli.training import forces as forces_module
+
     tmp, _ = force_set
     ids = np.array([6, 1, 9, 4])
     _, _, loaded, nets = _prepared(tmp / "set.h5")
     _, _, streamed, _ = _prepared(tmp / "set.h5", memory="stream")
+    monkeypatch.setattr(forces_module, "CHUNK_ATOMS", chunk_atoms)
+    seen = []
+    pairs_of = forces_module.ForceData._pairs_of
+    monkeypatch.setattr(forces_module.ForceData, "_pairs_of",
+                        lambda self, f, part, stored: seen.append(part) or pairs_of(self, f, part, stored))
+    streamed.batch(ids)
+    n_atoms = streamed.n_atoms
+    assert sorted(np.concatenate(seen).tolist()) == sorted(ids.tolist())
+    assert all(len(part) == 1 or n_atoms[part].sum() <= chunk_atoms for part in seen)
+    assert len(seen) == (1 if chunk_atoms == 2000 else sum(1 for _ in forces_module._atom_chunks(ids, n_atoms)))
+    assert chunk_atoms == 2000 or len(seen) > 1
     a = nets.loss_grad(loaded.batch(ids))
     b = nets.loss_grad(streamed.batch(ids))
     assert a[0] == pytest.approx(b[0], rel=1e-12)
@@ -452,3 +467,12 @@ def test_train_force_rmse_after_mini_batches_is_that_of_the_batches_at_their_ste
         params -= 0.05 * ctx.batch_loss_grad(params, batch)[1]
     assert n > 0
     assert ctx.force_rmse("train") == pytest.approx(np.sqrt(sq / n) / ctx.energy_scale * 1000.0, rel=1e-10)
+
+
+def test_stream_chunks_with_forces_are_bounded_in_atoms():
+    from anncli.training.forces import STREAM_CHUNK_ATOMS, stream_chunk_structures
+
+    assert stream_chunk_structures(np.full(10, 4)) == 2000  # small cells: the usual 2000 structures
+    assert stream_chunk_structures(np.full(10, 200)) == STREAM_CHUNK_ATOMS // 200
+    assert stream_chunk_structures(np.full(3, 10**6)) == 1
+
