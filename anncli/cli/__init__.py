@@ -33,6 +33,7 @@ COMMANDS = [
     ("label", "anncli.cli.label", "label"),
     ("generate", "anncli.cli.generate", "generate"),
     ("train", "anncli.cli.train", "train"),
+    ("scan", "anncli.cli.scan", "scan"),
     ("predict", "anncli.cli.predict", "predict"),
     ("validate", "anncli.cli.validate", "validate"),
     ("active", "anncli.cli.active", "active"),
@@ -178,7 +179,7 @@ def cli(ctx: click.Context) -> None:
     """Build neural-network interatomic potentials the ænet way.
 
     \b
-    Stages:  [sample -> label ->] generate -> train -> predict / validate; active (the loop)
+    Stages:  [sample -> label ->] generate -> [scan ->] train -> predict / validate; active (the loop)
     Each stage reads one YAML input file; paths in it are relative to that file.
     """
     _apply_logging(ctx)
