@@ -37,7 +37,8 @@ from anncli.exceptions import AnncliError, ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Comm", "world", "launcher_size", "launcher_rank", "RankError", "ReportedByRoot", "exit_code_of"]
+__all__ = ["Comm", "world", "launcher_size", "launcher_rank", "RankError", "ReportedByRoot", "exit_code_of",
+           "serial_world"]
 
 #: Environment variables by which MPI launchers announce the number of ranks.
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE",
@@ -323,7 +324,24 @@ def _serial_ase() -> None:
         ase_parallel.world.comm = ase_parallel.DummyMPI()
 
 
-def start_stage(stage: str, stages: tuple[str, ...] = ("generate", "predict", "validate")) -> Comm:
+@contextmanager
+def serial_world() -> Iterator[None]:
+    """Within the block :func:`world` is this rank alone (rank 0 of 1).
+
+    For a task that one rank runs whole (a grid point of ``anncli scan``, handed out by
+    :func:`anncli.parallel.pipeline.ordered_map`): the stage code it calls (generate) then
+    works serially instead of waiting for the other ranks.
+    """
+    global _WORLD
+    old = _WORLD
+    _WORLD = Comm(None)
+    try:
+        yield
+    finally:
+        _WORLD = old
+
+
+def start_stage(stage: str, stages: tuple[str, ...] = ("generate", "scan", "predict", "validate")) -> Comm:
     """The ranks of a stage command: quiets the log of ranks > 0; refuses stages without MPI support.
 
     Raises

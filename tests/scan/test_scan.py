@@ -264,7 +264,7 @@ def test_too_many_folds_and_one_se_without_folds(tmp_path, capsys):
 
 
 def test_rmse_combination_of_results_csv(tmp_path):
-    from anncli.workflows.scan import _force_rmse
+    from anncli.workflows.scan_tasks import _force_rmse
 
     p = tmp_path / "results.csv"
     p.write_text("index,source,set,n_atoms,E_ref,E_pred,error_per_atom,force_rmse\n"
