@@ -27,10 +27,10 @@ __all__ = ["pareto_front", "recommend", "write_table", "plot_scan", "METRICS", "
 #: recommend.metric -> (mean column, spread column, unit)
 METRICS = {"energy": ("val_energy_rmse", "val_energy_rmse_std", "meV/atom"),
            "forces": ("val_force_rmse", "val_force_rmse_std", "meV/Å")}
-#: recommend.cost -> (column, axis label)
-COSTS = {"parameters": ("n_parameters", "network parameters"),
-         "predict_us": ("predict_us_per_atom", "predict time (µs/atom)"),
-         "features": ("n_features_total", "features (all species)")}
+#: recommend.cost -> (column, axis label, unit in sentences)
+COSTS = {"parameters": ("n_parameters", "network parameters", "network parameters"),
+         "predict_us": ("predict_us_per_atom", "predict time (µs/atom)", "µs/atom for predict"),
+         "features": ("n_features_total", "features (all species)", "features")}
 
 
 def pareto_front(costs, errors) -> np.ndarray:
@@ -97,7 +97,7 @@ def recommend(rows: list[dict], *, metric: str = "energy", cost: str = "paramete
         None when no point has a finite error.
     """
     mean_col, std_col, unit = METRICS[metric]
-    cost_col, cost_label = COSTS[cost]
+    cost_col, _, cost_label = COSTS[cost]
     err = np.array([_num(r.get(mean_col)) for r in rows])
     cst = np.array([_num(r.get(cost_col)) for r in rows])
     ok = np.isfinite(err) & np.isfinite(cst)
@@ -122,7 +122,7 @@ def recommend(rows: list[dict], *, metric: str = "energy", cost: str = "paramete
     head = f"Recommended: {name} ({rows[pick].get('settings', '')})."
     if pick == best:
         text = (f"{head} It has the lowest {what}, {err[pick]:.4g}{spread} {unit}, and no cheaper point "
-                f"(by {cost_label}) is {how} it (bound {bound:.4g} {unit}).")
+                f"(by {cost.replace('_us', ' time')}) is {how} it (bound {bound:.4g} {unit}).")
     else:
         text = (f"{head} Its {what} is {err[pick]:.4g}{spread} {unit}, {how} the best point ({best_name}, "
                 f"{err[best]:.4g} {unit}; bound {bound:.4g} {unit}), and it is the cheapest of the {len(good)} "
@@ -165,7 +165,7 @@ def plot_scan(path: Path, rows: list[dict], *, metric: str, cost: str, folds: in
     from anncli.io.atomic import atomic_path
 
     mean_col, std_col, unit = METRICS[metric]
-    cost_col, cost_label = COSTS[cost]
+    cost_col, cost_label, _ = COSTS[cost]
     err = np.array([_num(r.get(mean_col)) for r in rows])
     cst = np.array([_num(r.get(cost_col)) for r in rows])
     ok = np.isfinite(err) & np.isfinite(cst)
