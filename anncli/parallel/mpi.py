@@ -31,7 +31,7 @@ import os
 import pickle
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from anncli.exceptions import AnncliError, ConfigError
 
@@ -207,6 +207,48 @@ class Comm:
             raise  # not reached: agree raises
         self.agree(None)
 
+    def gather_arrays(self, compute: Callable[[], list]) -> list:
+        """Every rank's arrays, in rank order, on every rank; a checkpoint as well.
+
+        ``compute()`` runs on every rank and returns a list of 1-D float64 arrays (any number,
+        any lengths).  If it raises on any rank, every rank raises as in :meth:`agree`.
+        The result is the concatenation of the ranks' lists (rank 0's first), the same on
+        every rank, so sums over it in list order are identical on every rank.  Three
+        non-blocking collectives (status and counts, lengths, values), waited for without
+        busy-waiting.  Serial: ``compute()``.
+        """
+        import numpy as np
+
+        error: BaseException | None = None
+        try:
+            parts = [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in compute()]
+        except BaseException as exc:  # noqa: BLE001 - agreed on below
+            error, parts = exc, []
+        if not self.parallel:
+            if error is not None:
+                raise error
+            return parts
+        if error is not None and getattr(error, _AGREED, False):
+            raise error
+        from mpi4py import MPI
+
+        head = np.array([error is not None, len(parts)], dtype=np.int64)
+        heads = np.empty((self.size, 2), dtype=np.int64)
+        wait(self.mpi.Iallgather(head, heads))
+        if heads[:, 0].any():
+            self.agree(error)  # every rank reaches it: raises everywhere
+        counts = heads[:, 1]
+        lengths = np.array([len(p) for p in parts], dtype=np.int64)
+        all_lengths = np.empty(int(counts.sum()), dtype=np.int64)
+        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        wait(self.mpi.Iallgatherv(lengths, [all_lengths, (counts, displs), MPI.INT64_T]))
+        sizes = np.array([int(all_lengths[a:a + c].sum()) for a, c in zip(displs, counts)], dtype=np.int64)
+        flat = np.concatenate(parts) if parts else np.zeros(0)
+        out = np.empty(int(sizes.sum()))
+        wait(self.mpi.Iallgatherv(flat, [out, (sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]])),
+                                        MPI.DOUBLE]))
+        return np.split(out, np.cumsum(all_lengths)[:-1]) if len(all_lengths) else []
+
     def bcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (collective: only where no rank can have failed)."""
         if not self.parallel:
@@ -341,7 +383,8 @@ def serial_world() -> Iterator[None]:
         _WORLD = old
 
 
-def start_stage(stage: str, stages: tuple[str, ...] = ("generate", "scan", "predict", "validate")) -> Comm:
+def start_stage(stage: str,
+                stages: tuple[str, ...] = ("generate", "scan", "train", "predict", "validate")) -> Comm:
     """The ranks of a stage command: quiets the log of ranks > 0; refuses stages without MPI support.
 
     Raises

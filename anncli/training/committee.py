@@ -72,6 +72,24 @@ def train_committee(config, train_one: Callable, *, config_path=None, resume: bo
         results.append(train_one(member_cfg, config_path=config_path, resume=member_resume, member=k,
                                  bootstrap=config.committee.bootstrap))
 
+    from anncli.parallel.mpi import world
+
+    comm = world()  # MPI: every rank trained the members; rank 0 writes the committee file
+    with comm.checkpoint():
+        if comm.root:
+            _write_committee(config, results, model_path, out_dir, load_model, save_model)
+    val = np.array([r.val_rmse for r in results])
+    return TrainResult(
+        model_path=model_path, output_dir=out_dir, epochs=max(r.epochs for r in results),
+        best_epoch=results[0].best_epoch, best_val_rmse=float(np.mean([r.best_val_rmse for r in results])),
+        train_rmse=float(np.mean([r.train_rmse for r in results])), val_rmse=float(val.mean()),
+        stop_reason=results[-1].stop_reason,
+    )
+
+
+def _write_committee(config, results, model_path, out_dir, load_model, save_model) -> None:
+    """The committee model file from the members' model files."""
+    n = config.committee.members
     models = [load_model(r.model_path) for r in results]
     committee = copy.deepcopy(models[0])
     committee.committee = [m.networks for m in models[1:]]
@@ -89,9 +107,3 @@ def train_committee(config, train_one: Callable, *, config_path=None, resume: bo
     save_model(model_path, committee)
     logger.info("committee of %d written to %s: member validation RMSE %.3f-%.3f meV/atom (mean %.3f)",
                 n, model_path, val.min(), val.max(), val.mean())
-    return TrainResult(
-        model_path=model_path, output_dir=out_dir, epochs=max(r.epochs for r in results),
-        best_epoch=results[0].best_epoch, best_val_rmse=float(np.mean([r.best_val_rmse for r in results])),
-        train_rmse=float(np.mean([r.train_rmse for r in results])), val_rmse=float(val.mean()),
-        stop_reason=results[-1].stop_reason,
-    )

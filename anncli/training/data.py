@@ -48,6 +48,8 @@ class TrainingData:
     structure_index : dict of str to ndarray of shape (n_a_sp,), int64
         Structure of every atom, non-decreasing.
     n_features : dict of str to int
+    loaded : ndarray of shape (n_s,), bool, or None
+        Structures whose rows ``features`` holds (MPI: this rank's share); None: all of them.
     """
 
     path: Path
@@ -60,6 +62,7 @@ class TrainingData:
     features: dict[str, np.ndarray] = field(default_factory=dict)
     structure_index: dict[str, np.ndarray] = field(default_factory=dict)
     n_features: dict[str, int] = field(default_factory=dict)
+    loaded: np.ndarray | None = None
 
     @property
     def n_structures(self) -> int:
@@ -69,12 +72,21 @@ class TrainingData:
         """Rows of species ``sym`` owned by each structure: ``off[s]:off[s+1]``, shape (n_s+1,)."""
         return np.searchsorted(self.structure_index[sym], np.arange(self.n_structures + 1))
 
+    def feature_offsets(self, sym: str) -> np.ndarray:
+        """Rows of ``features[sym]`` owned by each structure (0 rows for a structure not loaded)."""
+        off = self.species_offsets(sym)
+        if self.loaded is None:
+            return off
+        counts = np.diff(off) * self.loaded
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
 
 def _strings(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
-def load_training_data(path: str | Path, *, features: bool = True) -> TrainingData:
+def load_training_data(path: str | Path, *, features: bool = True,
+                       only: np.ndarray | None = None) -> TrainingData:
     """Read a training-set file.
 
     Parameters
@@ -83,6 +95,9 @@ def load_training_data(path: str | Path, *, features: bool = True) -> TrainingDa
     features : bool
         Load the feature arrays; with False only the structure index arrays are read
         (``memory: stream``).
+    only : ndarray of shape (n_s,), bool, optional
+        Load the feature rows of these structures only (an MPI rank's share); see
+        :meth:`TrainingData.feature_offsets`.
 
     Raises
     ------
@@ -112,7 +127,7 @@ def load_training_data(path: str | Path, *, features: bool = True) -> TrainingDa
                 sidx = np.asarray(g["structure_index"][()], dtype=np.int64)
                 data.structure_index[sym] = sidx
                 counted += np.bincount(sidx, minlength=len(n_atoms))
-                if features:
+                if features and only is None:
                     data.features[sym] = np.asarray(g["values"][()], dtype=float)
         except KeyError as exc:
             raise FileFormatError(f"{path}: the training-set file lacks {exc}") from None
@@ -121,9 +136,21 @@ def load_training_data(path: str | Path, *, features: bool = True) -> TrainingDa
     for sym in species:
         if np.any(np.diff(data.structure_index[sym]) < 0):
             raise FileFormatError(f"{path}: /features/{sym}/structure_index is not sorted")
+    if features and only is not None:
+        load_rows(data, only)
     logger.info("training set %s: %d structures, %d atoms, species %s", path,
                 len(n_atoms), int(n_atoms.sum()), " ".join(species))
     return data
+
+
+def load_rows(data: TrainingData, only: np.ndarray) -> None:
+    """Read the feature rows of the structures ``only`` (bool mask) into ``data.features``."""
+    ids = np.flatnonzero(only)
+    data.loaded = np.asarray(only, dtype=bool)
+    with open_trainset(data.path) as f:
+        for sym in data.species:
+            rows, _ = _ranges_rows(data.species_offsets(sym), ids)
+            data.features[sym] = np.asarray(read_rows(f["features"][sym]["values"], rows), dtype=float)
 
 
 @dataclass
@@ -209,7 +236,7 @@ class MemorySource:
         self.targets = norm.targets(data.energies, data.n_atoms)
         self.weights = weights
         self.x = {sym: norm.apply(sym, data.features[sym]) for sym in self.species}
-        self.offsets = {sym: data.species_offsets(sym) for sym in self.species}
+        self.offsets = {sym: data.feature_offsets(sym) for sym in self.species}
 
     def batch(self, ids: np.ndarray) -> Batch:
         """The structures ``ids`` (in that order) as a :class:`Batch`."""
@@ -285,11 +312,11 @@ class StreamSource:
 def raw_feature_chunks(data: TrainingData, sym: str, ids: np.ndarray, chunk: int = 2000):
     """Raw features of species ``sym`` of structures ``ids`` (sorted), chunk by chunk.
 
-    Reads from memory when ``data.features`` holds them, otherwise from the file.
+    Reads from memory when ``data.features`` holds all of them, otherwise from the file.
     """
     ids = np.asarray(ids, dtype=np.int64)
     offsets = data.species_offsets(sym)
-    if sym in data.features:
+    if sym in data.features and data.loaded is None:
         for start in range(0, len(ids), chunk):
             rows, _ = _ranges_rows(offsets, ids[start:start + chunk])
             yield data.features[sym][rows]

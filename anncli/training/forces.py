@@ -95,6 +95,23 @@ def _assemble(parts: list[tuple[np.ndarray, PairData]], n_rows: int, center_atom
     return joined
 
 
+def _local_offsets(offsets: np.ndarray, owned: np.ndarray) -> np.ndarray:
+    """Per-structure offsets counting the rows of the ``owned`` structures only."""
+    return np.concatenate([[0], np.cumsum(np.diff(offsets) * owned)]).astype(np.int64)
+
+
+def _read_1d_or_2d(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` (ascending) of a 1-D or 2-D dataset, in one contiguous read when dense."""
+    if len(rows) == 0:
+        return np.zeros((0, *dataset.shape[1:]), dtype=dataset.dtype)
+    if len(rows) == dataset.shape[0]:
+        return np.asarray(dataset[()])
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    if hi - lo <= 4 * len(rows):
+        return np.asarray(dataset[lo:hi])[rows - lo]
+    return np.asarray(dataset[np.unique(rows)])[np.searchsorted(np.unique(rows), rows)]
+
+
 class ForceData:
     """Reference forces and feature derivatives of a whole training set.
 
@@ -115,6 +132,11 @@ class ForceData:
         ``force_fraction``: the share of the training structures whose forces count in an epoch.
     seed : int or tuple of int
         Seed of the per-epoch draw (with the committee member: ``(seed, member)``).
+    owned : ndarray of shape (n_s,), bool, optional
+        Hold the forces and derivatives of these structures only (an MPI rank's share,
+        :mod:`anncli.training.shards`); atoms and feature rows are then numbered among the
+        owned structures (``atom_offset``, ``species_offsets``), the file's numbering is kept
+        in ``file_atom_offset``, ``file_species_offsets``.
 
     Raises
     ------
@@ -126,7 +148,7 @@ class ForceData:
 
     def __init__(self, data: TrainingData, norm: Normalization, weights: np.ndarray,
                  force_weight: float, *, memory: str = "load", fraction: float = 1.0,
-                 seed: int | tuple = 0) -> None:
+                 seed: int | tuple = 0, owned: np.ndarray | None = None) -> None:
         if not 0.0 < fraction <= 1.0:
             raise ConfigError(f"force_fraction: expected a number in (0, 1], got {fraction:g}")
         self.path = data.path
@@ -137,27 +159,38 @@ class ForceData:
         self.setups = _setups(data)
         self.structures = {sym: radial_structure(self.setups[sym]) for sym in self.species}
         self.scale = {sym: norm.inv_std(sym) for sym in self.species}
+        self.owned = (np.ones(data.n_structures, dtype=bool) if owned is None
+                      else np.asarray(owned, dtype=bool))
+        owned_ids = np.flatnonzero(self.owned)
         with h5py.File(data.path, "r") as f:
             st = f["structures"]
-            self.atom_offset = np.asarray(st["atom_offset"][()], dtype=np.int64)
+            self.file_atom_offset = np.asarray(st["atom_offset"][()], dtype=np.int64)
             self.has_forces = np.asarray(st["has_forces"][()], dtype=bool)
-            forces = np.asarray(f["atoms"]["forces"][()], dtype=float)
-            self.center_atom = {sym: np.asarray(f["features"][sym]["atom_index"][()], dtype=np.int64)
-                                for sym in self.species}
+            n_atoms = np.diff(self.file_atom_offset)
+            if len(n_atoms) != data.n_structures or not np.array_equal(n_atoms, data.n_atoms):
+                raise DataError(f"{data.path}: /structures/atom_offset does not match n_atoms")
+            self.atom_offset = _local_offsets(self.file_atom_offset, self.owned)
+            self.file_species_offsets = {sym: data.species_offsets(sym) for sym in self.species}
+            self.species_offsets = {sym: _local_offsets(off, self.owned)
+                                    for sym, off in self.file_species_offsets.items()}
+            atom_rows, _ = _ranges_rows(self.file_atom_offset, owned_ids)
+            forces = _read_1d_or_2d(f["atoms"]["forces"], atom_rows)
+            self.center_atom = {}
+            for sym in self.species:  # the atom of every owned feature row, in owned numbering
+                rows, _ = _ranges_rows(self.file_species_offsets[sym], owned_ids)
+                atom = _read_1d_or_2d(f["features"][sym]["atom_index"], rows).astype(np.int64)
+                s_of_row = data.structure_index[sym][rows]
+                self.center_atom[sym] = atom - self.file_atom_offset[s_of_row] + self.atom_offset[s_of_row]
         if not self.has_forces.any():
             raise ConfigError(f"force_weight: no structure of {data.path} has forces")
         if (~self.has_forces).any():
             logger.info("force training: %d of %d structures have forces; the others count with "
                         "their energies only", int(self.has_forces.sum()), len(self.has_forces))
-        n_atoms = np.diff(self.atom_offset)
-        if self.atom_offset[-1] >= 2**31:
+        if self.file_atom_offset[-1] >= 2**31:
             raise DataError(f"{data.path}: force training handles up to 2^31 atoms per training set")
-        if len(n_atoms) != data.n_structures or not np.array_equal(n_atoms, data.n_atoms):
-            raise DataError(f"{data.path}: /structures/atom_offset does not match n_atoms")
         per_structure = force_weight * weights * self.has_forces / (3.0 * np.maximum(n_atoms, 1))
-        self.coef = np.repeat(per_structure, n_atoms)
+        self.coef = np.repeat(per_structure, n_atoms * self.owned)
         self.reference = norm.energy_scale * np.where(np.isfinite(forces), forces, 0.0)
-        self.species_offsets = {sym: data.species_offsets(sym) for sym in self.species}
         #: force-loss factor of every structure in the current epoch (see :meth:`draw`)
         self.factor = np.ones(data.n_structures)
         self.pairs: dict[str, PairData] | None = None
@@ -172,7 +205,7 @@ class ForceData:
     # ------------------------------------------------------------------ computing derivatives
     def _read_atoms(self, f: h5py.File, ids: np.ndarray):
         """Positions, species, cells, pbc and atom offsets of structures ``ids`` (in that order)."""
-        atom_rows, _ = _ranges_rows(self.atom_offset, ids)
+        atom_rows, _ = _ranges_rows(self.file_atom_offset, ids)
         lo, hi = (int(atom_rows.min()), int(atom_rows.max()) + 1) if len(atom_rows) else (0, 0)
         positions = np.asarray(f["atoms"]["positions"][lo:hi], dtype=float)[atom_rows - lo]
         species = np.asarray(f["atoms"]["species"][lo:hi], dtype=np.int32)[atom_rows - lo]
@@ -183,33 +216,37 @@ class ForceData:
         if len(ids):
             cells[order] = np.asarray(f["structures"]["cell"][sorted_ids], dtype=float)
             pbcs[order] = np.asarray(f["structures"]["pbc"][sorted_ids], dtype=bool)
-        counts = self.atom_offset[ids + 1] - self.atom_offset[ids]
+        counts = self.file_atom_offset[ids + 1] - self.file_atom_offset[ids]
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return atom_rows, positions, species, cells, pbcs, offsets
 
     def _pairs_of(self, f: h5py.File, ids: np.ndarray, stored: dict | None):
-        """Pair data (batch atoms of ``ids``) of the structures ``ids`` and their atom rows."""
+        """Pair data (batch atoms of ``ids``) of the structures ``ids`` (the features checked
+        against ``stored``, this rank's rows, or the file)."""
         atom_rows, positions, species, cells, pbcs, offsets = self._read_atoms(f, ids)
         labels = [f"{self.path}: structure {int(s) + 1}" for s in ids]
         pairs, features = compute_pair_data(positions, cells, pbcs, offsets, species, self.species,
                                             self.setups, labels=labels, structures=self.structures)
         for sym in self.species:
-            rows, _ = _ranges_rows(self.species_offsets[sym], ids)
-            have = (stored[sym][rows] if stored is not None
-                    else np.asarray(read_rows(f["features"][sym]["values"], rows), dtype=float))
+            if stored is not None:
+                have = stored[sym][_ranges_rows(self.species_offsets[sym], ids)[0]]
+            else:
+                rows, _ = _ranges_rows(self.file_species_offsets[sym], ids)
+                have = np.asarray(read_rows(f["features"][sym]["values"], rows), dtype=float)
             where = f"{self.path}: /features/{sym} of structures {int(ids[0]) + 1}-{int(ids[-1]) + 1}"
             check_features(have, features[sym], where)
-        return pairs, atom_rows
+        return pairs
 
     def _compute_all(self, data: TrainingData) -> dict[str, PairData]:
         stored = data.features if data.features else None
-        with_forces = np.flatnonzero(self.has_forces)
+        with_forces = np.flatnonzero(self.has_forces & self.owned)
         parts: dict[str, list] = {sym: [] for sym in self.species}
-        n_atoms = np.diff(self.atom_offset)
+        n_atoms = np.diff(self.file_atom_offset)
         with h5py.File(self.path, "r") as f:
             for start, stop in _atom_chunks(with_forces, n_atoms):
                 ids = with_forces[start:stop]
-                pairs, atom_rows = self._pairs_of(f, ids, stored)
+                pairs = self._pairs_of(f, ids, stored)
+                atom_rows, _ = _ranges_rows(self.atom_offset, ids)  # owned numbering
                 for sym, pd in pairs.items():
                     pd.center_atom = atom_rows[pd.center_atom]
                     pd.neighbor = atom_rows[pd.neighbor].astype(np.int32)
@@ -272,7 +309,7 @@ class ForceData:
         with h5py.File(self.path, "r") as f:
             for start, stop in _atom_chunks(pos, n_atoms):  # bounds the dense derivatives held
                 part = pos[start:stop]
-                pairs, _ = self._pairs_of(f, ids[part], None)
+                pairs = self._pairs_of(f, ids[part], None)
                 part_atoms, _ = _ranges_rows(batch_offsets, part)  # subset atoms -> batch atoms
                 for sym, pd in pairs.items():
                     pd.center_atom = part_atoms[pd.center_atom]

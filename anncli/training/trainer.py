@@ -131,12 +131,16 @@ class Trainer:
     save_checkpoint : callable(state) -> Path
         Writes the whole state (and the best model).
     stop_file : Path
+    agree_stop : callable(found: bool, signum: int or None) -> (bool, int or None), optional
+        Under MPI: makes every rank take the same decision after an epoch (rank 0's STOP
+        file, a signal received by any rank).  Default: unchanged.
     """
 
     def __init__(self, ctx, optimizer, state: TrainState, *, energy_scale: float, epochs: int,
                  patience: int | None, min_delta: float, checkpoint_every: int, log_every: int,
                  curve_writer: Callable[[dict], None], save_checkpoint: Callable[..., Path],
-                 stop_file: Path = Path("STOP"), selection: str = "energy", force_weight: float = 0.0) -> None:
+                 stop_file: Path = Path("STOP"), selection: str = "energy", force_weight: float = 0.0,
+                 agree_stop: Callable[[bool, int | None], tuple[bool, int | None]] | None = None) -> None:
         if selection not in SELECTION_UNITS:
             raise ValueError(f"selection must be one of {', '.join(SELECTION_UNITS)}; got {selection!r}")
         if selection != "energy" and not ctx.has_forces:
@@ -150,6 +154,7 @@ class Trainer:
         self.curve_writer = curve_writer
         self.save_checkpoint = save_checkpoint
         self.stop_file = stop_file
+        self.agree_stop = agree_stop or (lambda found, signum: (found, signum))
 
     def evaluate(self) -> dict:
         """RMSE/MAE (meV/atom) of both sets at the current parameters."""
@@ -251,15 +256,17 @@ class Trainer:
                           f"{SELECTION_UNITS[self.selection]} at epoch {st.best_epoch})")
             elif getattr(self.opt, "converged", False):
                 reason = "the optimiser converged"
-            elif self.stop_file.exists():
+            found, signum = self.agree_stop(not reason and self.stop_file.exists(),
+                                            None if guard is None else guard.signum)
+            if found:
                 # removed so that the next run (or --resume) does not stop at once
                 self.stop_file.unlink(missing_ok=True)
                 reason = f"{self.stop_file} file found (and removed)"
             if reason:
                 break
-            if guard is not None and guard.signum is not None:
+            if signum is not None:
                 path = self.save_checkpoint(st)
-                raise TrainingInterrupted(guard.signum, path)
+                raise TrainingInterrupted(signum, path)
             if self.checkpoint_every and epoch % self.checkpoint_every == 0:
                 self.save_checkpoint(st)
         if not reason:

@@ -13,6 +13,11 @@ It also holds the training set's content id and the settings that change the opt
 
 Every output file is written atomically (anncli.io.atomic); the learning curve, which grows
 by one row per epoch, is appended one whole row per write.
+
+MPI (``mpiexec -n N anncli train``): every rank runs this function; each holds the data of its
+blocks of structures only (anncli.training.shards), the sums are gathered and added in block
+order on every rank (anncli.training.context), and rank 0 alone writes files.  Every write
+on rank 0 is a checkpoint of the failure protocol (anncli.parallel.mpi).
 """
 
 from __future__ import annotations
@@ -35,16 +40,18 @@ from anncli.exceptions import ConfigError, DataError
 from anncli.io.atomic import atomic_open, atomic_path
 from anncli.io.trainset import open_trainset, read_parents, trainset_content_id
 from anncli.network.species import SpeciesNetworks
+from anncli.parallel.mpi import Comm, world
 from anncli.potential.model_file import Model, save_model
 from anncli.training.blas import blas_threads
 from anncli.training.checkpoint import (load_checkpoint, rng_from_json, rng_state_json,
                                         save_checkpoint)
 from anncli.training.context import EpochContext
 from anncli.training.data import (MemorySource, Normalization, StreamSource, TrainingData,
-                                  descriptor_json, load_training_data)
+                                  descriptor_json, load_rows, load_training_data)
 from anncli.training.normalization import compute_normalization
 from anncli.training.optimizers import (AdamMethod, EKFMethod, LBFGSMethod, Schedule,
                                         SGDMethod)
+from anncli.training.shards import block_size, make_shards
 from anncli.training.split import explicit_split, random_split, read_validation_file, write_split
 from anncli.training.trainer import CURVE_COLUMNS, FORCE_COLUMNS, SignalGuard, Trainer, TrainState
 
@@ -160,17 +167,13 @@ def _split(config: TrainConfig, data: TrainingData, eligible: np.ndarray,
     return train_ids, val_ids
 
 
-def match_output_layer(nets: SpeciesNetworks, batches) -> None:
+def match_output_layer(nets: SpeciesNetworks, predictions) -> None:
     """Scale and shift the output layers so the initial predictions have the mean and the
-    spread of the targets (method.md §4).  ``batches``: the training set, iterated once (a
-    stream source's chunks are not all held at once)."""
+    spread of the targets (method.md §4).  ``predictions()``: the training set's normalised
+    predictions and targets (:meth:`EpochContext.predictions`, gathered over the ranks)."""
     for net in nets.nets.values():
         net.biases[-1][...] = 0.0
-    p0, t = [], []
-    for b in batches:
-        p0.append(nets.predict(b))
-        t.append(b.targets)
-    p0, t = np.concatenate(p0), np.concatenate(t)
+    p0, t = predictions()
     sd = float(p0.std())
     a = float(t.std()) / sd if sd > 1e-12 else 1.0
     shift = float(t.mean()) - a * float(p0.mean())
@@ -252,17 +255,22 @@ def plot_learning_curve(csv_path: Path, png_path: Path) -> None:
 
 def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: float,
                    shift: float) -> tuple[float, float]:
-    """Per-structure results of both sets at the current parameters; returns the RMSEs."""
+    """Per-structure results of both sets at the current parameters; returns the RMSEs.
+
+    Every rank computes (the residuals are gathered); rank 0 writes the file.
+    """
     rmse = []
     rows = []
+    sets = []
     for which, ids in (("train", ctx.train_ids), ("validation", ctx.val_ids)):
-        r = ctx.residuals(which)
+        sets.append((which, ids, ctx.residuals(which),
+                     ctx.structure_force_rmse(which) if ctx.has_forces else None))
+    for which, ids, r, f_err in sets:
         err = r / scale  # eV/atom
         rmse.append(float(np.sqrt(np.mean(err ** 2))) * 1000.0)
         n = data.n_atoms[ids]
         e_ref = data.energies[ids]
         e_pred = e_ref + err * n
-        f_err = ctx.structure_force_rmse(which) if ctx.has_forces else None
         for i, k in enumerate(ids):
             extra = () if f_err is None else (f"{f_err[i]:.6f}",)
             rows.append((int(k), data.sources[k], which, int(n[i]), f"{e_ref[i]:.8f}",
@@ -271,10 +279,12 @@ def _write_results(path: Path, data: TrainingData, ctx: EpochContext, scale: flo
     header = ["index", "source", "set", "n_atoms", "E_ref", "E_pred", "error_per_atom"]
     if ctx.has_forces:
         header.append("force_rmse")  # eV/Å, over the structure's force components
-    with atomic_open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
+    with ctx.comm.checkpoint():
+        if ctx.comm.root:
+            with atomic_open(path, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(header)
+                w.writerows(rows)
     return rmse[0], rmse[1]
 
 
@@ -454,21 +464,39 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
                member: int = 0, bootstrap: bool = False, plot: bool = True) -> TrainResult:
     """Train one network set; ``member`` > 0 draws other initial weights (same split), and
     ``bootstrap`` resamples the training split as loss weights (committee members)."""
+    comm = world()
     model_path, out_dir = _paths(config)
-    if not model_path.parent.is_dir():
-        raise ConfigError(f"output: the directory {model_path.parent} does not exist")
-    out_dir.mkdir(parents=True, exist_ok=True)
     ck_path = out_dir / CHECKPOINT_FILE
-    if not resume and not config.overwrite:
-        for p in (model_path, ck_path):
-            if p.exists():
-                raise ConfigError(f"output: {p} exists from a previous run; set "
-                                  "'overwrite: true', choose another output, or use --resume")
+    with comm.checkpoint():  # before rank 0 writes anything, every rank has checked
+        if not model_path.parent.is_dir():
+            raise ConfigError(f"output: the directory {model_path.parent} does not exist")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and not config.overwrite:
+            for p in (model_path, ck_path):
+                if p.exists():
+                    raise ConfigError(f"output: {p} exists from a previous run; set "
+                                      "'overwrite: true', choose another output, or use --resume")
+        if comm.parallel and config.optimizer.method == "ekf":
+            raise ConfigError("optimizer: method 'ekf' (Kalman updates one mini-batch after the "
+                              f"other) does not run on several MPI ranks (started with {comm.size}); "
+                              "use lbfgs, adam or sgd, or run as one process")
+    with comm.checkpoint():  # a rank that cannot read the training set is named on rank 0
+        return _train_on_ranks(comm, config, config_path=config_path, resume=resume, member=member,
+                               bootstrap=bootstrap, model_path=model_path, out_dir=out_dir,
+                               ck_path=ck_path, plot=plot)
+
+
+def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: bool, member: int,
+                    bootstrap: bool, model_path: Path, out_dir: Path, ck_path: Path,
+                    plot: bool = True) -> TrainResult:
+    """The body of :func:`_train_one` on every rank (serial: the one)."""
     input_text = ""
     if config_path is not None and Path(config_path).is_file():
         input_text = Path(config_path).read_text(errors="replace")
 
-    data = load_training_data(config.trainset, features=(config.memory == "load"))
+    # MPI: the structure tables only; the feature rows of this rank's blocks after the split
+    data = load_training_data(config.trainset,
+                              features=(config.memory == "load" and not comm.parallel))
     sizes, acts = {}, {}
     for sym in data.species:
         hidden, hidden_acts = config.network_for(sym)
@@ -513,7 +541,7 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     else:
         rng = np.random.default_rng(config.seed)
         train_ids, val_ids = _split(config, data, _eligible(config, data), rng)
-        norm = compute_normalization(data, train_ids, config.energy_scaling)
+        norm = _normalization(comm, data, train_ids, config.energy_scaling)
         if member:  # committee members: the same split, other initial weights and sampling
             rng = np.random.default_rng([config.seed, member])
         if bootstrap:
@@ -522,25 +550,39 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
         nets.initialize(rng)
         state = TrainState(epoch=0, params=nets.params, best_params=nets.params.copy())
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
-    write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
+    shards = make_shards(train_ids, val_ids, data.n_structures, comm.rank, comm.size)
+    if comm.parallel:
+        n_blocks = len(shards.blocks["train"])
+        logger.info("MPI: %d training blocks of %d structures, %d-%d per rank; each rank holds the "
+                    "data of its blocks only", n_blocks, block_size(len(train_ids)),
+                    n_blocks // comm.size, -(-n_blocks // comm.size))
+        if config.memory == "load":
+            load_rows(data, shards.owned)
+    with comm.checkpoint():
+        if comm.root:
+            write_split(out_dir / SPLIT_FILE, train_ids, val_ids, data.sources)
 
-    forces, chunk = None, 2000
-    if config.force_weight > 0:
-        from anncli.training.forces import ForceData, stream_chunk_structures
-
-        forces = ForceData(data, norm, weights, config.force_weight, memory=config.memory,
-                           fraction=config.force_fraction, seed=(config.seed, member or 0))
-        chunk = stream_chunk_structures(data.n_atoms)  # load uses it too: the same sums
-    src_cls = MemorySource if config.memory == "load" else StreamSource
-    source = src_cls(data, norm, weights, forces=forces, chunk_structures=chunk)
-    data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
+    source = None
     try:
-        ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
-                           sampling=config.sampling, l2=config.l2,
-                           cache_full=(config.memory == "load"),
-                           temperature=config.temperature, energy_scale=norm.energy_scale)
+        with comm.checkpoint():  # every rank has its data (or the first failure is named)
+            forces, chunk = None, 2000
+            if config.force_weight > 0:
+                from anncli.training.forces import ForceData, stream_chunk_structures
+
+                forces = ForceData(data, norm, weights, config.force_weight, memory=config.memory,
+                                   fraction=config.force_fraction, seed=(config.seed, member or 0),
+                                   owned=shards.owned if comm.parallel else None)
+                chunk = stream_chunk_structures(data.n_atoms)  # load uses it too: the same sums
+            src_cls = MemorySource if config.memory == "load" else StreamSource
+            source = src_cls(data, norm, weights, forces=forces, chunk_structures=chunk)
+            data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
+            ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
+                               sampling=config.sampling, l2=config.l2,
+                               cache_full=(config.memory == "load"),
+                               temperature=config.temperature, energy_scale=norm.energy_scale,
+                               comm=comm, shards=shards)
         if not resume:
-            match_output_layer(nets, ctx._chunks("train"))
+            match_output_layer(nets, lambda: ctx.predictions("train"))
         logger.info("networks: %s; %d parameters; optimizer %s",
                     ", ".join(f"{s} {'-'.join(map(str, sizes[s]))} {'/'.join(acts[s][:-1])}"
                               for s in data.species), nets.n_params, config.optimizer.method)
@@ -560,6 +602,12 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
             }
 
         def checkpoint(st: TrainState) -> Path:
+            with comm.checkpoint():  # rank 0 writes; a failure there stops every rank
+                if comm.root:
+                    _save(st)
+            return ck_path
+
+        def _save(st: TrainState) -> None:
             save_checkpoint(ck_path, {
                 "epoch": st.epoch, "params": st.params.copy(), "best_params": st.best_params,
                 "best_val_rmse": st.best_val_rmse, "best_val_energy_rmse": st.best_val_energy_rmse,
@@ -576,17 +624,22 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
                 "settings": json.dumps(settings),
             })
             save_model(model_path, build_model(data, nets, st.best_params, norm, metadata(st)))
-            return ck_path
 
-        curve = _Curve(out_dir / CURVE_FILE, state.epoch if resume else None,
-                       forces=ctx.has_forces)
+        with comm.checkpoint():
+            curve = _Curve(out_dir / CURVE_FILE, state.epoch if resume else None,
+                           forces=ctx.has_forces) if comm.root else None
+
+        def curve_row(row: dict) -> None:
+            with comm.checkpoint():
+                if curve is not None:
+                    curve(row)
         trainer = Trainer(ctx, optimizer, state, energy_scale=norm.energy_scale,
                           epochs=config.epochs, patience=config.early_stopping.patience,
                           min_delta=config.early_stopping.min_delta,
                           checkpoint_every=config.checkpoint_every, log_every=config.log_every,
-                          curve_writer=curve, save_checkpoint=checkpoint,
+                          curve_writer=curve_row, save_checkpoint=checkpoint,
                           stop_file=Path("STOP"), selection=config.selection_criterion,
-                          force_weight=config.force_weight)
+                          force_weight=config.force_weight, agree_stop=_stop_agreement(comm))
         if not resume:
             trainer.initial()
             checkpoint(state)
@@ -599,9 +652,10 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
                                               norm.energy_scale, norm.energy_shift)
         nets.set_params(final)
     finally:
-        source.close()
+        if source is not None:
+            source.close()
     try:
-        if plot:
+        if plot and comm.root:
             plot_learning_curve(out_dir / CURVE_FILE, out_dir / CURVE_PLOT)
     except Exception as exc:  # noqa: BLE001 - a missing plot must not lose a trained model
         logger.warning("learning-curve plot not written: %s", exc)
@@ -610,3 +664,30 @@ def _train_one(config: TrainConfig, *, config_path: str | Path | None = None, re
     return TrainResult(model_path=model_path, output_dir=out_dir, epochs=state.epoch,
                        best_epoch=state.best_epoch, best_val_rmse=state.best_val_energy_rmse,
                        train_rmse=train_rmse, val_rmse=val_rmse, stop_reason=reason)
+
+
+def _normalization(comm: Comm, data: TrainingData, train_ids: np.ndarray,
+                   energy_scaling: str) -> Normalization:
+    """The training split's normalisation; under MPI rank 0 computes it (reading the training
+    rows chunk by chunk from the file, the same numbers as from memory) and sends it out."""
+    if not comm.parallel:
+        return compute_normalization(data, train_ids, energy_scaling)
+    norm = None
+    with comm.checkpoint():
+        if comm.root:
+            norm = compute_normalization(data, train_ids, energy_scaling)
+    return comm.bcast(norm)
+
+
+def _stop_agreement(comm: Comm):
+    """After every epoch: rank 0's STOP file and a signal of any rank, the same on every rank."""
+    if not comm.parallel:
+        return None
+
+    def agree(found: bool, signum: int | None) -> tuple[bool, int | None]:
+        mine = np.array([float(found and comm.root), float(signum or 0)])
+        parts = comm.gather_arrays(lambda: [mine])
+        got = int(max(p[1] for p in parts))
+        return bool(parts[0][0]), (got or None)
+
+    return agree

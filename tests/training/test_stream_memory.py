@@ -72,4 +72,5 @@ def test_stream_never_holds_all_features(tmp_path, synthetic, monkeypatch, opt):
     assert live["max"] <= 2 * CHUNK
     for sym in data.species:
         total = len(data.structure_index[sym])
-        assert 0 < largest_read[f"/features/{sym}/values"] <= total // 4
+        # a read covers one chunk (a slab of up to 4x its rows, anncli.training.data.read_rows)
+        assert 0 < largest_read[f"/features/{sym}/values"] <= total // 3
