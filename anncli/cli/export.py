@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from anncli.cli import common_options
+from anncli.parallel.mpi import on_root
 
 
 @click.command(short_help="Write a model as ænet potential files (.nn).")
@@ -22,6 +23,7 @@ from anncli.cli import common_options
                    "(default: the value read from ænet files, else 0.5).")
 @click.option("--overwrite", is_flag=True, help="Replace existing .nn files in DIR.")
 @common_options
+@on_root  # under mpiexec: rank 0 prints (writes), the others wait
 def export(model: Path, fmt: str, output: Path, member: int | None, rmin: float | None,
            overwrite: bool) -> int:
     """Write the anncli model file MODEL in another program's format.

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from anncli.cli import common_options
+from anncli.parallel.mpi import on_root
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 CLOSE_PAIR_DISTANCE = 0.1  # Å; the default min_distance of generate and predict
@@ -138,6 +139,7 @@ def format_summary(name: str, info: dict) -> str:
 @click.option("--units-length", metavar="U", help="Length unit of the file (default Angstrom).")
 @click.option("--dump", type=click.Choice(["json"]), help="Print a machine-readable dump instead of the summary.")
 @common_options
+@on_root  # under mpiexec: rank 0 prints (writes), the others wait
 def info(
     sources: tuple[str, ...], fmt: str | None, index: str, units_energy: str | None, units_length: str | None,
     dump: str | None,

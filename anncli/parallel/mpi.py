@@ -402,6 +402,27 @@ def start_stage(stage: str,
     return comm
 
 
+def on_root(command: Callable[..., int]) -> Callable[..., int]:
+    """Decorator of commands that do not split work (``info``, ``export``): under MPI rank 0
+    alone runs ``command`` (one output, one set of files); the other ranks wait without
+    busy-waiting and exit with rank 0's status.  Serial: ``command`` itself."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        comm = world()
+        if not comm.parallel:
+            return command(*args, **kwargs)
+        comm.quiet_other_ranks()
+        code = 0
+        with comm.checkpoint():
+            if comm.root:
+                code = command(*args, **kwargs)
+        return comm.bcast(code if isinstance(code, int) else 0)
+
+    return wrapper
+
+
 def log_threads(comm: Comm, config: Any) -> None:
     """Choose (:meth:`Comm.choose_threads`) and log the ranks and threads of a stage."""
     if not comm.parallel:

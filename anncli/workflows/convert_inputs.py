@@ -123,21 +123,28 @@ def run_aenet_train(path: str | Path, *, resume: bool = False, overwrite: bool =
         The exit status (0 on success).
     """
     from anncli.cli._stage import run_stage
+    from anncli.parallel.mpi import world
 
+    comm = world()  # MPI: every rank trains; rank 0 converts, checks and writes the .nn files
     path = Path(path)
-    config, inp = load_aenet_config(path, "train", overrides={"overwrite": True} if overwrite else None)
-    _aenet_trainset_for(config, inp)
-    base = path.resolve().parent
-    files = {s: (Path(f) if Path(f).is_absolute() else base / f) for s, f in inp.networks_files.items()}
-    existing = [str(p) for p in files.values() if p.exists()]
-    if existing and not (overwrite or resume):
-        raise ConfigError(f"{path}: the network file(s) {', '.join(existing)} exist; ænet would restart from "
-                          "them, anncli trains new networks: remove them, or use --overwrite to replace them")
-    _check_network_species(config, inp)
+    with comm.checkpoint():
+        config, inp = load_aenet_config(path, "train", overrides={"overwrite": True} if overwrite else None)
+        base = path.resolve().parent
+        files = {s: (Path(f) if Path(f).is_absolute() else base / f) for s, f in inp.networks_files.items()}
+        if comm.root:
+            _aenet_trainset_for(config, inp)
+            existing = [str(p) for p in files.values() if p.exists()]
+            if existing and not (overwrite or resume):
+                raise ConfigError(f"{path}: the network file(s) {', '.join(existing)} exist; ænet would restart "
+                                  "from them, anncli trains new networks: remove them, or use --overwrite to "
+                                  "replace them")
+            _check_network_species(config, inp)
     code = run_stage("train", path, load=lambda _schema: config, resume=resume)
     if code != 0:
         return code
-    _export_networks(Path(config.output), files)
+    with comm.checkpoint():
+        if comm.root:
+            _export_networks(Path(config.output), files)
     return 0
 
 

@@ -186,9 +186,9 @@ def test_generate_error_on_a_worker_rank_stops_every_rank(data_dir, mpirun, tmp_
 
 
 def test_stage_without_mpi_support_refuses_several_ranks(mpirun, tmp_path):
-    cfg = tmp_path / "train.yaml"
-    cfg.write_text("trainset: t.h5\n")
-    run = mpirun.anncli(2, "train", str(cfg))
+    cfg = tmp_path / "sample.yaml"
+    cfg.write_text("structures: [a.xyz]\n")
+    run = mpirun.anncli(2, "sample", str(cfg))
     assert run.returncode == 2, run.stderr
     errors = [line for line in run.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "does not run on several MPI ranks" in errors[0], run.stderr
