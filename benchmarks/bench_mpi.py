@@ -1,4 +1,4 @@
-"""MPI against threads on TiO2-1000 (../shared/data): ``anncli generate`` and ``anncli predict``.
+"""MPI against threads on TiO2-1000 (../shared/data): ``anncli generate``, ``predict`` and ``train``.
 
 Each configuration runs the whole command (``mpiexec -n R anncli ...`` with
 ``NUMBA_NUM_THREADS=T``) ``--repeat`` times after one warm-up run; the time is the stage's own
@@ -8,23 +8,27 @@ Each configuration runs the whole command (``mpiexec -n R anncli ...`` with
   derivatives, and with derivatives (force training) on the first 100 structures (the
   derivatives of all 1000 take ~4 GB).
 * predict: a randomly initialised 44-15-15-1 model (as benchmarks/bench_predict.py), with forces.
+* train: L-BFGS, 2x15 tanh, on the generated TiO2-1000 set (energies, ``TRAIN_EPOCHS`` epochs)
+  and with forces (``force_weight: 0.1``) on the first 100 structures (the set generated with
+  derivatives; train recomputes them); the time is the sum of the epochs' seconds of the
+  learning curve (start-up, data loading and the derivatives excluded).
 
 Configurations: 1 rank × 1 thread, 1 rank × 2 threads, 2 ranks × 1 thread.
 ``<stage>_speedup_2`` = t(1×1) / t(2×1); ``mpi_vs_threads`` = t(2×1) / t(1×2) for generate
-(goals: speed-ups ≥ 1.7, MPI within 10 %: ≤ 1.10).  Training does not run under MPI yet: its
-fields are ``n/a``.
+(goals: speed-ups ≥ 1.7, MPI within 10 %: ≤ 1.10).
 
 Needs mpi4py and mpiexec (``pip install "anncli[mpi]"``); run it with that environment's Python.
 On a shared machine the numbers are noisy: look at the load (printed) first.
 
 Ends with ``RESULT generate_speedup_2=<x> generate_derivatives_speedup_2=<x> predict_speedup_2=<x>
-train_speedup_2=n/a train_forces_speedup_2=n/a mpi_vs_threads=<x>``.
+train_speedup_2=<x> train_forces_speedup_2=<x> mpi_vs_threads=<x>``.
 Usage: python benchmarks/bench_mpi.py [--data ../shared/data] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -62,6 +66,21 @@ print: none
 output: {{csv: {out}}}
 """
 
+TRAIN_EPOCHS = 20
+TRAIN_YAML = """\
+trainset: {trainset}
+output: {out}/model.h5
+overwrite: true
+seed: 1
+validation_fraction: 0.1
+networks: {{default: {{hidden: [15, 15], activation: tanh}}}}
+optimizer: {{method: lbfgs}}
+epochs: {epochs}
+force_weight: {force_weight}
+checkpoint_every: 0
+log_every: 1000
+"""
+
 STAGE_SECONDS = {
     "generate": re.compile(r"generate: wrote .* in ([0-9.]+) s"),
     "predict": re.compile(r"predict: \d+ structures, \d+ atoms in ([0-9.]+) s"),
@@ -86,6 +105,10 @@ def run_stage(stage: str, config: Path, ranks: int, threads: int) -> float:
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=config.parent, stdin=subprocess.DEVNULL)
     if run.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-2000:]}")
+    if stage == "train":  # the epochs' own seconds, from the learning curve
+        with (config.parent / config.stem / "learning_curve.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        return sum(float(r["seconds"]) for r in rows[1:])
     found = STAGE_SECONDS[stage].findall(run.stderr)
     if not found:
         raise SystemExit(f"no timing line in the log of {' '.join(cmd)}:\n{run.stderr[-2000:]}")
@@ -110,10 +133,22 @@ def build_model(xsf: Path, path: Path) -> Path:
     return save_model(path, model)
 
 
+def yaml_value(path: Path, key: str) -> str:
+    """The value of a top-level ``key: value`` line of one of the inputs written here."""
+    for line in path.read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return line.split(":", 1)[1].strip()
+    raise KeyError(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", nargs="+", metavar="NAME",
+                        default=["generate", "generate_derivatives", "predict", "train", "train_forces"],
+                        help="Measure these only (the training sets are generated once if needed); "
+                             "the RESULT fields of the others are n/a.")
     args = parser.parse_args()
     xsf = args.data / "TiO2-1000" / "xsf"
     if not xsf.is_dir():
@@ -134,20 +169,37 @@ def main() -> None:
         path = work / "predict.yaml"
         path.write_text(PREDICT_YAML.format(model=model, xsf=xsf, out=work / "predict.csv"))
         configs["predict"] = ("predict", path)
+        for name, trainset, force_weight in (("train", "generate.h5", 0.0),
+                                             ("train_forces", "generate_derivatives.h5", 0.1)):
+            path = work / f"{name}.yaml"
+            (work / name).mkdir()
+            path.write_text(TRAIN_YAML.format(trainset=work / trainset, out=work / name, epochs=TRAIN_EPOCHS,
+                                              force_weight=force_weight))
+            configs[name] = ("train", path)
         for name, (stage, path) in configs.items():
+            if name not in args.stages:
+                continue
+            if stage == "train":
+                source = Path(yaml_value(path, "trainset"))
+                if not source.exists():  # the generate stage was not measured: make its set once
+                    run_stage("generate", configs[source.stem][1], 1, 2)
             for ranks, threads in CONFIGS:
                 t = times[name, ranks, threads] = best(stage, path, ranks, threads, args.repeat)
                 print(f"{name:22s} {ranks} rank(s) x {threads} thread(s): {t:7.2f} s", flush=True)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-    def speedup(name: str) -> float:
-        return times[name, 1, 1] / times[name, 2, 1]
+    def speedup(name: str) -> str:
+        if (name, 2, 1) not in times:
+            return "n/a"
+        return f"{times[name, 1, 1] / times[name, 2, 1]:.2f}"
 
-    mpi_vs_threads = times["generate", 2, 1] / times["generate", 1, 2]
-    print(f"RESULT generate_speedup_2={speedup('generate'):.2f} "
-          f"generate_derivatives_speedup_2={speedup('generate_derivatives'):.2f} "
-          f"predict_speedup_2={speedup('predict'):.2f} train_speedup_2=n/a train_forces_speedup_2=n/a "
-          f"mpi_vs_threads={mpi_vs_threads:.2f}")
+    mpi_vs_threads = (f"{times['generate', 2, 1] / times['generate', 1, 2]:.2f}"
+                      if ("generate", 2, 1) in times else "n/a")
+    print(f"RESULT generate_speedup_2={speedup('generate')} "
+          f"generate_derivatives_speedup_2={speedup('generate_derivatives')} "
+          f"predict_speedup_2={speedup('predict')} train_speedup_2={speedup('train')} "
+          f"train_forces_speedup_2={speedup('train_forces')} "
+          f"mpi_vs_threads={mpi_vs_threads}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A SLURM job for anncli: generate and predict on MPI ranks, train on one process with threads.
+# A SLURM job for anncli: generate, train and predict on MPI ranks.
 # Submit with `sbatch slurm_job.sh`; submit it again after a wall-time kill: finished steps
 # are skipped (an interrupted generate or predict leaves no complete-looking file: it runs
 # again), train continues from its checkpoint with --resume.
@@ -30,15 +30,16 @@ if [ ! -f trainset.h5 ]; then
     srun anncli generate generate.yaml   # (mpiexec -n "$SLURM_NTASKS" works too)
 fi
 
-# 2. training: one process with all cores of one node (train does not run on several ranks
-#    yet). It writes checkpoint.h5 (in its output_dir: here the current directory) every
-#    `checkpoint_every` epochs and when it receives SIGTERM (then exits with status 143); the
-#    trap passes SLURM's early SIGTERM on, and the next job continues with --resume.
+# 2. training, data-parallel on all 8 ranks: each rank holds 1/8 of the training set; the
+#    weights are the same as on one process. Rank 0 writes checkpoint.h5 (in its output_dir:
+#    here the current directory) every `checkpoint_every` epochs and when the ranks receive
+#    SIGTERM (then every rank exits with status 143); the trap passes SLURM's early SIGTERM
+#    to srun, which signals every rank, and the next job continues with --resume, on any
+#    number of ranks (the checkpoint does not depend on it).
 if [ ! -f train.done ]; then
-    export NUMBA_NUM_THREADS=${SLURM_CPUS_ON_NODE:-$(nproc)}
     resume=""
     if [ -f checkpoint.h5 ]; then resume="--resume"; fi
-    anncli train train.yaml $resume &
+    srun anncli train train.yaml $resume &
     pid=$!
     trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
     while true; do
@@ -51,7 +52,6 @@ if [ ! -f train.done ]; then
         exit "$status"
     fi
     touch train.done
-    unset NUMBA_NUM_THREADS
 fi
 
 # 3. predictions for new structures on all ranks; the table goes to predictions.txt
