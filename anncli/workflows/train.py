@@ -565,16 +565,17 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
     source = None
     try:
         with comm.checkpoint():  # every rank has its data (or the first failure is named)
-            forces, chunk = None, 2000
+            forces, chunk = None, {}  # the sources' default chunk without forces
             if config.force_weight > 0:
                 from anncli.training.forces import ForceData, stream_chunk_structures
 
                 forces = ForceData(data, norm, weights, config.force_weight, memory=config.memory,
                                    fraction=config.force_fraction, seed=(config.seed, member or 0),
                                    owned=shards.owned if comm.parallel else None)
-                chunk = stream_chunk_structures(data.n_atoms)  # load uses it too: the same sums
+                # load uses it too: the same sums
+                chunk = {"chunk_structures": stream_chunk_structures(data.n_atoms)}
             src_cls = MemorySource if config.memory == "load" else StreamSource
-            source = src_cls(data, norm, weights, forces=forces, chunk_structures=chunk)
+            source = src_cls(data, norm, weights, forces=forces, **chunk)
             data.features.clear()  # the source holds the normalised copy; raw rows are re-read if needed
             ctx = EpochContext(nets, source, train_ids, val_ids, rng, batch_size=config.batch_size,
                                sampling=config.sampling, l2=config.l2,
