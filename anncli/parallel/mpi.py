@@ -10,7 +10,8 @@ serial copies writing the same files.
 
 Failure protocol (no rank may hang when another fails):
 
-* ranks meet only at *checkpoints* (:meth:`Comm.agree`, :meth:`Comm.checkpoint`) and inside
+* ranks meet only at *checkpoints* (:meth:`Comm.agree`, :meth:`Comm.checkpoint`,
+  :meth:`Comm.gather_arrays`, which carries each rank's failure with its data) and inside
   :func:`anncli.parallel.pipeline.ordered_map`, which hands a worker's exception to rank 0 as
   a result and always releases the workers;
 * at a checkpoint every rank says whether it failed (one ``allgather``); if any did, every
