@@ -1,0 +1,46 @@
+"""Blocks of the training split (anncli.training.shards): independent of the number of ranks,
+every structure owned by exactly one rank, and too many ranks refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anncli.exceptions import ConfigError
+from anncli.training.shards import BLOCK_MAX, BLOCK_MIN, block_size, make_shards, ordered_sum
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000, 4096, 10**6, 10**8])
+def test_block_size_is_within_its_bounds_and_gives_enough_blocks(n):
+    b = block_size(n)
+    assert BLOCK_MIN <= b <= BLOCK_MAX
+    assert b == BLOCK_MAX or -(-n // b) >= min(256, -(-n // BLOCK_MIN))
+
+
+def test_blocks_do_not_depend_on_the_ranks_and_each_structure_has_one_owner():
+    rng = np.random.default_rng(0)
+    ids = rng.permutation(500)
+    train, val = np.sort(ids[:400]), np.sort(ids[400:])
+    serial = make_shards(train, val, 500)
+    assert np.array_equal(np.concatenate(serial.blocks["train"]), train)
+    for size in (2, 3, 7, 25):
+        shards = [make_shards(train, val, 500, r, size) for r in range(size)]
+        for s in shards:
+            for which in ("train", "validation"):
+                assert all(np.array_equal(a, b) for a, b in zip(s.blocks[which], serial.blocks[which]))
+        owners = np.sum([s.owned for s in shards], axis=0)
+        assert np.array_equal(owners, np.ones(500))  # every structure on exactly one rank
+        for which in ("train", "validation"):  # consecutive blocks, rank after rank: block order
+            mine = [k for s in shards for k in s.mine[which]]
+            assert mine == list(range(len(serial.blocks[which])))
+
+
+def test_more_ranks_than_blocks_is_a_config_error():
+    train = np.arange(40)  # 3 blocks of 16
+    with pytest.raises(ConfigError, match=r"4 MPI ranks, .* 40 structures in 3 block\(s\) of 16.*at most 3 rank"):
+        make_shards(train, np.arange(40, 50), 50, 0, 4)
+
+
+def test_ordered_sum_adds_in_list_order():
+    rows = [np.array([1e16]), np.array([1.0]), np.array([-1e16])]
+    assert ordered_sum(rows)[0] == (1e16 + 1.0) - 1e16 != np.sum(np.concatenate(rows)[[0, 2, 1]])
