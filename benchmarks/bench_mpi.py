@@ -66,7 +66,7 @@ print: none
 output: {{csv: {out}}}
 """
 
-TRAIN_EPOCHS = 20
+TRAIN_EPOCHS = 50  # short runs are dominated by the per-epoch overheads
 TRAIN_YAML = """\
 trainset: {trainset}
 output: {out}/model.h5
