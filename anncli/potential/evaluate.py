@@ -10,10 +10,10 @@ This module owns the fused evaluation of a :class:`~anncli.potential.model_file.
    which a Numba kernel scatters into forces (``F_j -= g``, ``F_i += g``) and the
    virial (``W -= outer(r, g)``) of the pair's structure.
 
-For one model (not a committee) with a descriptor that offers it (Chebyshev), steps 1-3
-run as one sweep over the centres (``setup.fused_forces``: features, the network of the
-centre and its pair gradients while its neighbours are in cache); a committee's networks
-are cheaper in the batched passes of step 2.
+With a descriptor that offers it (Chebyshev), steps 1-3 run as one sweep over the centres
+(``setup.fused_forces``: features, the network(s) of the centre and its pair gradients while
+its neighbours are in cache).  A committee evaluates every member's network there and needs
+one gradient column for the mean's forces, or one per member for their spread.
 
 No per-pair feature derivative array is ever stored, so memory is linear in the number
 of pairs.  Many small structures go through one call (``batch_atoms`` atoms at a time);
@@ -104,15 +104,14 @@ class Potential:
         # every member folds its own model's normalisation: members trained separately may differ there
         self._members = [{sym: FoldedNetwork(m, sym, nets[sym]) for sym in self.species}
                          for m in models for nets in m.member_networks()]
-        # one model with a descriptor that has a fused force pass: features, network and pair gradients
-        # of every centre in one sweep (a committee's networks are cheaper in batched BLAS passes)
+        # a descriptor with a fused force pass: features, every member's network and the pair gradients
+        # of every centre in one sweep (None where an activation has no kernel code: the batched path)
         self._packed = {}
-        if len(self._members) == 1:
-            from anncli.network._atomic_nb import pack_networks
+        from anncli.network._atomic_nb import pack_networks
 
-            for sym in self.species:
-                if hasattr(self.setups[sym], "fused_forces"):
-                    self._packed[sym] = pack_networks([self._members[0][sym]])
+        for sym in self.species:
+            if hasattr(self.setups[sym], "fused_forces"):
+                self._packed[sym] = pack_networks([m[sym] for m in self._members])
         self._threads = ThreadChooser()
         self._work = threading.local()  # per-thread buffers (see _buffer)
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
@@ -279,9 +278,9 @@ class Potential:
             setup = self.setups[sym]
             if fused:  # features, energies and pair gradients in one sweep over the centres
                 n_cp = int((nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]).sum())
-                sf.features, e1, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym],
-                                                             out=self._buffer(sym, (1, n_cp, 3)))
-                es = [e1[0]]
+                sf.features, es, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym],
+                                                             mean_column=n_f == 1 and n_m > 1,
+                                                             out=self._buffer(sym, (n_f, n_cp, 3)))
             elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
             else:
