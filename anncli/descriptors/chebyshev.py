@@ -452,3 +452,58 @@ class ChebyshevSetup:
         self._call(fused_forces_nb, *common, block, maxm, networks.wflat, networks.layers, networks.n_layers,
                    int(networks.width), bool(mean_column), features, energies, gout)
         return features, energies, gout
+
+    def fused_forces_into(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, atom_structure: np.ndarray,
+        forces: np.ndarray, virials: np.ndarray, mean_column: bool = False, virial: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fused_forces` that adds the pair gradients to forces and virials at once.
+
+        Every centre's pair gradients go into the forces (``F_j -= g``, ``F_i += g``) and its
+        structure's virial (``W -= outer(r, g)``) while they are in cache; no per-pair array is
+        stored.
+
+        Parameters
+        ----------
+        nl, centers, env_types, networks, mean_column
+            As in :meth:`fused_forces`.
+        atom_structure : ndarray of shape (n_atoms,), int64
+            Structure of every atom of ``nl``.
+        forces : ndarray of shape (n_copies, n_columns, n_atoms, 3), float64, eV/Å
+            Added to: one copy per Numba thread (``n_copies >= numba.get_num_threads()``; the
+            caller sums them), one column per member or one for the mean.
+        virials : ndarray of shape (n_copies, n_columns, n_structures, 3, 3), float64, eV
+            Added to when ``virial``.
+        virial : bool
+            Accumulate the virial.
+
+        Returns
+        -------
+        features : ndarray of shape (n_centers, n_features), float64
+        energies : ndarray of shape (n_members, n_centers), float64, eV
+        """
+        import numba
+
+        from anncli.descriptors._chebyshev_forces import fused_forces_scatter_nb
+
+        centers, env_types = self._checked(nl, centers, env_types)
+        if networks.layers.shape[0] < 1 or int(networks.layers[0, 0, 0]) != self.n_features:
+            raise ValueError(f"the networks take {int(networks.layers[0, 0, 0])} inputs; the setup has "
+                             f"{self.n_features} features")
+        n_mem = networks.n_members
+        n_cols = 1 if mean_column else n_mem
+        n_s = virials.shape[2]
+        for name, arr, shape in (("forces", forces, (n_cols, nl.n_atoms, 3)), ("virials", virials, (n_cols, n_s, 3, 3))):
+            if (arr.dtype != np.float64 or not arr.flags.c_contiguous or arr.shape[1:] != shape
+                    or arr.shape[0] < numba.get_num_threads()):
+                raise ValueError(f"{name} must be a C-contiguous float64 array of shape (n_threads, *{shape})")
+        atom_structure = np.ascontiguousarray(atom_structure, dtype=np.int64)
+        if atom_structure.shape != (nl.n_atoms,) or (virial and len(atom_structure) and atom_structure.max() >= n_s):
+            raise ValueError("atom_structure must give every atom's structure, below the number of virials")
+        features = np.empty((len(centers), self.n_features))
+        energies = np.empty((n_mem, len(centers)))
+        common, block, maxm = self._kernel_args(nl, centers, env_types)
+        self._call(fused_forces_scatter_nb, *common[:-1], block, maxm, networks.wflat, networks.layers,
+                   networks.n_layers, int(networks.width), bool(mean_column), atom_structure,
+                   bool(virial and n_s > 0), features, energies, forces, virials)
+        return features, energies

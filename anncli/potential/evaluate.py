@@ -11,9 +11,10 @@ This module owns the fused evaluation of a :class:`~anncli.potential.model_file.
    virial (``W -= outer(r, g)``) of the pair's structure.
 
 With a descriptor that offers it (Chebyshev), steps 1-3 run as one sweep over the centres
-(``setup.fused_forces``: features, the network(s) of the centre and its pair gradients while
-its neighbours are in cache).  A committee evaluates every member's network there and needs
-one gradient column for the mean's forces, or one per member for their spread.
+(``setup.fused_forces_into``: features, the network(s) of the centre, its pair gradients and
+their forces and virial while its neighbours are in cache; one force copy per thread, no
+per-pair array).  A committee evaluates every member's network there and needs one gradient
+column for the mean's forces, or one per member for their spread.
 
 No per-pair feature derivative array is ever stored, so memory is linear in the number
 of pairs.  Many small structures go through one call (``batch_atoms`` atoms at a time);
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -110,10 +110,9 @@ class Potential:
         from anncli.network._atomic_nb import pack_networks
 
         for sym in self.species:
-            if hasattr(self.setups[sym], "fused_forces"):
+            if hasattr(self.setups[sym], "fused_forces_into"):
                 self._packed[sym] = pack_networks([m[sym] for m in self._members])
         self._threads = ThreadChooser()
-        self._work = threading.local()  # per-thread buffers (see _buffer)
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
         for sym in self.species:
@@ -226,19 +225,6 @@ class Potential:
                                  forces=forces, stress=stress, labels=labels)
         return res
 
-    def _buffer(self, key: str, shape: tuple) -> np.ndarray:
-        """A float64 array of ``shape`` (any content) reused between calls of this thread.
-
-        Large fresh arrays cost a page fault per 4 kB at their first use; along an MD
-        trajectory the per-pair gradients of every step fit in the previous step's memory.
-        """
-        store = self._work.__dict__
-        size = int(np.prod(shape))
-        buf = store.get(key)
-        if buf is None or buf.size < size or buf.size > 2 * size + 4096:
-            buf = store[key] = np.empty(int(size * 1.1) + 64)
-        return buf[:size].reshape(shape)
-
     @property
     def n_members(self) -> int:
         """Committee size (1 for a single model)."""
@@ -265,8 +251,12 @@ class Potential:
         want_virial = bool(forces and stress)
         per_member = bool(forces and committee_forces and n_m > 1)
         n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
-        # the scatter runs columns and chunks of centres in parallel, each chunk into its own copy
-        n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
+        # the fused pass adds into one copy per thread; the scatter runs columns and chunks of centres
+        # in parallel, each chunk into its own copy
+        if fused:
+            n_chunks = numba.get_num_threads()
+        else:
+            n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
         f_acc = np.zeros((n_chunks, n_f, n_atoms, 3)) if forces else None
         v_acc = np.zeros((n_chunks, n_f, n_s if want_virial else 1, 3, 3))
         atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
@@ -276,11 +266,10 @@ class Potential:
             if len(sf.centers) == 0:
                 continue
             setup = self.setups[sym]
-            if fused:  # features, energies and pair gradients in one sweep over the centres
-                n_cp = int((nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]).sum())
-                sf.features, es, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym],
-                                                             mean_column=n_f == 1 and n_m > 1,
-                                                             out=self._buffer(sym, (n_f, n_cp, 3)))
+            if fused:  # features, energies, forces and virials in one sweep over the centres
+                sf.features, es = setup.fused_forces_into(nl, sf.centers, env[sym], self._packed[sym], atom_structure,
+                                                          f_acc, v_acc, mean_column=n_f == 1 and n_m > 1,
+                                                          virial=want_virial)
             elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
             else:
@@ -290,17 +279,16 @@ class Potential:
             atomic[sf.centers] = es[0] if n_m == 1 else np.mean(es, axis=0)
             if n_m > 1:
                 member_atomic[:, sf.centers] = es
-            if not forces:
+            if not forces or fused:
                 continue
-            if not fused:
-                env_types = env_types_for(setup, self.species, sym_idx)
-                # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
-                # member's come from one pass with a column per member
-                if per_member:
-                    g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
-                else:
-                    g_cols = setup.pair_gradients(nl, sf.centers, env_types,
-                                                  grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
+            env_types = env_types_for(setup, self.species, sym_idx)
+            # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
+            # member's come from one pass with a column per member
+            if per_member:
+                g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
+            else:
+                g_cols = setup.pair_gradients(nl, sf.centers, env_types,
+                                              grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
             counts = nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]
             center_pairs = np.zeros(len(counts) + 1, dtype=np.int64)
             np.cumsum(counts, out=center_pairs[1:])

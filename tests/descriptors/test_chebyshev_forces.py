@@ -143,3 +143,45 @@ def test_pack_networks_declines_unknown_activation():
     net = _Net(np.random.default_rng(0), [4, 3, 1], "tanh")
     net.acts[0] = "something"
     assert pack_networks([net]) is None
+
+
+@pytest.mark.parametrize("mean_column", [False, True])
+@pytest.mark.parametrize("virial", [True, False])
+def test_fused_forces_into_equal_gradients_scattered_with_numpy(mean_column, virial):
+    """The fused pass that adds forces and virials in-kernel against its per-pair gradients
+    (fused_forces) scattered with numpy; a periodic and an isolated structure in one batch."""
+    import numba
+
+    setup = ChebyshevSetup("X", ["A", "B"], 4.0, 6, 3.5, 3)
+    rng = np.random.default_rng(8)
+    periodic = random_structure(rng, 7, 3.2, (1, 1, 1))
+    cluster = random_structure(rng, 6, 3.0, (0, 0, 0))
+    p, c, b, o = batch_arrays([periodic, (cluster[0], None, (False, False, False))])
+    nl = build_neighbor_list(p, c, b, o, setup.cutoff + 0.5)
+    types = rng.integers(0, 2, size=len(p)).astype(np.int32)
+    atom_structure = np.repeat(np.arange(2), np.diff(o)).astype(np.int64)
+    packed = pack_networks([_Net(rng, [setup.n_features, 6, 1], "tanh"), _Net(rng, [setup.n_features, 5, 1], "tanh")])
+    centers = np.array([0, 3, 4, 6, 7, 9, 12])
+    _, ref_e, g = setup.fused_forces(nl, centers, types, packed, mean_column=mean_column)
+    pairs = np.concatenate([np.arange(nl.offsets[i], nl.offsets[i + 1]) for i in centers])
+    owner = np.repeat(centers, nl.offsets[centers + 1] - nl.offsets[centers])
+    n_threads = numba.get_num_threads()
+    f = np.zeros((n_threads, len(g), len(p), 3))
+    v = np.zeros((n_threads, len(g), 2, 3, 3))
+    f[:, :, 0, 0] = 1.0  # added to, not overwritten
+    feats, e = setup.fused_forces_into(nl, centers, types, packed, atom_structure, f, v, mean_column=mean_column,
+                                       virial=virial)
+    np.testing.assert_array_equal(feats, setup.features(nl, centers, types))
+    np.testing.assert_array_equal(e, ref_e)
+    for col in range(len(g)):
+        f1 = np.zeros((len(p), 3))
+        f1[0, 0] = n_threads
+        np.add.at(f1, nl.index[pairs], -g[col])
+        np.add.at(f1, owner, g[col])
+        v1 = np.zeros((2, 3, 3))
+        if virial:
+            np.add.at(v1, atom_structure[owner], -np.einsum("qa,qb->qab", nl.vectors[pairs], g[col]))
+        np.testing.assert_allclose(f.sum(axis=0)[col], f1, rtol=0, atol=1e-12 * np.abs(f1).max())
+        np.testing.assert_allclose(v.sum(axis=0)[col], v1, rtol=0, atol=1e-12 * max(1.0, np.abs(v1).max()))
+    with pytest.raises(ValueError, match="forces must be"):
+        setup.fused_forces_into(nl, centers, types, packed, atom_structure, f[:, :, :-1], v, mean_column=mean_column)
