@@ -1,13 +1,12 @@
 """Numba kernels of Chebyshev pair gradients and of the fused force pass (private).
 
 :func:`pair_gradients_nb` contracts dE/dG with the per-pair feature derivatives (one or
-several columns, e.g. committee members) without storing them.  :func:`fused_forces_nb`
+several columns, e.g. committee members) without storing them.  :func:`fused_forces_scatter_nb`
 does the whole per-centre work of a force evaluation in one sweep: neighbour gathering,
-features, the species' network(s) (:mod:`anncli.network._atomic_nb`) and the pair gradients,
-so the gathered pairs, Chebyshev tables and angular moments are computed once per centre and
-used while still in cache; :func:`fused_forces_scatter_nb` (the potential engine's) also adds
-each centre's pair gradients to the forces and virials at once, into one copy per thread, so
-that no per-pair array goes through memory.  All run in parallel over blocks of centres.
+features, the species' network(s) (:mod:`anncli.network._atomic_nb`), the pair gradients and
+their forces and virial, so the gathered pairs, Chebyshev tables and angular moments are
+computed once per centre and used while still in cache, and no per-pair array goes through
+memory (forces go into one copy per thread).  Both run in parallel over blocks of centres.
 
 Per centre (see :mod:`anncli.descriptors._chebyshev_kernels` for the notation), the radial
 tables ``T_n(x_k)`` and ``T'_n(x_k)`` are computed once and every column costs one pass
@@ -327,64 +326,6 @@ def _pair_gradients(
 pair_gradients_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_pair_gradients)
 
 
-def _fused_forces(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, maxm,
-    wflat, layers, n_layers, width, mean_column, features, energies, gout,
-):  # pragma: no cover
-    """Features, network energies and pair gradients of every centre in one sweep.
-
-    ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV;
-    ``gout`` (n_columns, n_center_pairs, 3), overwritten: one column per member, or
-    (``mean_column``) one column for the members' mean dE/dG.
-    """
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
-    nm = deg.shape[0]
-    nrad = nr + 1
-    nang = na + 1
-    half = nrad + nang
-    n_f = features.shape[1]
-    n_mem = layers.shape[0]
-    max_layers = layers.shape[1]
-    for b in prange(n_blocks):
-        sc, tt, dt, mono, s_mom, st_mom, acc = _scratch(maxm, nr, na, nm)
-        kc = np.empty((8, nm))
-        wdeg = np.empty(nang)
-        wdegt = np.empty(nang)
-        hbuf = np.empty((max_layers + 1, width))
-        dbuf = np.empty((max_layers, width))
-        grads = np.empty((n_mem, n_f))
-        ecol = np.empty(n_f)
-        for c in range(b * block, min(n_c, (b + 1) * block)):
-            row = features[c]
-            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
-            _radial_tables(nrp, sc, typed, nr, half, tt, dt, row)
-            _angular_2d(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
-            for m in range(n_mem):
-                energies[m, c] = energy_and_gradient(row, wflat, layers, n_layers, m, hbuf, dbuf, grads[m])
-            for col in range(gout.shape[0]):  # this centre's rows (gout need not be zero on entry)
-                for q in range(cp_offsets[c], cp_offsets[c + 1]):
-                    gout[col, q, 0] = 0.0
-                    gout[col, q, 1] = 0.0
-                    gout[col, q, 2] = 0.0
-            if mean_column:
-                for f in range(n_f):
-                    s = 0.0
-                    for m in range(n_mem):
-                        s += grads[m, f]
-                    ecol[f] = s / n_mem
-                _column(nrp, nap, sc, tt, dt, mono, s_mom, st_mom, acc, kc, wdeg, wdegt, ecol, typed,
-                        nr, na, deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[0])
-            else:
-                for m in range(n_mem):
-                    _column(nrp, nap, sc, tt, dt, mono, s_mom, st_mom, acc, kc, wdeg, wdegt, grads[m], typed,
-                            nr, na, deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[m])
-
-
-fused_forces_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_fused_forces)
-
-
 @njit(cache=True, nogil=True)
 def _scatter_centre(i, s, offsets, index, vectors, count, g, do_virial, f, v):  # pragma: no cover
     """Add one centre's pair gradients ``g`` (count, 3) to the forces ``f`` (F_j -= g, F_i += g)
@@ -447,8 +388,10 @@ def _fused_forces_scatter(
     deg, mult, parent, axis, lower, power, tcoef, block, maxm,
     wflat, layers, n_layers, width, mean_column, atom_structure, do_virial, features, energies, forces, virials,
 ):  # pragma: no cover
-    """:func:`fused_forces_nb` that adds every centre's pair gradients to the forces and virials
-    at once, while they are in cache, instead of storing them.
+    """Features, network energies and forces and virials of every centre in one sweep.
+
+    ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV.  Every
+    centre's pair gradients are added to the forces and virials at once, while in cache.
 
     ``forces`` (n_threads, n_columns, n_atoms, 3) and ``virials`` (n_threads, n_columns,
     n_structures, 3, 3): one copy per thread (``numba.get_thread_id()``; the caller sums them),

@@ -403,15 +403,17 @@ class ChebyshevSetup:
         self._call(pair_gradients_nb, *common, de_dg, block, maxm, self.n_features, gout)
         return gout[0] if single else gout
 
-    def fused_forces(
-        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, mean_column: bool = False,
-        out: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features, network energies and pair gradients of the centres in one sweep.
+    def fused_forces_into(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, atom_structure: np.ndarray,
+        forces: np.ndarray, virials: np.ndarray, mean_column: bool = False, virial: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features, network energies, forces and virials of the centres in one sweep.
 
-        Equal to :meth:`features`, the networks' energies and dE/dG, and :meth:`pair_gradients`
-        called in turn, but every centre's neighbours, Chebyshev tables and angular moments are
-        computed once.
+        Equal to :meth:`features`, the networks' energies and dE/dG, :meth:`pair_gradients`
+        and their scatter into forces (``F_j -= g``, ``F_i += g``) and the structure's virial
+        (``W -= outer(r, g)``) called in turn, but every centre's neighbours, Chebyshev tables
+        and angular moments are computed once and its pair gradients used while in cache; no
+        per-pair array is stored.
 
         Parameters
         ----------
@@ -419,54 +421,6 @@ class ChebyshevSetup:
             As in :meth:`features`.
         networks : anncli.network._atomic_nb.PackedNetworks
             The species' network(s) on the raw features (e.g. the members of a committee).
-        mean_column : bool
-            One gradient column for the members' mean dE/dG instead of one per member.
-        out : ndarray of shape (n_columns, n_center_pairs, 3), optional
-            Array (C-contiguous float64, any content) to write the gradients into, e.g. a
-            buffer reused along a trajectory.
-
-        Returns
-        -------
-        features : ndarray of shape (n_centers, n_features), float64
-        energies : ndarray of shape (n_members, n_centers), float64, eV
-        gradients : ndarray of shape (n_columns, n_center_pairs, 3), float64, eV/Å
-            As :meth:`pair_gradients` returns them, per member (or of the mean).
-        """
-        from anncli.descriptors._chebyshev_forces import fused_forces_nb
-
-        centers, env_types = self._checked(nl, centers, env_types)
-        if networks.layers.shape[0] < 1 or int(networks.layers[0, 0, 0]) != self.n_features:
-            raise ValueError(f"the networks take {int(networks.layers[0, 0, 0])} inputs; the setup has "
-                             f"{self.n_features} features")
-        n_mem = networks.n_members
-        features = np.empty((len(centers), self.n_features))
-        energies = np.empty((n_mem, len(centers)))
-        shape = (1 if mean_column else n_mem, self._n_center_pairs(nl, centers), 3)
-        if out is None:
-            gout = np.empty(shape)
-        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}")
-        else:
-            gout = out
-        common, block, maxm = self._kernel_args(nl, centers, env_types)
-        self._call(fused_forces_nb, *common, block, maxm, networks.wflat, networks.layers, networks.n_layers,
-                   int(networks.width), bool(mean_column), features, energies, gout)
-        return features, energies, gout
-
-    def fused_forces_into(
-        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, atom_structure: np.ndarray,
-        forces: np.ndarray, virials: np.ndarray, mean_column: bool = False, virial: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`fused_forces` that adds the pair gradients to forces and virials at once.
-
-        Every centre's pair gradients go into the forces (``F_j -= g``, ``F_i += g``) and its
-        structure's virial (``W -= outer(r, g)``) while they are in cache; no per-pair array is
-        stored.
-
-        Parameters
-        ----------
-        nl, centers, env_types, networks, mean_column
-            As in :meth:`fused_forces`.
         atom_structure : ndarray of shape (n_atoms,), int64
             Structure of every atom of ``nl``.
         forces : ndarray of shape (n_copies, n_columns, n_atoms, 3), float64, eV/Å
@@ -474,6 +428,8 @@ class ChebyshevSetup:
             caller sums them), one column per member or one for the mean.
         virials : ndarray of shape (n_copies, n_columns, n_structures, 3, 3), float64, eV
             Added to when ``virial``.
+        mean_column : bool
+            One force column for the members' mean dE/dG instead of one per member.
         virial : bool
             Accumulate the virial.
 
