@@ -18,7 +18,6 @@ Preconditions as in :mod:`anncli.descriptors._chebyshev_kernels`.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -385,21 +384,19 @@ def _scatter_centre(i, s, offsets, index, vectors, count, g, do_virial, f, v):  
 
 def _fused_forces_scatter(
     offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, block, maxm,
+    deg, mult, parent, axis, lower, power, tcoef, chunks, maxm,
     wflat, layers, n_layers, width, mean_column, atom_structure, do_virial, features, energies, forces, virials,
 ):  # pragma: no cover
     """Features, network energies and forces and virials of every centre in one sweep.
 
     ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV.  Every
     centre's pair gradients are added to the forces and virials at once, while in cache.
-
-    ``forces`` (n_threads, n_columns, n_atoms, 3) and ``virials`` (n_threads, n_columns,
-    n_structures, 3, 3): one copy per thread (``numba.get_thread_id()``; the caller sums them),
-    added to; one column per member, or (``mean_column``) one for the members' mean dE/dG.
-    ``atom_structure`` (n_atoms,): structure of every atom.
+    Centres ``chunks[k]:chunks[k + 1]`` add to copy ``k`` of ``forces`` (n_chunks, n_columns,
+    n_atoms, 3) and ``virials`` (n_chunks, n_columns, n_structures, 3, 3), in order, one
+    chunk per thread at a time (the caller sums the copies): the sums do not depend on the
+    number of threads.  One column per member, or (``mean_column``) one for the members' mean
+    dE/dG.  ``atom_structure`` (n_atoms,): structure of every atom.
     """
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
     nm = deg.shape[0]
     nrad = nr + 1
     nang = na + 1
@@ -408,7 +405,7 @@ def _fused_forces_scatter(
     n_mem = layers.shape[0]
     max_layers = layers.shape[1]
     n_cols = forces.shape[1]
-    for b in prange(n_blocks):
+    for t in prange(chunks.shape[0] - 1):
         sc, tt, dt, mono, s_mom, st_mom, acc = _scratch(maxm, nr, na, nm)
         kc = np.empty((8, nm))
         wdeg = np.empty(nang)
@@ -418,8 +415,7 @@ def _fused_forces_scatter(
         grads = np.empty((n_mem, n_f))
         ecol = np.empty(n_f)
         gl = np.empty((n_cols, maxm, 3))
-        t = numba.get_thread_id()
-        for c in range(b * block, min(n_c, (b + 1) * block)):
+        for c in range(chunks[t], chunks[t + 1]):
             i = centers[c]
             row = features[c]
             nrp, nap = _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)

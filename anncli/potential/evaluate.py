@@ -45,13 +45,18 @@ from anncli.potential.threads import ThreadChooser
 logger = logging.getLogger(__name__)
 
 __all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS",
-           "EXTRAPOLATION_TOLERANCE", "check_committee_compatible"]
+           "EXTRAPOLATION_TOLERANCE", "FORCE_CHUNKS", "FORCE_CHUNK_MIN_ATOMS", "check_committee_compatible", "force_chunks"]
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
 #: Default allowed excess of a feature beyond its training range, as a fraction of the range.
 #: Far below any physical extrapolation, far above floating-point noise (~1e-13).
 EXTRAPOLATION_TOLERANCE = 1e-6
+#: Chunks of atoms whose centres the fused force pass runs in parallel, each adding to its own copy
+#: of the forces (a fixed number: the sums do not depend on the number of threads) ...
+FORCE_CHUNKS = 8
+#: ... of at least this many atoms: only structures larger than this are split between chunks.
+FORCE_CHUNK_MIN_ATOMS = 512
 #: Calls with fewer atoms run on one thread or on all, whichever :class:`ThreadChooser` has
 #: timed faster (on a busy machine a parallel region waits for its slowest thread).
 SERIAL_BELOW = 2000
@@ -251,10 +256,10 @@ class Potential:
         want_virial = bool(forces and stress)
         per_member = bool(forces and committee_forces and n_m > 1)
         n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
-        # the fused pass adds into one copy per thread; the scatter runs columns and chunks of centres
-        # in parallel, each chunk into its own copy
+        # the fused pass and the scatter run chunks of centres in parallel, each chunk into its own copy
         if fused:
-            n_chunks = numba.get_num_threads()
+            atom_chunks = force_chunks(offsets, FORCE_CHUNKS)
+            n_chunks = len(atom_chunks) - 1
         else:
             n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
         f_acc = np.zeros((n_chunks, n_f, n_atoms, 3)) if forces else None
@@ -268,7 +273,7 @@ class Potential:
             setup = self.setups[sym]
             if fused:  # features, energies, forces and virials in one sweep over the centres
                 sf.features, es = setup.fused_forces_into(nl, sf.centers, env[sym], self._packed[sym], atom_structure,
-                                                          f_acc, v_acc, mean_column=n_f == 1 and n_m > 1,
+                                                          atom_chunks, f_acc, v_acc, mean_column=n_f == 1 and n_m > 1,
                                                           virial=want_virial)
             elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
@@ -412,6 +417,39 @@ class Potential:
                 extra.append(ex)
             start = stop
         return out, Extrapolation.concatenate(extra)
+
+
+def force_chunks(structure_offsets: np.ndarray, n_chunks: int, min_atoms: int = FORCE_CHUNK_MIN_ATOMS) -> np.ndarray:
+    """Atom boundaries of at most about ``n_chunks`` chunks of similar size, at structure boundaries.
+
+    Chunks hold at least ``min_atoms`` atoms (where the batch has them).  A structure larger than
+    a chunk is split into equal pieces; every other structure lies within one chunk, so its
+    forces are summed in the same order whatever else the batch holds (a structure evaluated
+    alone or with others, on one MPI rank or another, gets the same bits).
+
+    Returns
+    -------
+    ndarray of shape (n + 1,), int64
+        Increasing from 0 to the number of atoms.
+    """
+    offsets = np.asarray(structure_offsets, dtype=np.int64)
+    n_atoms = int(offsets[-1])
+    if n_atoms == 0:
+        return np.zeros(2, dtype=np.int64)
+    target = max(1, min_atoms, -(-n_atoms // max(1, n_chunks)))
+    bounds = [0]
+    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+        if b - a > target:  # a big structure: its own equal pieces
+            if a > bounds[-1]:
+                bounds.append(a)
+            pieces = -(-(b - a) // target)
+            bounds.extend(a + ((b - a) * k) // pieces for k in range(1, pieces))
+            bounds.append(b)
+        elif b - bounds[-1] >= target:
+            bounds.append(b)
+    if bounds[-1] != n_atoms:
+        bounds.append(n_atoms)
+    return np.array(bounds, dtype=np.int64)
 
 
 def check_committee_compatible(models: Sequence, names: Sequence[str] | None = None) -> None:

@@ -115,18 +115,18 @@ def _scattered(nl, centers, g, atom_structure, n_s, virial=True):
     return f, v
 
 
-def _fused(setup, nl, centers, types, packed, mean_column=False, virial=True, atom_structure=None, n_s=1):
-    """fused_forces_into with fresh per-thread accumulators, summed."""
-    import numba
-
+def _fused(setup, nl, centers, types, packed, mean_column=False, virial=True, atom_structure=None, n_s=1,
+           atom_chunks=None):
+    """fused_forces_into with fresh accumulators (three chunks unless given), summed."""
     n_cols = 1 if mean_column else packed.n_members
-    n_t = numba.get_num_threads()
-    f = np.zeros((n_t, n_cols, nl.n_atoms, 3))
-    v = np.zeros((n_t, n_cols, n_s, 3, 3))
+    if atom_chunks is None:
+        atom_chunks = [0, nl.n_atoms // 3, nl.n_atoms // 3 + 2, nl.n_atoms]
+    f = np.zeros((len(atom_chunks) - 1, n_cols, nl.n_atoms, 3))
+    v = np.zeros((len(atom_chunks) - 1, n_cols, n_s, 3, 3))
     if atom_structure is None:
         atom_structure = np.zeros(nl.n_atoms, dtype=np.int64)
-    feats, e = setup.fused_forces_into(nl, centers, types, packed, atom_structure, f, v, mean_column=mean_column,
-                                       virial=virial)
+    feats, e = setup.fused_forces_into(nl, centers, types, packed, atom_structure, np.array(atom_chunks), f, v,
+                                       mean_column=mean_column, virial=virial)
     return feats, e, f.sum(axis=0), v.sum(axis=0)
 
 
@@ -139,7 +139,7 @@ def test_fused_forces_equal_separate_passes(act, mean_column):
     nets = [_Net(rng, [setup.n_features, 7, 5, 1], act), _Net(rng, [setup.n_features, 6, 1], act),
             _Net(rng, [setup.n_features, 1], act)]
     packed = pack_networks(nets)
-    centers = np.array([1, 6, 2])
+    centers = np.array([1, 2, 6])
     feats, energies, f, v = _fused(setup, nl, centers, types, packed, mean_column=mean_column)
     ref_feats = setup.features(nl, centers, types)
     np.testing.assert_allclose(feats, ref_feats, rtol=1e-13, atol=1e-13)
@@ -155,24 +155,26 @@ def test_fused_forces_equal_separate_passes(act, mean_column):
 
 
 def test_fused_forces_refuse_wrong_networks_and_accumulators():
-    import numba
-
     setup = ChebyshevSetup("X", ["A", "B"], 4.0, 5, 3.5, 2)
     rng, nl, types = _system(5, 2, setup.cutoff)
     packed = pack_networks([_Net(rng, [setup.n_features, 4, 1], "tanh")])
     centers = np.arange(7)
-    n_t = numba.get_num_threads()
-    f = np.zeros((n_t, 1, nl.n_atoms, 3))
-    v = np.zeros((n_t, 1, 1, 3, 3))
+    chunks = np.array([0, 3, nl.n_atoms])
+    f = np.zeros((2, 1, nl.n_atoms, 3))
+    v = np.zeros((2, 1, 1, 3, 3))
     s = np.zeros(nl.n_atoms, dtype=np.int64)
     with pytest.raises(ValueError, match="inputs"):
-        setup.fused_forces_into(nl, centers, types, pack_networks([_Net(rng, [3, 4, 1], "tanh")]), s, f, v)
+        setup.fused_forces_into(nl, centers, types, pack_networks([_Net(rng, [3, 4, 1], "tanh")]), s, chunks, f, v)
     with pytest.raises(ValueError, match="forces must be"):
-        setup.fused_forces_into(nl, centers, types, packed, s, f[:, :, :-1], v)
+        setup.fused_forces_into(nl, centers, types, packed, s, chunks, f[:, :, :-1], v)
     with pytest.raises(ValueError, match="virials must be"):
-        setup.fused_forces_into(nl, centers, types, packed, s, f, v[:, :, :, :2])
+        setup.fused_forces_into(nl, centers, types, packed, s, chunks, f, v[:, :, :, :2])
     with pytest.raises(ValueError, match="atom_structure"):
-        setup.fused_forces_into(nl, centers, types, packed, s + 1, f, v)
+        setup.fused_forces_into(nl, centers, types, packed, s + 1, chunks, f, v)
+    with pytest.raises(ValueError, match="atom_chunks"):
+        setup.fused_forces_into(nl, centers, types, packed, s, np.array([0, 3, nl.n_atoms - 1]), f, v)
+    with pytest.raises(ValueError, match="increasing order"):
+        setup.fused_forces_into(nl, centers[::-1], types, packed, s, chunks, f, v)
 
 
 @pytest.mark.parametrize("mean_column", [False, True])
@@ -192,7 +194,7 @@ def test_fused_forces_of_a_batch_equal_gradients_scattered_with_numpy(mean_colum
     packed = pack_networks(nets)
     centers = np.array([0, 3, 4, 6, 7, 9, 12])
     feats, e, f, v = _fused(setup, nl, centers, types, packed, mean_column=mean_column, virial=virial,
-                            atom_structure=atom_structure, n_s=2)
+                            atom_structure=atom_structure, n_s=2, atom_chunks=[0, 0, 7, 10, 13])
     ref_feats = setup.features(nl, centers, types)
     np.testing.assert_allclose(feats, ref_feats, rtol=1e-13, atol=1e-13)
     ref_g = np.array([[net.energy_and_gradient(x)[1] for x in ref_feats] for net in nets])
