@@ -1,11 +1,12 @@
 """Numba kernels of Chebyshev pair gradients and of the fused force pass (private).
 
 :func:`pair_gradients_nb` contracts dE/dG with the per-pair feature derivatives (one or
-several columns, e.g. committee members) without storing them.  :func:`fused_forces_nb`
+several columns, e.g. committee members) without storing them.  :func:`fused_forces_scatter_nb`
 does the whole per-centre work of a force evaluation in one sweep: neighbour gathering,
-features, the species' network(s) (:mod:`anncli.network._atomic_nb`) and the pair gradients,
-so the gathered pairs, Chebyshev tables and angular moments are computed once per centre and
-used while still in cache.  Both run in parallel over blocks of centres.
+features, the species' network(s) (:mod:`anncli.network._atomic_nb`), the pair gradients and
+their forces and virial, so the gathered pairs, Chebyshev tables and angular moments are
+computed once per centre and used while still in cache, and no per-pair array goes through
+memory (forces go into one copy per thread).  Both run in parallel over blocks of centres.
 
 Per centre (see :mod:`anncli.descriptors._chebyshev_kernels` for the notation), the radial
 tables ``T_n(x_k)`` and ``T'_n(x_k)`` are computed once and every column costs one pass
@@ -324,19 +325,78 @@ def _pair_gradients(
 pair_gradients_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_pair_gradients)
 
 
-def _fused_forces(
-    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
-    deg, mult, parent, axis, lower, power, tcoef, cp_offsets, block, maxm,
-    wflat, layers, n_layers, width, mean_column, features, energies, gout,
-):  # pragma: no cover
-    """Features, network energies and pair gradients of every centre in one sweep.
+@njit(cache=True, nogil=True)
+def _scatter_centre(i, s, offsets, index, vectors, count, g, do_virial, f, v):  # pragma: no cover
+    """Add one centre's pair gradients ``g`` (count, 3) to the forces ``f`` (F_j -= g, F_i += g)
+    and its virial to ``v[s]`` (W -= sum_p outer(r_p, g_p))."""
+    fx = 0.0
+    fy = 0.0
+    fz = 0.0
+    w00 = 0.0
+    w01 = 0.0
+    w02 = 0.0
+    w10 = 0.0
+    w11 = 0.0
+    w12 = 0.0
+    w20 = 0.0
+    w21 = 0.0
+    w22 = 0.0
+    p0 = offsets[i]
+    for q in range(count):
+        p = p0 + q
+        gx = g[q, 0]
+        gy = g[q, 1]
+        gz = g[q, 2]
+        j = index[p]
+        f[j, 0] -= gx
+        f[j, 1] -= gy
+        f[j, 2] -= gz
+        fx += gx
+        fy += gy
+        fz += gz
+        if do_virial:
+            rx = vectors[p, 0]
+            ry = vectors[p, 1]
+            rz = vectors[p, 2]
+            w00 += rx * gx
+            w01 += rx * gy
+            w02 += rx * gz
+            w10 += ry * gx
+            w11 += ry * gy
+            w12 += ry * gz
+            w20 += rz * gx
+            w21 += rz * gy
+            w22 += rz * gz
+    f[i, 0] += fx
+    f[i, 1] += fy
+    f[i, 2] += fz
+    if do_virial:
+        v[s, 0, 0] -= w00
+        v[s, 0, 1] -= w01
+        v[s, 0, 2] -= w02
+        v[s, 1, 0] -= w10
+        v[s, 1, 1] -= w11
+        v[s, 1, 2] -= w12
+        v[s, 2, 0] -= w20
+        v[s, 2, 1] -= w21
+        v[s, 2, 2] -= w22
 
-    ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV;
-    ``gout`` (n_columns, n_center_pairs, 3), overwritten: one column per member, or
-    (``mean_column``) one column for the members' mean dE/dG.
+
+def _fused_forces_scatter(
+    offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
+    deg, mult, parent, axis, lower, power, tcoef, chunks, maxm,
+    wflat, layers, n_layers, width, mean_column, atom_structure, do_virial, features, energies, forces, virials,
+):  # pragma: no cover
+    """Features, network energies and forces and virials of every centre in one sweep.
+
+    ``features`` (n_centers, n_features); ``energies`` (n_members, n_centers), eV.  Every
+    centre's pair gradients are added to the forces and virials at once, while in cache.
+    Centres ``chunks[k]:chunks[k + 1]`` add to copy ``k`` of ``forces`` (n_chunks, n_columns,
+    n_atoms, 3) and ``virials`` (n_chunks, n_columns, n_structures, 3, 3), in order, one
+    chunk per thread at a time (the caller sums the copies): the sums do not depend on the
+    number of threads.  One column per member, or (``mean_column``) one for the members' mean
+    dE/dG.  ``atom_structure`` (n_atoms,): structure of every atom.
     """
-    n_c = centers.shape[0]
-    n_blocks = (n_c + block - 1) // block
     nm = deg.shape[0]
     nrad = nr + 1
     nang = na + 1
@@ -344,7 +404,8 @@ def _fused_forces(
     n_f = features.shape[1]
     n_mem = layers.shape[0]
     max_layers = layers.shape[1]
-    for b in prange(n_blocks):
+    n_cols = forces.shape[1]
+    for t in prange(chunks.shape[0] - 1):
         sc, tt, dt, mono, s_mom, st_mom, acc = _scratch(maxm, nr, na, nm)
         kc = np.empty((8, nm))
         wdeg = np.empty(nang)
@@ -353,18 +414,21 @@ def _fused_forces(
         dbuf = np.empty((max_layers, width))
         grads = np.empty((n_mem, n_f))
         ecol = np.empty(n_f)
-        for c in range(b * block, min(n_c, (b + 1) * block)):
+        gl = np.empty((n_cols, maxm, 3))
+        for c in range(chunks[t], chunks[t + 1]):
+            i = centers[c]
             row = features[c]
-            nrp, nap = _gather(centers[c], offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
+            nrp, nap = _gather(i, offsets, vectors, distances, index, env_types, weights, typed, rr, ra, sc)
             _radial_tables(nrp, sc, typed, nr, half, tt, dt, row)
             _angular_2d(nap, sc, typed, nrad, half, na, deg, mult, parent, axis, tcoef, mono, s_mom, st_mom, row)
             for m in range(n_mem):
                 energies[m, c] = energy_and_gradient(row, wflat, layers, n_layers, m, hbuf, dbuf, grads[m])
-            for col in range(gout.shape[0]):  # this centre's rows (gout need not be zero on entry)
-                for q in range(cp_offsets[c], cp_offsets[c + 1]):
-                    gout[col, q, 0] = 0.0
-                    gout[col, q, 1] = 0.0
-                    gout[col, q, 2] = 0.0
+            count = offsets[i + 1] - offsets[i]
+            for col in range(n_cols):
+                for q in range(count):
+                    gl[col, q, 0] = 0.0
+                    gl[col, q, 1] = 0.0
+                    gl[col, q, 2] = 0.0
             if mean_column:
                 for f in range(n_f):
                     s = 0.0
@@ -372,11 +436,15 @@ def _fused_forces(
                         s += grads[m, f]
                     ecol[f] = s / n_mem
                 _column(nrp, nap, sc, tt, dt, mono, s_mom, st_mom, acc, kc, wdeg, wdegt, ecol, typed,
-                        nr, na, deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[0])
+                        nr, na, deg, mult, lower, power, tcoef, rr, 0, gl[0])
             else:
                 for m in range(n_mem):
                     _column(nrp, nap, sc, tt, dt, mono, s_mom, st_mom, acc, kc, wdeg, wdegt, grads[m], typed,
-                            nr, na, deg, mult, lower, power, tcoef, rr, cp_offsets[c], gout[m])
+                            nr, na, deg, mult, lower, power, tcoef, rr, 0, gl[m])
+            s_i = atom_structure[i]
+            for col in range(n_cols):
+                _scatter_centre(i, s_i, offsets, index, vectors, count, gl[col], do_virial, forces[t, col],
+                                virials[t, col])
 
 
-fused_forces_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_fused_forces)
+fused_forces_scatter_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_fused_forces_scatter)

@@ -311,11 +311,11 @@ class ChebyshevSetup:
         ), _BLOCK, maxm
 
     @staticmethod
-    def _call(kernel, *args) -> None:
-        """Call a parallel kernel with dynamic scheduling of blocks of centres."""
+    def _call(kernel, *args, chunksize: int = _CHUNK_BLOCKS) -> None:
+        """Call a parallel kernel with dynamic scheduling of blocks of centres (``chunksize`` per grab)."""
         import numba
 
-        old_chunk = numba.set_parallel_chunksize(_CHUNK_BLOCKS)
+        old_chunk = numba.set_parallel_chunksize(chunksize)
         try:
             kernel(*args)
         finally:
@@ -403,52 +403,77 @@ class ChebyshevSetup:
         self._call(pair_gradients_nb, *common, de_dg, block, maxm, self.n_features, gout)
         return gout[0] if single else gout
 
-    def fused_forces(
-        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, mean_column: bool = False,
-        out: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features, network energies and pair gradients of the centres in one sweep.
+    def fused_forces_into(
+        self, nl: NeighborList, centers: np.ndarray, env_types: np.ndarray, networks, atom_structure: np.ndarray,
+        atom_chunks: np.ndarray, forces: np.ndarray, virials: np.ndarray, mean_column: bool = False,
+        virial: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features, network energies, forces and virials of the centres in one sweep.
 
-        Equal to :meth:`features`, the networks' energies and dE/dG, and :meth:`pair_gradients`
-        called in turn, but every centre's neighbours, Chebyshev tables and angular moments are
-        computed once.
+        Equal to :meth:`features`, the networks' energies and dE/dG, :meth:`pair_gradients`
+        and their scatter into forces (``F_j -= g``, ``F_i += g``) and the structure's virial
+        (``W -= outer(r, g)``) called in turn, but every centre's neighbours, Chebyshev tables
+        and angular moments are computed once and its pair gradients used while in cache; no
+        per-pair array is stored.
 
         Parameters
         ----------
-        nl, centers, env_types
+        nl, env_types
             As in :meth:`features`.
+        centers : ndarray of shape (n_centers,), int64
+            As in :meth:`features`, in increasing order.
         networks : anncli.network._atomic_nb.PackedNetworks
             The species' network(s) on the raw features (e.g. the members of a committee).
+        atom_structure : ndarray of shape (n_atoms,), int64
+            Structure of every atom of ``nl``.
+        atom_chunks : ndarray of shape (n_chunks + 1,), int64
+            Increasing atom indices from 0 to n_atoms: the centres of atoms
+            ``atom_chunks[k]:atom_chunks[k + 1]`` add, in order, to copy ``k`` of ``forces`` and
+            ``virials``, one chunk per thread at a time (the sums do not depend on the number of
+            threads; a structure within one chunk gets exactly the sums of one sequential pass).
+        forces : ndarray of shape (n_chunks, n_columns, n_atoms, 3), float64, eV/Å
+            Added to, one copy per chunk (the caller sums them); one column per member or one
+            for the mean.
+        virials : ndarray of shape (n_chunks, n_columns, n_structures, 3, 3), float64, eV
+            Added to when ``virial``.
         mean_column : bool
-            One gradient column for the members' mean dE/dG instead of one per member.
-        out : ndarray of shape (n_columns, n_center_pairs, 3), optional
-            Array (C-contiguous float64, any content) to write the gradients into, e.g. a
-            buffer reused along a trajectory.
+            One force column for the members' mean dE/dG instead of one per member.
+        virial : bool
+            Accumulate the virial.
 
         Returns
         -------
         features : ndarray of shape (n_centers, n_features), float64
         energies : ndarray of shape (n_members, n_centers), float64, eV
-        gradients : ndarray of shape (n_columns, n_center_pairs, 3), float64, eV/Å
-            As :meth:`pair_gradients` returns them, per member (or of the mean).
         """
-        from anncli.descriptors._chebyshev_forces import fused_forces_nb
+        from anncli.descriptors._chebyshev_forces import fused_forces_scatter_nb
 
         centers, env_types = self._checked(nl, centers, env_types)
         if networks.layers.shape[0] < 1 or int(networks.layers[0, 0, 0]) != self.n_features:
             raise ValueError(f"the networks take {int(networks.layers[0, 0, 0])} inputs; the setup has "
                              f"{self.n_features} features")
         n_mem = networks.n_members
+        n_cols = 1 if mean_column else n_mem
+        n_s = virials.shape[2]
+        atom_chunks = np.ascontiguousarray(atom_chunks, dtype=np.int64)
+        if (atom_chunks.ndim != 1 or len(atom_chunks) < 2 or atom_chunks[0] != 0 or atom_chunks[-1] != nl.n_atoms
+                or (np.diff(atom_chunks) < 0).any()):
+            raise ValueError(f"atom_chunks must increase from 0 to the number of atoms ({nl.n_atoms})")
+        if (np.diff(centers) <= 0).any():
+            raise ValueError("centers must be in increasing order")
+        n_chunks = len(atom_chunks) - 1
+        for name, arr, shape in (("forces", forces, (n_chunks, n_cols, nl.n_atoms, 3)),
+                                 ("virials", virials, (n_chunks, n_cols, n_s, 3, 3))):
+            if arr.dtype != np.float64 or not arr.flags.c_contiguous or arr.shape != shape:
+                raise ValueError(f"{name} must be a C-contiguous float64 array of shape {shape}")
+        atom_structure = np.ascontiguousarray(atom_structure, dtype=np.int64)
+        if atom_structure.shape != (nl.n_atoms,) or (virial and len(atom_structure) and atom_structure.max() >= n_s):
+            raise ValueError("atom_structure must give every atom's structure, below the number of virials")
         features = np.empty((len(centers), self.n_features))
         energies = np.empty((n_mem, len(centers)))
-        shape = (1 if mean_column else n_mem, self._n_center_pairs(nl, centers), 3)
-        if out is None:
-            gout = np.empty(shape)
-        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}")
-        else:
-            gout = out
-        common, block, maxm = self._kernel_args(nl, centers, env_types)
-        self._call(fused_forces_nb, *common, block, maxm, networks.wflat, networks.layers, networks.n_layers,
-                   int(networks.width), bool(mean_column), features, energies, gout)
-        return features, energies, gout
+        common, _, maxm = self._kernel_args(nl, centers, env_types)
+        chunks = np.searchsorted(centers, atom_chunks).astype(np.int64)  # centre ranges of the chunks
+        self._call(fused_forces_scatter_nb, *common[:-1], chunks, maxm, networks.wflat, networks.layers,
+                   networks.n_layers, int(networks.width), bool(mean_column), atom_structure,
+                   bool(virial and n_s > 0), features, energies, forces, virials, chunksize=1)
+        return features, energies

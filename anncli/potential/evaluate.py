@@ -10,10 +10,11 @@ This module owns the fused evaluation of a :class:`~anncli.potential.model_file.
    which a Numba kernel scatters into forces (``F_j -= g``, ``F_i += g``) and the
    virial (``W -= outer(r, g)``) of the pair's structure.
 
-For one model (not a committee) with a descriptor that offers it (Chebyshev), steps 1-3
-run as one sweep over the centres (``setup.fused_forces``: features, the network of the
-centre and its pair gradients while its neighbours are in cache); a committee's networks
-are cheaper in the batched passes of step 2.
+With a descriptor that offers it (Chebyshev), steps 1-3 run as one sweep over the centres
+(``setup.fused_forces_into``: features, the network(s) of the centre, its pair gradients and
+their forces and virial while its neighbours are in cache; one force copy per thread, no
+per-pair array).  A committee evaluates every member's network there and needs one gradient
+column for the mean's forces, or one per member for their spread.
 
 No per-pair feature derivative array is ever stored, so memory is linear in the number
 of pairs.  Many small structures go through one call (``batch_atoms`` atoms at a time);
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -45,13 +45,18 @@ from anncli.potential.threads import ThreadChooser
 logger = logging.getLogger(__name__)
 
 __all__ = ["Potential", "BatchPrediction", "Prediction", "Extrapolation", "load_potential", "BATCH_ATOMS",
-           "EXTRAPOLATION_TOLERANCE", "check_committee_compatible"]
+           "EXTRAPOLATION_TOLERANCE", "FORCE_CHUNKS", "FORCE_CHUNK_MIN_ATOMS", "check_committee_compatible", "force_chunks"]
 
 #: Atoms per engine call when evaluating many structures.
 BATCH_ATOMS = 32768
 #: Default allowed excess of a feature beyond its training range, as a fraction of the range.
 #: Far below any physical extrapolation, far above floating-point noise (~1e-13).
 EXTRAPOLATION_TOLERANCE = 1e-6
+#: Chunks of atoms whose centres the fused force pass runs in parallel, each adding to its own copy
+#: of the forces (a fixed number: the sums do not depend on the number of threads) ...
+FORCE_CHUNKS = 8
+#: ... of at least this many atoms: only structures larger than this are split between chunks.
+FORCE_CHUNK_MIN_ATOMS = 512
 #: Calls with fewer atoms run on one thread or on all, whichever :class:`ThreadChooser` has
 #: timed faster (on a busy machine a parallel region waits for its slowest thread).
 SERIAL_BELOW = 2000
@@ -104,17 +109,15 @@ class Potential:
         # every member folds its own model's normalisation: members trained separately may differ there
         self._members = [{sym: FoldedNetwork(m, sym, nets[sym]) for sym in self.species}
                          for m in models for nets in m.member_networks()]
-        # one model with a descriptor that has a fused force pass: features, network and pair gradients
-        # of every centre in one sweep (a committee's networks are cheaper in batched BLAS passes)
+        # a descriptor with a fused force pass: features, every member's network and the pair gradients
+        # of every centre in one sweep (None where an activation has no kernel code: the batched path)
         self._packed = {}
-        if len(self._members) == 1:
-            from anncli.network._atomic_nb import pack_networks
+        from anncli.network._atomic_nb import pack_networks
 
-            for sym in self.species:
-                if hasattr(self.setups[sym], "fused_forces"):
-                    self._packed[sym] = pack_networks([self._members[0][sym]])
+        for sym in self.species:
+            if hasattr(self.setups[sym], "fused_forces_into"):
+                self._packed[sym] = pack_networks([m[sym] for m in self._members])
         self._threads = ThreadChooser()
-        self._work = threading.local()  # per-thread buffers (see _buffer)
         self._ref = {sym: model.reference_energy(sym) for sym in self.species}
         self._range = {}
         for sym in self.species:
@@ -227,19 +230,6 @@ class Potential:
                                  forces=forces, stress=stress, labels=labels)
         return res
 
-    def _buffer(self, key: str, shape: tuple) -> np.ndarray:
-        """A float64 array of ``shape`` (any content) reused between calls of this thread.
-
-        Large fresh arrays cost a page fault per 4 kB at their first use; along an MD
-        trajectory the per-pair gradients of every step fit in the previous step's memory.
-        """
-        store = self._work.__dict__
-        size = int(np.prod(shape))
-        buf = store.get(key)
-        if buf is None or buf.size < size or buf.size > 2 * size + 4096:
-            buf = store[key] = np.empty(int(size * 1.1) + 64)
-        return buf[:size].reshape(shape)
-
     @property
     def n_members(self) -> int:
         """Committee size (1 for a single model)."""
@@ -266,8 +256,12 @@ class Potential:
         want_virial = bool(forces and stress)
         per_member = bool(forces and committee_forces and n_m > 1)
         n_f = n_m if per_member else 1  # force/virial accumulators: one per member, or the mean's
-        # the scatter runs columns and chunks of centres in parallel, each chunk into its own copy
-        n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
+        # the fused pass and the scatter run chunks of centres in parallel, each chunk into its own copy
+        if fused:
+            atom_chunks = force_chunks(offsets, FORCE_CHUNKS)
+            n_chunks = len(atom_chunks) - 1
+        else:
+            n_chunks = max(1, numba.get_num_threads() // n_f) if forces and n_atoms >= SERIAL_BELOW else 1
         f_acc = np.zeros((n_chunks, n_f, n_atoms, 3)) if forces else None
         v_acc = np.zeros((n_chunks, n_f, n_s if want_virial else 1, 3, 3))
         atom_structure = np.repeat(np.arange(n_s, dtype=np.int64), np.diff(offsets)) if forces else None
@@ -277,11 +271,10 @@ class Potential:
             if len(sf.centers) == 0:
                 continue
             setup = self.setups[sym]
-            if fused:  # features, energies and pair gradients in one sweep over the centres
-                n_cp = int((nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]).sum())
-                sf.features, e1, g_cols = setup.fused_forces(nl, sf.centers, env[sym], self._packed[sym],
-                                                             out=self._buffer(sym, (1, n_cp, 3)))
-                es = [e1[0]]
+            if fused:  # features, energies, forces and virials in one sweep over the centres
+                sf.features, es = setup.fused_forces_into(nl, sf.centers, env[sym], self._packed[sym], atom_structure,
+                                                          atom_chunks, f_acc, v_acc, mean_column=n_f == 1 and n_m > 1,
+                                                          virial=want_virial)
             elif not forces:
                 es = [m[sym].energies(sf.features) for m in self._members]
             else:
@@ -291,17 +284,16 @@ class Potential:
             atomic[sf.centers] = es[0] if n_m == 1 else np.mean(es, axis=0)
             if n_m > 1:
                 member_atomic[:, sf.centers] = es
-            if not forces:
+            if not forces or fused:
                 continue
-            if not fused:
-                env_types = env_types_for(setup, self.species, sym_idx)
-                # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
-                # member's come from one pass with a column per member
-                if per_member:
-                    g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
-                else:
-                    g_cols = setup.pair_gradients(nl, sf.centers, env_types,
-                                                  grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
+            env_types = env_types_for(setup, self.species, sym_idx)
+            # forces are linear in dE/dG: the committee mean's forces need one pair pass; every
+            # member's come from one pass with a column per member
+            if per_member:
+                g_cols = setup.pair_gradients(nl, sf.centers, env_types, np.stack(grads, axis=1))
+            else:
+                g_cols = setup.pair_gradients(nl, sf.centers, env_types,
+                                              grads[0] if n_m == 1 else np.mean(grads, axis=0))[None]
             counts = nl.offsets[sf.centers + 1] - nl.offsets[sf.centers]
             center_pairs = np.zeros(len(counts) + 1, dtype=np.int64)
             np.cumsum(counts, out=center_pairs[1:])
@@ -425,6 +417,39 @@ class Potential:
                 extra.append(ex)
             start = stop
         return out, Extrapolation.concatenate(extra)
+
+
+def force_chunks(structure_offsets: np.ndarray, n_chunks: int, min_atoms: int = FORCE_CHUNK_MIN_ATOMS) -> np.ndarray:
+    """Atom boundaries of at most about ``n_chunks`` chunks of similar size, at structure boundaries.
+
+    Chunks hold at least ``min_atoms`` atoms (where the batch has them).  A structure larger than
+    a chunk is split into equal pieces; every other structure lies within one chunk, so its
+    forces are summed in the same order whatever else the batch holds (a structure evaluated
+    alone or with others, on one MPI rank or another, gets the same bits).
+
+    Returns
+    -------
+    ndarray of shape (n + 1,), int64
+        Increasing from 0 to the number of atoms.
+    """
+    offsets = np.asarray(structure_offsets, dtype=np.int64)
+    n_atoms = int(offsets[-1])
+    if n_atoms == 0:
+        return np.zeros(2, dtype=np.int64)
+    target = max(1, min_atoms, -(-n_atoms // max(1, n_chunks)))
+    bounds = [0]
+    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+        if b - a > target:  # a big structure: its own equal pieces
+            if a > bounds[-1]:
+                bounds.append(a)
+            pieces = -(-(b - a) // target)
+            bounds.extend(a + ((b - a) * k) // pieces for k in range(1, pieces))
+            bounds.append(b)
+        elif b - bounds[-1] >= target:
+            bounds.append(b)
+    if bounds[-1] != n_atoms:
+        bounds.append(n_atoms)
+    return np.array(bounds, dtype=np.int64)
 
 
 def check_committee_compatible(models: Sequence, names: Sequence[str] | None = None) -> None:

@@ -101,16 +101,46 @@ class _Net:
         return h[0], delta
 
 
+def _scattered(nl, centers, g, atom_structure, n_s, virial=True):
+    """Forces (n_columns, n_atoms, 3) and virials (n_columns, n_s, 3, 3) of pair gradients ``g``, with numpy."""
+    pairs = np.concatenate([np.arange(nl.offsets[i], nl.offsets[i + 1]) for i in centers])
+    owner = np.repeat(centers, nl.offsets[centers + 1] - nl.offsets[centers])
+    f = np.zeros((len(g), nl.n_atoms, 3))
+    v = np.zeros((len(g), n_s, 3, 3))
+    for col in range(len(g)):
+        np.add.at(f[col], nl.index[pairs], -g[col])
+        np.add.at(f[col], owner, g[col])
+        if virial:
+            np.add.at(v[col], atom_structure[owner], -np.einsum("qa,qb->qab", nl.vectors[pairs], g[col]))
+    return f, v
+
+
+def _fused(setup, nl, centers, types, packed, mean_column=False, virial=True, atom_structure=None, n_s=1,
+           atom_chunks=None):
+    """fused_forces_into with fresh accumulators (three chunks unless given), summed."""
+    n_cols = 1 if mean_column else packed.n_members
+    if atom_chunks is None:
+        atom_chunks = [0, nl.n_atoms // 3, nl.n_atoms // 3 + 2, nl.n_atoms]
+    f = np.zeros((len(atom_chunks) - 1, n_cols, nl.n_atoms, 3))
+    v = np.zeros((len(atom_chunks) - 1, n_cols, n_s, 3, 3))
+    if atom_structure is None:
+        atom_structure = np.zeros(nl.n_atoms, dtype=np.int64)
+    feats, e = setup.fused_forces_into(nl, centers, types, packed, atom_structure, np.array(atom_chunks), f, v,
+                                       mean_column=mean_column, virial=virial)
+    return feats, e, f.sum(axis=0), v.sum(axis=0)
+
+
 @pytest.mark.parametrize("act", sorted(ACTIVATION_CODES))
 @pytest.mark.parametrize("mean_column", [False, True])
 def test_fused_forces_equal_separate_passes(act, mean_column):
+    """Features, a plain-numpy network pass per member, pair_gradients and a numpy scatter."""
     setup = ChebyshevSetup("X", ["A", "B", "C"], 4.0, 6, 3.5, 3)
     rng, nl, types = _system(3, 3, setup.cutoff)
     nets = [_Net(rng, [setup.n_features, 7, 5, 1], act), _Net(rng, [setup.n_features, 6, 1], act),
             _Net(rng, [setup.n_features, 1], act)]
     packed = pack_networks(nets)
-    centers = np.array([1, 6, 2])
-    feats, energies, g = setup.fused_forces(nl, centers, types, packed, mean_column=mean_column)
+    centers = np.array([1, 2, 6])
+    feats, energies, f, v = _fused(setup, nl, centers, types, packed, mean_column=mean_column)
     ref_feats = setup.features(nl, centers, types)
     np.testing.assert_allclose(feats, ref_feats, rtol=1e-13, atol=1e-13)
     ref = [[net.energy_and_gradient(x) for x in ref_feats] for net in nets]
@@ -118,28 +148,58 @@ def test_fused_forces_equal_separate_passes(act, mean_column):
     ref_g = np.array([[d for _, d in r] for r in ref])  # (members, centres, features)
     np.testing.assert_allclose(energies, ref_e, rtol=1e-12, atol=1e-12)
     de = ref_g.mean(axis=0)[:, None] if mean_column else ref_g.transpose(1, 0, 2)
-    expected = setup.pair_gradients(nl, centers, types, de)
-    assert g.shape == expected.shape
-    np.testing.assert_allclose(g, expected, rtol=1e-11, atol=1e-12 * np.abs(expected).max())
+    ref_f, ref_v = _scattered(nl, centers, setup.pair_gradients(nl, centers, types, de), np.zeros(nl.n_atoms, int), 1)
+    assert f.shape == ref_f.shape
+    np.testing.assert_allclose(f, ref_f, rtol=0, atol=1e-12 * np.abs(ref_f).max())
+    np.testing.assert_allclose(v, ref_v, rtol=0, atol=1e-12 * np.abs(ref_v).max())
 
 
-def test_fused_forces_overwrites_out_and_refuses_wrong_networks():
+def test_fused_forces_refuse_wrong_networks_and_accumulators():
     setup = ChebyshevSetup("X", ["A", "B"], 4.0, 5, 3.5, 2)
     rng, nl, types = _system(5, 2, setup.cutoff)
     packed = pack_networks([_Net(rng, [setup.n_features, 4, 1], "tanh")])
     centers = np.arange(7)
-    _, _, g = setup.fused_forces(nl, centers, types, packed)
-    out = np.full_like(g, np.nan)
-    _, _, g2 = setup.fused_forces(nl, centers, types, packed, out=out)
-    assert g2 is out
-    np.testing.assert_array_equal(g2, g)
+    chunks = np.array([0, 3, nl.n_atoms])
+    f = np.zeros((2, 1, nl.n_atoms, 3))
+    v = np.zeros((2, 1, 1, 3, 3))
+    s = np.zeros(nl.n_atoms, dtype=np.int64)
     with pytest.raises(ValueError, match="inputs"):
-        setup.fused_forces(nl, centers, types, pack_networks([_Net(rng, [3, 4, 1], "tanh")]))
-    with pytest.raises(ValueError, match="shape"):
-        setup.fused_forces(nl, centers, types, packed, out=np.zeros((2,) + g.shape[1:]))
+        setup.fused_forces_into(nl, centers, types, pack_networks([_Net(rng, [3, 4, 1], "tanh")]), s, chunks, f, v)
+    with pytest.raises(ValueError, match="forces must be"):
+        setup.fused_forces_into(nl, centers, types, packed, s, chunks, f[:, :, :-1], v)
+    with pytest.raises(ValueError, match="virials must be"):
+        setup.fused_forces_into(nl, centers, types, packed, s, chunks, f, v[:, :, :, :2])
+    with pytest.raises(ValueError, match="atom_structure"):
+        setup.fused_forces_into(nl, centers, types, packed, s + 1, chunks, f, v)
+    with pytest.raises(ValueError, match="atom_chunks"):
+        setup.fused_forces_into(nl, centers, types, packed, s, np.array([0, 3, nl.n_atoms - 1]), f, v)
+    with pytest.raises(ValueError, match="increasing order"):
+        setup.fused_forces_into(nl, centers[::-1], types, packed, s, chunks, f, v)
 
 
-def test_pack_networks_declines_unknown_activation():
-    net = _Net(np.random.default_rng(0), [4, 3, 1], "tanh")
-    net.acts[0] = "something"
-    assert pack_networks([net]) is None
+@pytest.mark.parametrize("mean_column", [False, True])
+@pytest.mark.parametrize("virial", [True, False])
+def test_fused_forces_of_a_batch_equal_gradients_scattered_with_numpy(mean_column, virial):
+    """A periodic and an isolated structure in one batch: forces and per-structure virials added
+    to what the accumulators held."""
+    setup = ChebyshevSetup("X", ["A", "B"], 4.0, 6, 3.5, 3)
+    rng = np.random.default_rng(8)
+    periodic = random_structure(rng, 7, 3.2, (1, 1, 1))
+    cluster = random_structure(rng, 6, 3.0, (0, 0, 0))
+    p, c, b, o = batch_arrays([periodic, (cluster[0], None, (False, False, False))])
+    nl = build_neighbor_list(p, c, b, o, setup.cutoff + 0.5)
+    types = rng.integers(0, 2, size=len(p)).astype(np.int32)
+    atom_structure = np.repeat(np.arange(2), np.diff(o)).astype(np.int64)
+    nets = [_Net(rng, [setup.n_features, 6, 1], "tanh"), _Net(rng, [setup.n_features, 5, 1], "tanh")]
+    packed = pack_networks(nets)
+    centers = np.array([0, 3, 4, 6, 7, 9, 12])
+    feats, e, f, v = _fused(setup, nl, centers, types, packed, mean_column=mean_column, virial=virial,
+                            atom_structure=atom_structure, n_s=2, atom_chunks=[0, 0, 7, 10, 13])
+    ref_feats = setup.features(nl, centers, types)
+    np.testing.assert_allclose(feats, ref_feats, rtol=1e-13, atol=1e-13)
+    ref_g = np.array([[net.energy_and_gradient(x)[1] for x in ref_feats] for net in nets])
+    de = ref_g.mean(axis=0)[:, None] if mean_column else ref_g.transpose(1, 0, 2)
+    ref_f, ref_v = _scattered(nl, centers, setup.pair_gradients(nl, centers, types, de), atom_structure, 2, virial)
+    np.testing.assert_allclose(f, ref_f, rtol=0, atol=1e-12 * np.abs(ref_f).max())
+    np.testing.assert_allclose(v, ref_v, rtol=0, atol=1e-12 * max(1.0, np.abs(ref_v).max()))
+    assert not virial or np.abs(ref_v[:, 1]).max() > 0  # the cluster's virial is its own

@@ -199,3 +199,54 @@ def test_committee_from_separate_model_files(members, tmp_path, capsys):
         assert "descriptor differs" in capsys.readouterr().err
     finally:
         reset_logging()
+
+
+@pytest.mark.parametrize("committee_forces", [True, False])
+def test_fused_committee_pass_equals_batched_path(committee, committee_forces):
+    """The committee's fused pass (every member's network per centre, one force column per member
+    or the mean's) against the batched path (features, BLAS networks, pair-gradient kernel, scatter);
+    a periodic and an isolated structure of two species in one batch."""
+    fused = Potential(committee)
+    assert fused.n_members == 3 and set(fused._packed) == {"Cu", "Au"}
+    assert all(p.n_members == 3 for p in fused._packed.values())
+    separate = Potential(committee)
+    separate._packed = {}
+    structures = [triclinic_structure(seed=7, n=8), cluster_structure(seed=5), triclinic_structure(seed=2, n=9)]
+    got, _ = fused.evaluate(structures, committee_forces=committee_forces)
+    ref, _ = separate.evaluate(structures, committee_forces=committee_forces)
+    for a, b in zip(got, ref):
+        scale = max(1.0, np.abs(b.forces).max())
+        assert a.energy == pytest.approx(b.energy, rel=1e-13, abs=1e-12)
+        np.testing.assert_allclose(a.energy_members, b.energy_members, rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(a.atomic_energies, b.atomic_energies, rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(a.forces, b.forces, rtol=0, atol=1e-12 * scale)
+        if committee_forces:
+            np.testing.assert_allclose(a.forces_std, b.forces_std, rtol=0, atol=1e-12 * scale)
+        else:
+            assert a.forces_std is None and b.forces_std is None
+        if b.stress is not None:
+            np.testing.assert_allclose(a.stress, b.stress, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("structure", [triclinic_structure(seed=4, n=7), cluster_structure(seed=8)],
+                         ids=["periodic", "cluster"])
+def test_committee_member_forces_equal_finite_differences(committee, structure):
+    """Every member's forces (fused pass) are minus the gradient of that member's energy."""
+    from anncli.potential.evaluate import pack_structures
+
+    pot = Potential(committee)
+    arrays = list(pack_structures([structure], pot))
+    res = pot.evaluate_arrays(*arrays, committee_forces=True, extrapolation=False)
+    assert res.forces_members.shape == (3, structure.n_atoms, 3)
+    np.testing.assert_allclose(res.forces, res.forces_members.mean(axis=0), rtol=0, atol=1e-13)
+    h = 1e-5
+    for i in range(structure.n_atoms):
+        for a in range(3):
+            e = []
+            for sign in (1, -1):
+                moved = arrays[0].copy()
+                moved[i, a] += sign * h
+                e.append(pot.evaluate_arrays(moved, *arrays[1:], forces=False, extrapolation=False).energy_members[:, 0])
+            fd = -(e[0] - e[1]) / (2 * h)
+            np.testing.assert_allclose(res.forces_members[:, i, a], fd, rtol=0,
+                                       atol=2e-6 * max(1.0, np.abs(fd).max()))

@@ -227,3 +227,40 @@ def test_scatter_columns_equals_numpy_scatter():
             np.add.at(v1, atom_structure[owner], -np.einsum("qa,qb->qab", vectors[pairs], g[col]))
             np.testing.assert_allclose(f.sum(axis=0)[col], f1, rtol=0, atol=1e-13)
             np.testing.assert_allclose(v.sum(axis=0)[col], v1, rtol=0, atol=1e-13)
+
+
+def test_fused_forces_do_not_depend_on_threads_or_on_the_rest_of_the_batch(small_model):
+    """Forces are summed per chunk of atoms, a fixed number of chunks at structure boundaries: the
+    same bits with one thread or several, and for a structure alone or in a batch with others."""
+    import numba
+
+    from anncli.potential.evaluate import FORCE_CHUNK_MIN_ATOMS, Potential
+    from anncli.structure import Structure
+
+    from pot_helpers import cluster_structure, triclinic_structure
+
+    pot = Potential(small_model)
+    small = [triclinic_structure(), cluster_structure(), triclinic_structure(seed=5, n=9)]
+    together, _ = pot.evaluate(small)
+    for s, a in zip(small, together):
+        (b,), _ = pot.evaluate([s])
+        np.testing.assert_array_equal(a.forces, b.forces)
+        assert a.energy == b.energy
+        if b.stress is not None:
+            np.testing.assert_array_equal(a.stress, b.stress)
+    s = triclinic_structure(n=8)
+    reps = np.array([6, 6, 6])  # several chunks of one structure
+    shifts = np.array(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")).reshape(3, -1).T @ s.cell
+    big = Structure(s.symbols * len(shifts), (s.positions[None] + shifts[:, None]).reshape(-1, 3),
+                    s.cell * reps[:, None], s.pbc)
+    assert big.n_atoms > 2 * FORCE_CHUNK_MIN_ATOMS
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        (one,), _ = pot.evaluate([big])
+    finally:
+        numba.set_num_threads(threads)
+    (several,), _ = pot.evaluate([big])
+    np.testing.assert_array_equal(one.forces, several.forces)
+    np.testing.assert_array_equal(one.stress, several.stress)
+    np.testing.assert_allclose(several.forces.sum(axis=0), 0.0, atol=1e-10)
