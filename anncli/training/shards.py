@@ -25,7 +25,7 @@ from anncli.exceptions import ConfigError
 #: Structures per block: at least BLOCK_MIN, at most BLOCK_MAX, about n_train / TARGET_BLOCKS.
 BLOCK_MIN = 16
 BLOCK_MAX = 2000
-TARGET_BLOCKS = 256
+TARGET_BLOCKS = 16  # few, large blocks: every block costs a pass of kernel calls (~0.35 ms)
 
 
 def block_size(n_train: int) -> int:
