@@ -109,7 +109,14 @@ class EpochContext:
 
     def _gather(self, which: str, per_block) -> list[np.ndarray]:
         """``per_block(batch)`` (a list of arrays) of every block of ``which``, in block order."""
-        return self.comm.gather_arrays(lambda: [a for b in self._chunks(which) for a in per_block(b)])
+        def local() -> list[np.ndarray]:
+            out = []
+            for batch in self._chunks(which):
+                out.extend(per_block(batch))
+                del batch  # streamed: let it go before the next one is made
+            return out
+
+        return self.comm.gather_arrays(local)
 
     def predictions(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         """Normalised per-atom predictions and targets of ``train``/``validation``, in set order."""
