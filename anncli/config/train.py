@@ -181,6 +181,12 @@ class TrainConfig(Section):
         "against the per-atom energy error (0.01: 0.1 eV/Å counts like 10 meV/atom); 0 = "
         "energies only. The feature derivatives are recomputed from the positions (no "
         "'derivatives: true' needed); lbfgs, adam or sgd.")
+    initial_model: Optional[InputPath] = Field(
+        None, description="Start from the networks of this model file (fine-tuning) instead of random "
+        "weights: same species, descriptors and Δ-learning baseline as the training set; 'networks' left out = "
+        "the model's architecture; a committee run needs a model with at least as many members (member k "
+        "starts from member k). The model's normalisation is converted exactly to the new training split's, "
+        "so the run starts from the model's predictions. null = random initial weights.")
     force_fraction: Annotated[Float, Field(gt=0, le=1)] = Field(
         1.0, description="Share of the training structures with forces whose force errors count in "
         "each epoch, drawn anew every epoch (seeded); < 1 makes epochs cheaper on large sets.")

@@ -11,6 +11,10 @@ uninterrupted run would (same numbers), up to the ``epochs`` of the (possibly ed
 It also holds the training set's content id and the settings that change the optimisation
 (:func:`optimisation_settings`); ``--resume`` refuses a changed training set or setting.
 
+Fine-tuning: ``initial_model`` starts the networks from a trained model's
+(:mod:`anncli.training.warm_start`: checks, and the exact change of normalisation) instead
+of random weights, without the output-layer matching of a fresh run.
+
 Every output file is written atomically (anncli.io.atomic); the learning curve, which grows
 by one row per epoch, is appended one whole row per write.
 
@@ -413,6 +417,15 @@ def build_model(data: TrainingData, nets: SpeciesNetworks, params: np.ndarray,
                  baseline=_trainset_baseline(data.path))
 
 
+def _initial_model(config: TrainConfig):
+    """The model of ``initial_model`` (None without one)."""
+    if config.initial_model is None:
+        return None
+    from anncli.training.warm_start import load_initial_model
+
+    return load_initial_model(config.initial_model)
+
+
 def _trainset_baseline(path: str | Path) -> dict | None:
     """The training set's Δ-learning baseline (copied into the model), or None."""
     from anncli.io.trainset import read_baseline
@@ -450,6 +463,11 @@ def run(config: TrainConfig, *, config_path: str | Path | None = None,
     TrainingInterrupted
         SIGINT/SIGTERM (checkpoint written; exit status 130/143).
     """
+    if config.initial_model is not None:  # too few members: said before any member is trained
+        from anncli.training.warm_start import check_members, load_initial_model
+
+        check_members(load_initial_model(config.initial_model), config.initial_model,
+                      config.committee.members if config.committee is not None else 1)
     if config.committee is not None:
         from anncli.training.committee import train_committee
 
@@ -497,11 +515,19 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
     # MPI: the structure tables only; the feature rows of this rank's blocks after the split
     data = load_training_data(config.trainset,
                               features=(config.memory == "load" and not comm.parallel))
+    init = _initial_model(config)
     sizes, acts = {}, {}
     for sym in data.species:
+        if init is not None and "networks" not in config.model_fields_set:  # the model's architecture
+            sizes[sym], acts[sym] = list(init.networks[sym].sizes), list(init.networks[sym].activations)
+            continue
         hidden, hidden_acts = config.network_for(sym)
         sizes[sym] = [data.n_features[sym], *hidden, 1]
         acts[sym] = [*hidden_acts, "linear"]
+    if init is not None:
+        from anncli.training.warm_start import check_initial_model
+
+        check_initial_model(init, config.initial_model, data, sizes, acts)
     nets = SpeciesNetworks(data.species, sizes, acts)
     weights = _structure_weights(config, data.n_structures)
     optimizer = _optimizer(config, nets.n_params)
@@ -547,7 +573,13 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
         if bootstrap:
             weights = bootstrap_weights(weights, train_ids, config.seed, member)
         settings = optimisation_settings(config, weights)
-        nets.initialize(rng)
+        nets.initialize(rng)  # also with initial_model: the generator then continues as in a fresh run
+        if init is not None:
+            from anncli.training.warm_start import initial_params
+
+            nets.set_params(initial_params(init, member, nets, data, norm))
+            logger.info("initial networks: member %d of %s (normalisation converted to this split's)",
+                        member, config.initial_model)
         state = TrainState(epoch=0, params=nets.params, best_params=nets.params.copy())
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
     shards = make_shards(train_ids, val_ids, data.n_structures, comm.rank, comm.size)
@@ -582,7 +614,7 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
                                cache_full=(config.memory == "load"),
                                temperature=config.temperature, energy_scale=norm.energy_scale,
                                comm=comm, shards=shards)
-        if not resume:
+        if not resume and init is None:
             match_output_layer(nets, lambda: ctx.predictions("train"))
         logger.info("networks: %s; %d parameters; optimizer %s",
                     ", ".join(f"{s} {'-'.join(map(str, sizes[s]))} {'/'.join(acts[s][:-1])}"
@@ -599,6 +631,7 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
                 "trainset": str(config.trainset), "trainset_content_id": content_id,
                 "train_input": input_text,
                 "force_weight": config.force_weight,
+                "initial_model": None if config.initial_model is None else str(config.initial_model),
                 "anncli_version": __version__,
             }
 

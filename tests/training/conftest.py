@@ -36,11 +36,12 @@ def teacher_networks(species, n_features, seed=123):
 
 def write_synthetic_trainset(path: Path, *, n_structures: int = 120, n_features: int = 5,
                              species=("A", "B"), seed: int = 0, constant_feature: bool = False,
-                             absent_species: str | None = None) -> dict:
+                             absent_species: str | None = None, ref_shift: float = 0.0,
+                             feature_scale: float = 1.0) -> dict:
     """Write a training set; energies = sum of teacher-network atomic energies (eV)."""
     rng = np.random.default_rng(seed)
     teacher = teacher_networks(species, n_features)
-    ref = np.array([-10.0 - 5 * i for i in range(len(species))])
+    ref = np.array([-10.0 - 5 * i + ref_shift * (i + 1) for i in range(len(species))])
     setups = {s: FakeDescriptor(s, n_features) for s in species}
     n_atoms = rng.integers(2, 9, size=n_structures)
     atom_species = []
@@ -53,7 +54,7 @@ def write_synthetic_trainset(path: Path, *, n_structures: int = 120, n_features:
         atom_species.append(sp)
     atom_species_flat = np.concatenate(atom_species).astype(np.int32)
     n_total = len(atom_species_flat)
-    feats = rng.normal(size=(n_total, n_features)) * np.linspace(0.5, 3.0, n_features) + 2.0
+    feats = rng.normal(size=(n_total, n_features)) * np.linspace(0.5, 3.0, n_features) * feature_scale + 2.0
     if constant_feature:
         feats[:, -1] = 1.5
     atom_energy = np.zeros(n_total)
