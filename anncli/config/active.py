@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from anncli.config.base import Bool, Float, InputPath, Int, Section, SectionError, Str
-from anncli.config.generate import _check_symbol
+from anncli.config.generate import BaselineCalculator, _check_symbol
 from anncli.config.label import CalculatorSpec, ExternalCommand
 from anncli.config.sample import SampleDescriptor
 from anncli.config.train import TrainConfig
@@ -132,8 +132,20 @@ class ActiveConfig(Section):
     descriptors: Annotated[dict[Str, SampleDescriptor], Field(min_length=1)] = Field(
         description="Descriptor setup by species ('default' for the others), as in generate (chebyshev or "
         "behler2011; not 'type: aenet').")
+    baseline: BaselineCalculator | None = Field(
+        None, description="Δ-learning: {calculator, kwargs}, an ASE calculator as in generate's baseline; its "
+        "energies and forces are subtracted from the reference labels, the committee learns the difference, and "
+        "validation, MD and selection use baseline + committee. reference_energies then apply to the difference. "
+        "null = the committee is the whole potential.")
+    warm_start: Bool = Field(
+        True, description="Iteration k > 0 starts every committee member from member k of iteration k-1 "
+        "(train's initial_model: the normalisation is converted exactly to the grown training set's) and keeps "
+        "the validation split (iteration k-1's validation structures stay there; validation_fraction of the "
+        "new ones join them); false = every committee from random weights (or train.initial_model) on a new "
+        "random split.")
     train: ActiveTrain = Field(description="The committee trained every iteration: the keys of 'anncli train' "
-                               "(committee required) without trainset, output and output_dir.")
+                               "(committee required) without trainset, output and output_dir; initial_model "
+                               "starts iteration 0 (and, with warm_start: false, every iteration).")
     test: Annotated[list[Str], Field(min_length=1)] | None = Field(
         None, description="Fixed labelled test set, never selected from (files, globs, list files): errors per "
         "iteration; null = no test errors.")

@@ -9,7 +9,10 @@ it stopped (an interrupted training resumes from its checkpoints):
    ``output_dir/label_work`` is shared by all iterations) -> ``labelled.extxyz``;
 2. generate — features of these structures only -> ``new.h5``; appended to the previous
    training set (:func:`anncli.io.trainset_merge.merge_trainsets`) -> ``trainset.h5``;
-3. train — the committee, from scratch with the same seed every iteration -> ``model/model.h5``;
+3. train — the committee -> ``model/model.h5``: with ``warm_start`` (k > 0) every member starts
+   from iteration k-1's (train's ``initial_model``, normalisation converted exactly) and the
+   validation split is kept (:func:`warm_split`); otherwise from random weights with the same
+   seed every iteration;
 4. validate — errors on the fixed test set (``validate``'s workflow) -> ``validation/``;
 5. explore — MD with the committee at every temperature (validate's MD stability test,
    frames kept) and/or the given candidate files;
@@ -42,7 +45,7 @@ from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run", "ActiveResult", "iteration_dir", "CANDIDATE_COLUMNS"]
+__all__ = ["run", "ActiveResult", "iteration_dir", "warm_split", "CANDIDATE_COLUMNS"]
 
 #: Columns of iter_<k>/candidates.csv.
 CANDIDATE_COLUMNS = ["index", "origin", "source", "frame", "n_atoms", "energy_std_per_atom_meV", "max_forces_std",
@@ -143,28 +146,65 @@ def _generate(config, it: Path, k: int) -> Path:
             "structures": [str(it / "labelled.extxyz")], "output": str(new), "overwrite": True,
             "reference_energies": dict(config.reference_energies),
             "descriptors": {key: d.model_dump(by_alias=True, exclude_none=True) for key, d in config.descriptors.items()},
+            **({"baseline": config.baseline.model_dump()} if config.baseline is not None else {}),
         })
         generate.run(gcfg, input_text=f"# anncli active, iteration {k}\n")
     parts = [new] if k == 0 else [iteration_dir(config.output_dir, k - 1) / "trainset.h5", new]
     return merge_trainsets(parts, trainset, overwrite=True)
 
 
-def _train(config, it: Path, trainset: Path, config_path: Path | None):
+def warm_split(config, k: int, trainset: Path) -> list[int]:
+    """Validation structures of iteration ``k`` > 0 with ``warm_start``: iteration k-1's, and new ones.
+
+    The warm-started members were trained on iteration k-1's training structures: none of them
+    may validate the new committee (its best epoch and early stopping would favour the start).
+    The merged training set keeps the old rows first, so iteration k-1's validation indices
+    (``model/member_0/split.csv``) stay valid; of the new rows, as many as bring the validation
+    set to ``validation_fraction`` of the whole are drawn at random (seeded by ``seed`` and k).
+
+    Returns
+    -------
+    list of int
+        Sorted 0-based row indices of ``trainset``.
+    """
+    from anncli.io.trainset import open_trainset
+    from anncli.training.split import read_validation_file
+
+    prev = iteration_dir(config.output_dir, k - 1)
+    old_val = read_validation_file(prev / "model" / "member_0" / "split.csv")
+    with open_trainset(prev / "trainset.h5") as f:
+        n_old = int(f["structures/n_atoms"].shape[0])
+    with open_trainset(trainset) as f:
+        n_all = int(f["structures/n_atoms"].shape[0])
+    new = np.arange(n_old, n_all)
+    n_val = min(max(int(round(config.train.validation_fraction * n_all)) - len(old_val), 0), len(new))
+    pick = np.random.default_rng([config.train.seed, k, 2]).choice(new, size=n_val, replace=False)
+    return sorted(int(i) for i in np.concatenate([old_val, pick]))
+
+
+def _train(config, it: Path, k: int, trainset: Path, config_path: Path | None):
     """Step 3: the committee (resumes from its checkpoints after a kill)."""
     from anncli.workflows import train
 
     model_dir = it / "model"
     model = model_dir / "model.h5"
     model_dir.mkdir(parents=True, exist_ok=True)
-    tcfg = config.train.model_copy(update={"trainset": trainset, "output": model, "output_dir": model_dir,
-                                           "overwrite": True})
+    update = {"trainset": trainset, "output": model, "output_dir": model_dir, "overwrite": True}
+    if config.warm_start and k > 0:
+        update["initial_model"] = iteration_dir(config.output_dir, k - 1) / "model" / "model.h5"
+        if config.train.validation_set is None:
+            update["validation_set"] = warm_split(config, k, trainset)
+    tcfg = config.train.model_copy(update=update)
     done = it / "train.json"
     if model.is_file() and done.is_file():
         return model, json.loads(done.read_text(encoding="utf-8"))
     resume = (model_dir / "member_0" / train.CHECKPOINT_FILE).is_file()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = train.run(tcfg, config_path=config_path, resume=resume)
     record = {"val_rmse_meV": res.val_rmse, "train_rmse_meV": res.train_rmse, "epochs": res.epochs,
-              "members": config.train.committee.members}
+              "members": config.train.committee.members,
+              "initial_model": None if tcfg.initial_model is None else str(tcfg.initial_model),
+              "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
     _write_json(done, record)
     return model, record
 
@@ -338,7 +378,7 @@ def _iteration(config, k: int, base_dir: Path, config_path: Path | None, method)
 
     with open_trainset(trainset) as f:
         n_train = int(f["structures/n_atoms"].shape[0])
-    model, train = _train(config, it, trainset, config_path)
+    model, train = _train(config, it, k, trainset, config_path)
     test = _validate(config, it, model, trainset, config_path)
     potential = load_potential(str(model), extrapolation_tolerance=1e-6)
     md_runs, frames = ([], []) if config.explore.md is None else _explore_md(config, it, k, potential, base_dir)
@@ -428,6 +468,10 @@ def run(config, *, config_path: str | Path | None = None, stdout=None) -> Active
     out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     method = method_from_config(config)  # a calculator that is not installed: named before anything runs
+    if config.baseline is not None:
+        from anncli.potential.baseline import resolve_calculator
+
+        resolve_calculator(config.baseline.calculator, key="baseline.calculator")
     records = _completed(out_dir)
     if not records or not _final(records[-1]):
         _preflight(config, base_dir)

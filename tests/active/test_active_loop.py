@@ -115,6 +115,15 @@ def test_loop_selects_labels_grows_and_resumes(tmp_path, capsys):
     for i in bad:
         assert f"label failure: iter_000/selected.extxyz@{i}: RuntimeError: poisoned structure" in \
             (out / "report.md").read_text()
+    # warm start: iteration 1's committee started from iteration 0's, whose validation structures stay there
+    train1 = json.loads((it1 / "train.json").read_text())
+    assert train1["initial_model"] == str(it0 / "model" / "model.h5")
+    assert json.loads((it0 / "train.json").read_text())["initial_model"] is None
+
+    def val(it):
+        return {r["index"] for r in csv.DictReader(open(it / "model" / "member_0" / "split.csv"))
+                if r["set"] == "validation"}
+    assert val(it0) <= val(it1)
     # a structure already labelled is never a candidate again
     keys1 = {structure_key(a) for a in read(it1 / "selected.extxyz", ":")}
     assert not keys1 & {structure_key(a) for a in read(tmp_path / "initial.extxyz", ":") + selected}
@@ -204,3 +213,24 @@ def test_unknown_species_in_an_md_start_structure_is_named_before_any_work(tmp_p
     err = capsys.readouterr().err
     assert "explore.md.structures" in err and "md_start.extxyz" in err and "Ag" in err
     assert not (tmp_path / "active" / "label_work").exists()  # nothing was computed
+
+
+def test_baseline_delta_learning_loop(tmp_path):
+    """baseline: EMT is subtracted from the reference (1.05 EMT); the committee learns 0.05 EMT."""
+    from anncli.potential.model_file import load_model
+
+    cfg = _setup(tmp_path, iterations=1, plots="false", calculator="failing_calc.ScaledEMT")
+    cfg.write_text(cfg.read_text() + "baseline: {calculator: emt}\n")
+    assert main(["-q", "active", str(cfg)]) == 0
+    it0 = tmp_path / "active" / "iter_000"
+    labelled = read(it0 / "labelled.extxyz", ":")
+    e_emt = np.array([_emt(a) for a in labelled])
+    np.testing.assert_allclose([a.get_potential_energy() for a in labelled], 1.05 * e_emt, rtol=1e-9)
+    with h5py.File(it0 / "trainset.h5") as f:
+        assert json.loads(f.attrs["baseline"])["calculator"] == "emt"
+        np.testing.assert_allclose(f["structures/baseline_energy"][()], e_emt, rtol=1e-9)
+        np.testing.assert_allclose(f["structures/cohesive_energy"][()], 0.05 * e_emt, rtol=1e-9, atol=1e-12)
+    model = load_model(tmp_path / "active" / "model.h5")
+    assert model.baseline["calculator"] == "emt" and model.n_members == 2
+    report = json.loads((tmp_path / "active" / "report.json").read_text())
+    assert report["iterations"][0]["test"]["n_structures"] == 4
