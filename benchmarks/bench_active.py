@@ -80,7 +80,9 @@ def loop_config(work: Path, initial: str, max_iterations: int, per_iteration: in
         "reference_energies": {"Cu": 0.0, "Au": 0.0}, "descriptors": DESCRIPTORS,
         "train": {"networks": {"default": {"hidden": [10, 10], "activation": "tanh"}}, "epochs": args.epochs,
                   "seed": seed, "force_weight": 0.01, "committee": {"members": 3}, "checkpoint_every": 0,
-                  "log_every": 1000},
+                  "log_every": 1000,
+                  **({"early_stopping": {"patience": args.patience}} if args.patience else {})},
+        "warm_start": not args.cold,
         "test": ["test.extxyz"],
         "explore": {"structures": ["pool.extxyz"],
                     "md": {"structures": ["ideal.extxyz"], "frames": "2", "temperatures": [300.0, 1000.0],
@@ -128,6 +130,9 @@ def one_seed(seed: int, args, root: Path) -> dict:
            "active_test_rmse_mev": a_test["energy_rmse_meV_atom"], "random_test_rmse_mev": r_test["energy_rmse_meV_atom"],
            "active_force_rmse": a_test.get("force_rmse"), "random_force_rmse": r_test.get("force_rmse"),
            "active_per_iteration_mev": [r["test"]["energy_rmse_meV_atom"] for r in its],
+           "train_epochs": [r["train"]["epochs"] for r in its],
+           "train_cpu_s": [round(r["train"].get("cpu_seconds", float("nan")), 1) for r in its],
+           "train_wall_s": [round(r["train"].get("seconds", float("nan")), 1) for r in its],
            "md_stable_last": its[-1]["md"]["stable"], "random_md_stable": random.iterations[0]["md"]["stable"],
            "stop": active.stop_reason, "seconds": time.perf_counter() - t0}
     print(json.dumps(out), flush=True)
@@ -147,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--test", type=int, default=60, help="test structures")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--md-steps", type=int, default=200)
+    ap.add_argument("--cold", action="store_true", help="warm_start: false (every committee from scratch)")
+    ap.add_argument("--patience", type=int, default=None, help="train.early_stopping.patience (default: none)")
     ap.add_argument("--keep", type=Path, default=None, help="work directory to keep (default: a temporary one)")
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at the same time (processes)")
     args = ap.parse_args(argv)

@@ -138,9 +138,9 @@ class ActiveConfig(Section):
         "validation, MD and selection use baseline + committee. reference_energies then apply to the difference. "
         "null = the committee is the whole potential.")
     warm_start: Bool = Field(
-        True, description="Iteration k > 0 starts every committee member from member k of iteration k-1 "
-        "(train's initial_model: the normalisation is converted exactly to the grown training set's) and keeps "
-        "the validation split (iteration k-1's validation structures stay there; validation_fraction of the "
+        True, description="Every iteration after the first starts each committee member from the same member "
+        "of the previous iteration's committee (train's initial_model: the normalisation is converted exactly "
+        "to the grown training set's) and keeps the validation split (the previous validation structures stay there; validation_fraction of the "
         "new ones join them); false = every committee from random weights (or train.initial_model) on a new "
         "random split.")
     train: ActiveTrain = Field(description="The committee trained every iteration: the keys of 'anncli train' "
