@@ -159,8 +159,10 @@ def warm_split(config, k: int, trainset: Path) -> list[int]:
     The warm-started members were trained on iteration k-1's training structures: none of them
     may validate the new committee (its best epoch and early stopping would favour the start).
     The merged training set keeps the old rows first, so iteration k-1's validation indices
-    (``model/member_0/split.csv``) stay valid; of the new rows, as many as bring the validation
-    set to ``validation_fraction`` of the whole are drawn at random (seeded by ``seed`` and k).
+    (``model/member_0/split.csv``) stay valid.  Of the new rows, as many as bring the validation
+    set to ``validation_fraction`` of the whole are drawn at random (seeded by ``seed`` and k),
+    but at least one when two or more are new: a validation set of old structures only, on
+    which the start was chosen as the best epoch, would keep the start and ignore the new data.
 
     Returns
     -------
@@ -177,7 +179,8 @@ def warm_split(config, k: int, trainset: Path) -> list[int]:
     with open_trainset(trainset) as f:
         n_all = int(f["structures/n_atoms"].shape[0])
     new = np.arange(n_old, n_all)
-    n_val = min(max(int(round(config.train.validation_fraction * n_all)) - len(old_val), 0), len(new))
+    n_val = max(int(round(config.train.validation_fraction * n_all)) - len(old_val), 1 if len(new) >= 2 else 0)
+    n_val = min(n_val, max(len(new) - 1, 0))
     pick = np.random.default_rng([config.train.seed, k, 2]).choice(new, size=n_val, replace=False)
     return sorted(int(i) for i in np.concatenate([old_val, pick]))
 

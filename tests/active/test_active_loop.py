@@ -121,9 +121,11 @@ def test_loop_selects_labels_grows_and_resumes(tmp_path, capsys):
     assert json.loads((it0 / "train.json").read_text())["initial_model"] is None
 
     def val(it):
-        return {r["index"] for r in csv.DictReader(open(it / "model" / "member_0" / "split.csv"))
+        return {int(r["index"]) for r in csv.DictReader(open(it / "model" / "member_0" / "split.csv"))
                 if r["set"] == "validation"}
-    assert val(it0) <= val(it1)
+    assert val(it0) <= val(it1)  # and one new structure joins them (two or more are new)
+    added = val(it1) - val(it0)
+    assert len(added) == (1 if len(good) >= 2 else 0) and all(i >= 5 for i in added)
     # a structure already labelled is never a candidate again
     keys1 = {structure_key(a) for a in read(it1 / "selected.extxyz", ":")}
     assert not keys1 & {structure_key(a) for a in read(tmp_path / "initial.extxyz", ":") + selected}
