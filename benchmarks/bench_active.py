@@ -146,6 +146,7 @@ def _quiet() -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--iterations", type=int, default=4, help="committees trained (stop.max_iterations)")
     ap.add_argument("--initial", type=int, default=16, help="initial structures (<= 20)")
     ap.add_argument("--per-iteration", type=int, default=8, help="select.n")
@@ -158,6 +159,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="seeds run at the same time (processes)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         if args.jobs > 1:
@@ -166,9 +168,9 @@ def main(argv=None) -> int:
 
             with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_quiet) as pool:
-                rows = list(pool.map(one_seed, range(args.seeds), [args] * args.seeds, [root] * args.seeds))
+                rows = list(pool.map(one_seed, seeds, [args] * args.seeds, [root] * args.seeds))
         else:
-            rows = [one_seed(seed, args, root) for seed in range(args.seeds)]
+            rows = [one_seed(seed, args, root) for seed in seeds]
     a = float(np.mean([r["active_test_rmse_mev"] for r in rows]))
     r = float(np.mean([r["random_test_rmse_mev"] for r in rows]))
     print(f"active: test energy RMSE per seed {[round(x['active_test_rmse_mev'], 2) for x in rows]} meV/atom; "
