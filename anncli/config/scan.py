@@ -53,6 +53,10 @@ class ScanTrain(TrainConfig):
             if getattr(self, key) is not None:
                 raise SectionError("is set by the scan (one split, or the folds, for every point); leave it out, "
                                    f"got {getattr(self, key)}", key)
+        if self.initial_model is not None:
+            raise SectionError("cannot be used in a scan: the grid's architectures and descriptors differ from "
+                               f"the model's, and every point starts from random weights; got {self.initial_model}",
+                               "initial_model")
         return self
 
 

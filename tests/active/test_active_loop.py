@@ -34,6 +34,7 @@ explore:
   md: {{structures: [md_start.extxyz], temperatures: [500], steps: 20, interval: 10}}
 select: {{n: 3, threshold: {threshold}, extrapolation: {extrapolation}, pool: 2}}
 stop: {{max_iterations: {iterations}}}
+warm_start: true
 plots: {plots}
 """
 

@@ -242,6 +242,7 @@ def test_recommendation_rule_on_a_constructed_table():
                                                              "activation"),
     (("  epochs: 4\n", "  epochs: 4\n  output: model.h5\n"), "train.output: is set by the scan"),
     (("  seed: 3\n", "  seed: 3\n  validation_set: [1]\n"), "train.validation_set: is set by the scan"),
+    (("  seed: 3\n", "  seed: 3\n  initial_model: old.h5\n"), "train.initial_model: cannot be used in a scan"),
 ])
 def test_bad_input_exits_2_naming_the_point(tmp_path, capsys, edit, expected):
     cfg = _setup(tmp_path)
