@@ -229,7 +229,8 @@ def _report(args: argparse.Namespace, rows: dict[str, dict[int, tuple[float, flo
     print("| setting | seeds | energy RMSE (meV/atom) | force RMSE (eV/Å) | s per run |\n|---|---|---|---|---|")
     keys = []
     table = [(label, by_seed) for label, by_seed in rows.items()]
-    if "eonly" in rows:  # the Taylor comparison: the force-trained runs of its splits
+    if "eonly" in rows and set(rows["small"]) != set(args.taylor_seeds):  # Taylor: the force-
+        # trained runs of its splits
         table.append(("small-taylor-seeds", {s: rows["small"][s] for s in args.taylor_seeds}))
     for label, by_seed in table:
         name = names.get(label, f"2×5, energies only + Taylor copies {label[6:]}, "
