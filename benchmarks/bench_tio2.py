@@ -30,7 +30,7 @@ the same input again instead of training them (more seeds, an interrupted benchm
 ``--quick``: a smoke test on the first 60 structures, 3 epochs, one seed, one Taylor setting
 (seconds, meaningless numbers).
 
-Usage: python benchmarks/bench_tio2.py [--seeds 1 2 3 4 5] [--recipe-epochs 1250]
+Usage: python benchmarks/bench_tio2.py [--seeds 1 2 3 4 5] [--recipe-epochs 1000]
        [--small-epochs 800] [--small-force-weight 0.005] [--taylor-seeds 1 2]
        [--taylor 4 0.01 single] [--taylor-epochs 1000] [--only recipe small taylor]
        [--keep DIR] [--quick]
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    ap.add_argument("--recipe-epochs", type=int, default=1250)
+    ap.add_argument("--recipe-epochs", type=int, default=1000)
     ap.add_argument("--recipe-force-weight", type=float, default=0.03)
     ap.add_argument("--recipe-hidden", type=int, nargs="+", default=[15, 15])
     ap.add_argument("--small-epochs", type=int, default=800)
