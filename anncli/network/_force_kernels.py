@@ -81,8 +81,10 @@ def contract_pairs_nb(adj, rows, row_start, shift, active, center_atom, pair_off
     n_t = cw.shape[0]
     n_a = ang_features.shape[0]
     for s in range(row_start.shape[0] - 1):
-        if not active[s]:
-            out[row_start[s]:row_start[s + 1], :] = 0.0
+        if not active[s]:  # explicit loops: a slice assignment here would be a parallel region per structure
+            for r in range(row_start[s], row_start[s + 1]):
+                for f in range(n_f):
+                    out[r, f] = 0.0
     todo = np.flatnonzero(active)
     for i_s in prange(todo.shape[0]):
         s = todo[i_s]
