@@ -73,11 +73,25 @@ class ReportedByRoot(AnncliError):
 
 
 POLL_MAX_S = 0.001  # longest sleep between two tests of a pending request
+SPIN_S = 0.002  # test without sleeping this long first: ranks of a balanced reduction arrive together
 
 
-def wait(request: Any) -> None:
-    """Wait for an MPI request, sleeping between tests: MPI libraries busy-wait in blocking
-    calls, which would take a core from a rank that is still working (ranks x threads = cores)."""
+def wait(request: Any, spin: float = SPIN_S) -> None:
+    """Wait for an MPI request: test it in a loop for ``spin`` seconds, then sleep between tests.
+
+    MPI libraries busy-wait in blocking calls, which would take a core from a rank that is
+    still working (ranks x threads = cores) when one rank arrives long before the others.
+    Sleeping from the first test, though, costs every reduction a sleep's latency (Python's
+    shortest sleep is ~60 µs, the back-off reaches 1 ms): measured 1 ms per training
+    reduction against 20 µs for a blocking one.  A short spin catches the ranks of a balanced
+    reduction, which arrive within microseconds to a few milliseconds of each other.
+    """
+    if request.Test():
+        return
+    end = time.perf_counter() + spin
+    while time.perf_counter() < end:
+        if request.Test():
+            return
     delay = 1e-5
     while not request.Test():
         time.sleep(delay)
@@ -214,9 +228,9 @@ class Comm:
         ``compute()`` runs on every rank and returns a list of 1-D float64 arrays (any number,
         any lengths).  If it raises on any rank, every rank raises as in :meth:`agree`.
         The result is the concatenation of the ranks' lists (rank 0's first), the same on
-        every rank, so sums over it in list order are identical on every rank.  Three
-        non-blocking collectives (status and counts, lengths, values), waited for without
-        busy-waiting.  Serial: ``compute()``.
+        every rank, so sums over it in list order are identical on every rank.  Two
+        non-blocking collectives (status and sizes; lengths and values), waited for as
+        :func:`wait` does.  Serial: ``compute()``.
         """
         import numpy as np
 
@@ -233,22 +247,26 @@ class Comm:
             raise error
         from mpi4py import MPI
 
-        head = np.array([error is not None, len(parts)], dtype=np.int64)
-        heads = np.empty((self.size, 2), dtype=np.int64)
+        # two collectives: (status, number of parts, values) per rank; then every rank's
+        # part lengths and values in one message (lengths as float64: exact below 2**53)
+        head = np.array([error is not None, len(parts), sum(len(p) for p in parts)], dtype=np.int64)
+        heads = np.empty((self.size, 3), dtype=np.int64)
         wait(self.mpi.Iallgather(head, heads))
         if heads[:, 0].any():
             self.agree(error)  # every rank reaches it: raises everywhere
-        counts = heads[:, 1]
-        lengths = np.array([len(p) for p in parts], dtype=np.int64)
-        all_lengths = np.empty(int(counts.sum()), dtype=np.int64)
-        displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        wait(self.mpi.Iallgatherv(lengths, [all_lengths, (counts, displs), MPI.INT64_T]))
-        sizes = np.array([int(all_lengths[a:a + c].sum()) for a, c in zip(displs, counts)], dtype=np.int64)
-        flat = np.concatenate(parts) if parts else np.zeros(0)
+        counts, sizes = heads[:, 1], heads[:, 1] + heads[:, 2]
+        flat = np.concatenate([np.array([len(p) for p in parts], dtype=np.float64)] + parts)
         out = np.empty(int(sizes.sum()))
         wait(self.mpi.Iallgatherv(flat, [out, (sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]])),
                                         MPI.DOUBLE]))
-        return np.split(out, np.cumsum(all_lengths)[:-1]) if len(all_lengths) else []
+        result: list = []
+        start = 0
+        for count, size in zip(counts, sizes):
+            lengths = out[start:start + count].astype(np.int64)
+            values = out[start + count:start + size]
+            result.extend(np.split(values, np.cumsum(lengths)[:-1]) if count else [])
+            start += size
+        return result
 
     def bcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (collective: only where no rank can have failed)."""

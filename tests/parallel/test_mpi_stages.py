@@ -360,3 +360,27 @@ def test_emit_error_on_rank_0_releases_the_workers(mpirun, agreement, tmp_path):
     lines = _lines(mpirun, agreement, "emit", tmp_path)
     assert lines[0] == f"rank 0 DataError 2 [disk full] {[(x, x * x) for x in range(8)]}"
     assert lines[1].startswith("rank 1 ReportedByRoot 2")
+
+
+GATHER_SCRIPT = """\
+import sys
+import numpy as np
+from anncli.parallel import world
+
+comm = world()
+r = comm.rank
+mine = {0: [np.arange(3.0), np.zeros(0), np.array([2.5**40, -1e-300])], 1: [], 2: [np.array([7.0])]}[r]
+got = comm.gather_arrays(lambda: mine)
+with open(f"{sys.argv[1]}/rank{r}.txt", "w") as fh:
+    fh.write(repr([a.tolist() for a in got]))
+"""
+
+
+def test_gather_arrays_hands_every_ranks_parts_in_rank_order(mpirun, tmp_path):
+    """Uneven parts (an empty array, a rank with none), exact values, the same on every rank."""
+    script = tmp_path / "gather.py"
+    script.write_text(GATHER_SCRIPT)
+    run = mpirun.python(3, str(script), str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    expected = repr([[0.0, 1.0, 2.0], [], [2.5**40, -1e-300], [7.0]])
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in range(3)] == [expected] * 3
