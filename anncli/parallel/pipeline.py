@@ -1,13 +1,13 @@
-"""Ordered work distribution: rank 0 reads items, all ranks compute, rank 0 emits in input order.
+"""Ordered work distribution: rank 0 hands out items, all ranks compute, rank 0 emits in input order.
 
 :func:`ordered_map` is how ``generate``, ``predict`` and ``validate`` split structures across
-MPI ranks.  Rank 0 iterates over the items (batches of structures read from the input files),
+MPI ranks.  Rank 0 iterates over the items (batches of structures read from the input files,
+or in generate with many files, groups of files that the rank computing the item reads),
 hands them out to the ranks (an idle worker first; rank 0 computes one itself while its own
 reading, writing and computing time is below a worker's computing time; a worker may hold a
 second, queued item), and calls ``emit(item, result)`` for every item in input order, so the
-outputs are written by rank 0 alone and are the same bytes as a serial run's.  Only the compute step runs in
-parallel; reading and writing stay on rank 0 (the training set is *written in turn*, there
-is no merge step and no rank file).
+outputs are written by rank 0 alone and are the same bytes as a serial run's.  Writing stays on rank 0 (the
+training set is *written in turn*, there is no merge step and no rank file).
 
 Failures: an exception in ``compute`` on a worker is sent to rank 0 as the result and raised
 there, in input order; whatever ends rank 0's loop (an error, Ctrl-C), rank 0 first receives

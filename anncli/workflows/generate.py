@@ -255,6 +255,79 @@ def _iter_structures(files: list[Path], cfg):
             yield k, s
 
 
+class _Intake:
+    """Accepts, augments and labels structures one at a time, and keeps what the log and the
+    reference-energy fit need.
+
+    Rows (the ``parent`` of a Taylor copy, the seed of its draws) count from the first
+    structure this intake accepted: from the training set's first row for the reader of a
+    whole run, from the group's first structure for a group of files read by an MPI rank
+    (rank 0 adds the group's first row when it writes; groups are made only without Taylor
+    copies, whose draws are seeded by the row in the file).
+    """
+
+    def __init__(self, cfg, e_ref: dict[str, float], fit=None, baseline=None) -> None:
+        self.cfg, self.e_ref = cfg, e_ref
+        self.fit = fit  # ReferenceEnergyFit (or a _FitRows recorder) or None
+        self.baseline = baseline  # LabelBaseline (Δ-learning) or None
+        self.taylor = TaylorCounts() if cfg.taylor is not None else None
+        self.dropped: list[tuple[str, str]] = []
+        self.per_atom: list[float] = []
+        self.sizes: list[int] = []  # atoms of every structure written
+        self.energy_kinds: set[str] = set()  # kinds of the energies written
+
+    def take(self, s: Structure, batch: _Batch) -> None:
+        """Add ``s`` (and its Taylor copies) to ``batch``, or record why it is left out."""
+        e_coh = _accept(s, self.cfg, self.e_ref, self.dropped, fit=self.fit is not None)
+        if e_coh is None:
+            return
+        row = len(self.sizes)  # the structure's row (see the class docstring)
+        family = [(s, e_coh)]
+        if self.taylor is not None:  # displaced copies right after their parent
+            family += taylor_copies(s, e_coh, row, self.cfg.taylor, self.taylor)
+        baselines = [None] * len(family)
+        if self.baseline is not None:  # Δ-learning: labels minus the baseline's
+            done = [self.baseline.apply(member, e, s) for member, e in family]
+            family = [(d[0], d[1]) for d in done]
+            baselines = [(d[2], d[3]) for d in done]
+        for (member, e), b in zip(family, baselines):
+            batch.add(member, e, row, b)
+            self.per_atom.append(e / s.n_atoms)
+            self.sizes.append(s.n_atoms)
+        if s.energy_kind is not None:
+            self.energy_kinds.add(s.energy_kind)
+        if self.fit is not None:
+            counts = Counter(s.symbols)
+            self.fit.add([counts.get(sym, 0) for sym in self.fit.species], family[0][0].energy)
+
+    def record(self) -> dict:
+        """What :meth:`absorb` needs of this intake (picklable: sent between MPI ranks)."""
+        return {"dropped": self.dropped, "per_atom": self.per_atom, "sizes": self.sizes,
+                "energy_kinds": self.energy_kinds,
+                "fit_rows": self.fit.rows if isinstance(self.fit, _FitRows) else []}
+
+    def absorb(self, record: dict) -> None:
+        """Append another intake's :meth:`record` (the structures read after this one's)."""
+        self.dropped.extend(record["dropped"])
+        self.per_atom.extend(record["per_atom"])
+        self.sizes.extend(record["sizes"])
+        self.energy_kinds |= record["energy_kinds"]
+        for counts, energy in record["fit_rows"]:  # in file order: the serial fit's bits
+            self.fit.add(counts, energy)
+
+
+class _FitRows:
+    """Stands in for the :class:`ReferenceEnergyFit` on a rank that reads a group of files:
+    records the rows, which rank 0 adds to the real fit in file order."""
+
+    def __init__(self, species: list[str]) -> None:
+        self.species = species
+        self.rows: list[tuple[list[int], float]] = []
+
+    def add(self, counts: list[int], energy: float) -> None:
+        self.rows.append((counts, energy))
+
+
 class _BatchReader(threading.Thread):
     """Reads, filters and batches structures in a background thread.
 
@@ -264,48 +337,20 @@ class _BatchReader(threading.Thread):
     and joins it on every exit path, so no thread outlives a call (also after an error).
     """
 
-    def __init__(self, files: list[Path], cfg, e_ref: dict[str, float], batch_atoms: int,
-                 fit: ReferenceEnergyFit | None = None, baseline=None) -> None:
+    def __init__(self, files: list[Path], intake: _Intake, batch_atoms: int) -> None:
         super().__init__(name="anncli-reader", daemon=True)
-        self.files, self.cfg, self.e_ref, self.batch_atoms = files, cfg, e_ref, batch_atoms
-        self.fit = fit
-        self.baseline = baseline  # LabelBaseline (Δ-learning) or None
-        self.taylor = TaylorCounts() if cfg.taylor is not None else None
-        self.dropped: list[tuple[str, str]] = []
-        self.per_atom: list[float] = []
-        self.sizes: list[int] = []  # atoms of every structure written
-        self.energy_kinds: set[str] = set()  # kinds of the energies written
+        self.files, self.intake, self.batch_atoms = files, intake, batch_atoms
         self._queue: queue.Queue = queue.Queue(maxsize=2)  # bounds memory to ~3 batches
         self._halt = threading.Event()
 
     def run(self) -> None:
         try:
             batch = _Batch()
-            for k, s in _iter_structures(self.files, self.cfg):
+            for k, s in _iter_structures(self.files, self.intake.cfg):
                 if self._halt.is_set():
                     return
                 batch.files_done = k
-                e_coh = _accept(s, self.cfg, self.e_ref, self.dropped, fit=self.fit is not None)
-                if e_coh is None:
-                    continue
-                row = len(self.sizes)  # the structure's row in the training set
-                family = [(s, e_coh)]
-                if self.taylor is not None:  # displaced copies right after their parent
-                    family += taylor_copies(s, e_coh, row, self.cfg.taylor, self.taylor)
-                baselines = [None] * len(family)
-                if self.baseline is not None:  # Δ-learning: labels minus the baseline's
-                    done = [self.baseline.apply(member, e, s) for member, e in family]
-                    family = [(d[0], d[1]) for d in done]
-                    baselines = [(d[2], d[3]) for d in done]
-                for (member, e), b in zip(family, baselines):
-                    batch.add(member, e, row, b)
-                    self.per_atom.append(e / s.n_atoms)
-                    self.sizes.append(s.n_atoms)
-                if s.energy_kind is not None:
-                    self.energy_kinds.add(s.energy_kind)
-                if self.fit is not None:
-                    counts = Counter(s.symbols)
-                    self.fit.add([counts.get(sym, 0) for sym in self.fit.species], family[0][0].energy)
+                self.intake.take(s, batch)
                 if batch.n_atoms >= self.batch_atoms:
                     self._put(batch)
                     batch = _Batch()
@@ -335,6 +380,49 @@ class _BatchReader(threading.Thread):
     def halt(self) -> None:
         """Ask the thread to stop (after an error or interruption in the main thread)."""
         self._halt.set()
+
+
+@dataclass
+class _FileGroup:
+    """Consecutive input files that one MPI rank reads and featurises (``files[start:stop]``)."""
+
+    start: int
+    stop: int
+
+
+def file_groups(sizes: list[int], n_ranks: int, bytes_per_group: float) -> list[_FileGroup]:
+    """Cut consecutive files into groups of about ``bytes_per_group`` bytes, at least 8 per rank.
+
+    Parameters
+    ----------
+    sizes : list of int
+        The files' sizes in bytes, in input order.
+    n_ranks : int
+    bytes_per_group : float
+        The bytes of one batch of structures (about ``MPI_BATCH_ATOMS`` atoms).
+
+    Returns
+    -------
+    list of _FileGroup
+        Covering every file once, in order; never empty groups.
+    """
+    total = float(sum(sizes))
+    target = min(bytes_per_group, total / (8 * n_ranks)) if total else 0.0
+    groups, start, acc = [], 0, 0.0
+    for k, size in enumerate(sizes):
+        acc += size
+        if acc >= target:
+            groups.append(_FileGroup(start, k + 1))
+            start, acc = k + 1, 0.0
+    if start < len(sizes):
+        groups.append(_FileGroup(start, len(sizes)))
+    return groups
+
+
+def _bytes_per_atom(path: Path, cfg) -> float:
+    """File bytes per atom of ``path`` (read once on rank 0 to size the file groups)."""
+    n_atoms = sum(s.n_atoms for _, s in _iter_structures([path], cfg))
+    return path.stat().st_size / max(n_atoms, 1)
 
 
 def run(config, *, config_path: str | Path | None = None, input_text: str | None = None) -> GenerateResult:
@@ -395,19 +483,40 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     from anncli.parallel import ordered_map, world
 
-    comm = world()  # MPI: rank 0 reads and writes, every rank featurises (anncli.parallel)
+    comm = world()  # MPI: see the module docstring of anncli.parallel.pipeline and _FileGroup
     batch_atoms = BATCH_ATOMS if not comm.parallel else (
         MPI_BATCH_ATOMS_DERIVATIVES if config.derivatives else MPI_BATCH_ATOMS)
-    reader = _BatchReader(files, config, e_ref, batch_atoms, fit, baseline)
+    # Under MPI every rank reads its own groups of files when there are enough of them; with
+    # few (large) files, or Taylor copies (their draws are seeded by the row in the training
+    # set, which only rank 0 knows), rank 0 reads and hands out batches of structures.
+    grouped = comm.parallel and config.taylor is None and len(files) >= 4 * comm.size
+    intake = _Intake(config, e_ref, fit, baseline)
+    reader = _BatchReader(files, intake, batch_atoms)
     old_switch = sys.getswitchinterval()
 
     def featurize(batch: _Batch):
         return _featurize(batch, species, setups, config, stats, warned) if batch.structures else None
 
+    def read_group(group: _FileGroup):
+        """One rank's share: read ``files[start:stop]`` and featurise them batch by batch."""
+        own = _Intake(config, e_ref, None if fit is None else _FitRows(fit.species), baseline)
+        results, batch = [], _Batch()
+        for _, s in _iter_structures(files[group.start:group.stop], config):
+            own.take(s, batch)
+            if batch.n_atoms >= batch_atoms:
+                results.append(featurize(batch))
+                batch = _Batch()
+        if batch.structures:
+            results.append(featurize(batch))
+        return results, own.record()
+
+    def compute(item):
+        return read_group(item) if isinstance(item, _FileGroup) else featurize(item)
+
     try:
         if not comm.root:
             comm.sync()
-            ordered_map(comm, None, featurize, None, final=lambda: stats)
+            ordered_map(comm, None, compute, None, final=lambda: stats)
             return GenerateResult(Path(config.output), 0, 0)
         with TrainsetWriter(
             Path(config.output), species, np.array([e_ref[s] for s in species]), setups,
@@ -416,31 +525,47 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             compression=None if config.compression == "none" else config.compression,
             baseline=None if baseline is None else baseline.spec,
         ) as writer, Progress(total=len(files), desc="generate", unit="files", rate_unit="atoms") as progress:
-            # The reader thread holds the GIL nearly all the time; with Python's default 5 ms
-            # switch interval the main thread waits up to 5 ms each time it needs the GIL back
-            # between kernels.  Started only now so that it does not slow the writer's set-up.
-            sys.setswitchinterval(SWITCH_INTERVAL_S)
-            reader.start()
+            if grouped:
+                items = file_groups([f.stat().st_size for f in files], comm.size,
+                                    batch_atoms * _bytes_per_atom(files[0], config))
+                logger.info("  MPI: every rank reads its own files (%d groups of consecutive files)", len(items))
+            else:
+                # The reader thread holds the GIL nearly all the time; with Python's default 5 ms
+                # switch interval the main thread waits up to 5 ms each time it needs the GIL back
+                # between kernels.  Started only now so that it does not slow the writer's set-up.
+                sys.setswitchinterval(SWITCH_INTERVAL_S)
+                reader.start()
+                items = reader
             files_done = 0
 
-            def write(batch: _Batch, arrays) -> None:
+            def write(item, result) -> None:
                 nonlocal files_done
-                if arrays is not None:
-                    writer.append(*arrays)
-                progress.update(batch.files_done - files_done, work=batch.n_atoms)
-                files_done = batch.files_done
+                if isinstance(item, _FileGroup):
+                    batches, record = result
+                    first_row = writer.n_structures  # the group's rows counted from 0
+                    for arrays in batches:
+                        arrays[0]["parent"] += first_row
+                        writer.append(*arrays)
+                    intake.absorb(record)
+                    progress.update(item.stop - files_done, work=sum(len(a[1]["species"]) for a in batches))
+                    files_done = item.stop
+                    return
+                if result is not None:
+                    writer.append(*result)
+                progress.update(item.files_done - files_done, work=item.n_atoms)
+                files_done = item.files_done
 
             comm.sync()
-            for other in ordered_map(comm, reader, featurize, write, final=lambda: stats)[1:]:
+            for other in ordered_map(comm, items, compute, write, final=lambda: stats)[1:]:
                 stats.merge(other)  # the other ranks' neighbour counts
             if writer.n_structures == 0:
                 raise DataError("no structures left to write (all were dropped or none were read)")
             writer.set_attributes(energy_choice=config.energy or "auto", energy_kinds=",".join(
-                k for k in ENERGY_KINDS if k in reader.energy_kinds))
+                k for k in ENERGY_KINDS if k in intake.energy_kinds))
             fitted = {}
             if fit is not None:
                 fitted, cohesive = apply_fit(writer, fit, e_ref, species)
-                reader.per_atom = list(cohesive / np.asarray(reader.sizes, dtype=float))
+                intake.per_atom = list(cohesive / np.asarray(intake.sizes, dtype=float))
             else:
                 writer.set_attributes(reference_energies_fitted=np.zeros(len(species), dtype=bool))
             n_structures, n_atoms = writer.n_structures, writer.n_atoms
@@ -451,9 +576,9 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         numba.set_num_threads(old_threads)
         if reader.ident is not None:  # started: wait until it stops (next structure or hand-over)
             reader.join()
-    dropped, per_atom = reader.dropped, reader.per_atom
-    if reader.taylor is not None:
-        reader.taylor.report()
+    dropped, per_atom = intake.dropped, intake.per_atom
+    if intake.taylor is not None:
+        intake.taylor.report()
     if dropped:
         logger.warning("left out %d structures:", len(dropped))
         for label, reason in dropped[:20]:

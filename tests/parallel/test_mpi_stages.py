@@ -168,6 +168,45 @@ def test_generate_on_two_ranks_writes_the_serial_training_set(trainsets):
                                            rtol=1e-12, atol=1e-12)
 
 
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory) -> Path:
+    """120 EMT cells in 48 files of 1-4 structures: enough files for every rank to read its own."""
+    d = tmp_path_factory.mktemp("mpi_many_files")
+    structures = emt_structures(120, seed=8, rattle=0.12)
+    sizes = np.resize([1, 2, 3, 4], 48)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    for k in range(48):
+        write_structures(d / f"cell{k:02d}.extxyz", structures[bounds[k]:bounds[k + 1]])
+    fmax = [float(np.linalg.norm(s.forces, axis=1).max()) for s in structures]
+    return d, float(np.quantile(fmax, 0.8))  # max_force: about a fifth are left out
+
+
+def test_generate_with_every_rank_reading_its_files_writes_the_serial_training_set(many_files, mpirun, tmp_path):
+    data, max_force = many_files
+    text = GENERATE_YAML.replace("taylor: {{copies: 2, displacement: 0.01, seed: 4}}\n", "")
+    text += f"max_force: {max_force}\n"
+    for name in ("serial", "mpi"):
+        (tmp_path / f"{name}.yaml").write_text(text.format(data=data, out=tmp_path / f"{name}.h5"))
+    serial = subprocess.run([sys.executable, "-m", "anncli", "generate", str(tmp_path / "serial.yaml")],
+                            capture_output=True, text=True, env=MPIRunner.env(), timeout=TIMEOUT_S)
+    run = mpirun.anncli(2, "generate", str(tmp_path / "mpi.yaml"))
+    assert serial.returncode == 0 and run.returncode == 0, run.stderr
+    assert "every rank reads its own files" in run.stderr
+    dropped = re.search(r"left out (\d+) structures", serial.stderr)
+    assert dropped and 10 <= int(dropped.group(1)) <= 40  # the filter acted (on several ranks' files)
+    assert f"left out {dropped.group(1)} structures" in run.stderr
+    a, b = _datasets(tmp_path / "serial.h5"), _datasets(tmp_path / "mpi.h5")
+    assert sorted(a) == sorted(b) and "derivatives/Cu/dG" in a
+    assert a["structures/parent"].tolist() == list(range(len(a["structures/parent"])))
+    for name in a:
+        if a[name].dtype == object:
+            assert a[name].tolist() == b[name].tolist(), name
+        else:
+            assert a[name].tobytes() == b[name].tobytes(), name
+    with h5py.File(tmp_path / "mpi.h5") as fp:
+        assert fp.attrs["reference_energies_fitted"].tolist() == [True, False]  # Cu fitted (compared above)
+
+
 def test_generate_error_on_a_worker_rank_stops_every_rank(data_dir, mpirun, tmp_path):
     bad = emt_structures(3, seed=5)
     bad[0].positions[1] = bad[0].positions[0] + [0.2, 0.0, 0.0]  # two atoms 0.2 Å apart
