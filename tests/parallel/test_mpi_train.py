@@ -149,6 +149,28 @@ def test_energy_only_streamed_on_two_ranks_gives_the_serial_weights(trainset, mp
         np.testing.assert_array_equal(a, b)
 
 
+def test_committee_with_bootstrap_on_two_ranks_gives_the_serial_members(trainset, mpirun, tmp_path):
+    text = _yaml(trainset, 3, force_weight=0.1, extra="committee: {members: 2, bootstrap: true}\n")
+    _ok(_train(mpirun, tmp_path / "serial", 1, text))
+    run = _train(mpirun, tmp_path / "mpi", 2, text)
+    _ok(run)
+    assert run.stderr.count("committee of 2 written") == 1  # rank 0 alone writes the file
+    members = []
+    for k in range(2):
+        a, b = _params(tmp_path / "serial" / f"member_{k}"), _params(tmp_path / "mpi" / f"member_{k}")
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+        members.append(a[0])
+    assert not np.array_equal(*members)  # the members differ (initial weights, resample)
+    with h5py.File(tmp_path / "serial" / "model.h5") as fs, h5py.File(tmp_path / "mpi" / "model.h5") as fp:
+        names: list[str] = []
+        fs.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        assert any("committee" in n for n in names), names
+        for name in names:
+            a, b = fs[name][()], fp[name][()]
+            assert (a.tolist() == b.tolist()) if a.dtype == object else (a.tobytes() == b.tobytes()), name
+
+
 def _one_error(run: subprocess.CompletedProcess) -> str:
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
