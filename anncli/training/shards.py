@@ -1,8 +1,8 @@
 """Blocks of structures and their owners: how training is split across MPI ranks.
 
-This module owns the *blocks*: the training and the validation split are cut into consecutive
-blocks of :func:`block_size` structures (in the order of the split's ids).  The block size
-depends only on the number of training structures, never on the number of ranks, and every
+This module owns the *blocks*: the training and the validation split are each cut into
+consecutive blocks of :func:`block_size` structures (in the order of the split's ids).  The
+block size depends only on the number of structures of the split, never on the number of ranks, and every
 sum over a set (loss, gradient, force statistics) is a sum of one partial per block, added in
 block order (:func:`ordered_sum`).  So a run on N ranks adds the same numbers in the same
 order as a serial run: the same weights, bit for bit, for any N, and ``--resume`` may change
@@ -76,7 +76,9 @@ def make_shards(train_ids: np.ndarray, val_ids: np.ndarray, n_structures: int, r
         More ranks than training blocks (a rank would have nothing to train on).
     """
     bs = block_size(len(train_ids))
-    blocks = {"train": split_blocks(train_ids, bs), "validation": split_blocks(val_ids, bs)}
+    # the validation split in blocks of its own size: a tenth of the structures in one block of
+    # the training size would leave every rank but the first idle while it is evaluated
+    blocks = {"train": split_blocks(train_ids, bs), "validation": split_blocks(val_ids, block_size(len(val_ids)))}
     n_train_blocks = len(blocks["train"])
     if size > n_train_blocks:
         raise ConfigError(

@@ -44,3 +44,12 @@ def test_more_ranks_than_blocks_is_a_config_error():
 def test_ordered_sum_adds_in_list_order():
     rows = [np.array([1e16]), np.array([1.0]), np.array([-1e16])]
     assert ordered_sum(rows)[0] == (1e16 + 1.0) - 1e16 != np.sum(np.concatenate(rows)[[0, 2, 1]])
+
+
+def test_validation_blocks_are_sized_by_the_validation_split():
+    """900 training and 100 validation structures: 4 validation blocks of 25, not one of 225
+    (one block would leave every rank but one idle while the validation split is evaluated)."""
+    train, val = np.arange(900), np.arange(900, 1000)
+    shards = [make_shards(train, val, 1000, r, 2) for r in range(2)]
+    assert [len(b) for b in shards[0].blocks["validation"]] == [25] * 4
+    assert [list(s.mine["validation"]) for s in shards] == [[0, 1], [2, 3]]
