@@ -22,8 +22,8 @@ set -euo pipefail
 source .venv/bin/activate            # an environment with anncli and mpi4py, on a shared file system
 
 # Every rank reads the input files, the descriptor setups and the model: keep them on a file
-# system that all nodes see (not node-local /tmp). generate's ranks read their own structure
-# files (given many files); rank 0 alone writes the outputs.
+# system that all nodes see (not node-local /tmp). generate's and predict's ranks read their
+# own structure files (given many files); rank 0 alone writes the outputs.
 
 # 1. fingerprints: features computed on all 8 ranks, one training set written by rank 0
 if [ ! -f trainset.h5 ]; then

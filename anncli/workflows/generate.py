@@ -382,49 +382,6 @@ class _BatchReader(threading.Thread):
         self._halt.set()
 
 
-@dataclass
-class _FileGroup:
-    """Consecutive input files that one MPI rank reads and featurises (``files[start:stop]``)."""
-
-    start: int
-    stop: int
-
-
-def file_groups(sizes: list[int], n_ranks: int, bytes_per_group: float) -> list[_FileGroup]:
-    """Cut consecutive files into groups of about ``bytes_per_group`` bytes, at least 8 per rank.
-
-    Parameters
-    ----------
-    sizes : list of int
-        The files' sizes in bytes, in input order.
-    n_ranks : int
-    bytes_per_group : float
-        The bytes of one batch of structures (about ``MPI_BATCH_ATOMS`` atoms).
-
-    Returns
-    -------
-    list of _FileGroup
-        Covering every file once, in order; never empty groups.
-    """
-    total = float(sum(sizes))
-    target = min(bytes_per_group, total / (8 * n_ranks)) if total else 0.0
-    groups, start, acc = [], 0, 0.0
-    for k, size in enumerate(sizes):
-        acc += size
-        if acc >= target:
-            groups.append(_FileGroup(start, k + 1))
-            start, acc = k + 1, 0.0
-    if start < len(sizes):
-        groups.append(_FileGroup(start, len(sizes)))
-    return groups
-
-
-def _bytes_per_atom(path: Path, cfg) -> float:
-    """File bytes per atom of ``path`` (read once on rank 0 to size the file groups)."""
-    n_atoms = sum(s.n_atoms for _, s in _iter_structures([path], cfg))
-    return path.stat().st_size / max(n_atoms, 1)
-
-
 def run(config, *, config_path: str | Path | None = None, input_text: str | None = None) -> GenerateResult:
     """Run the generate stage.
 
@@ -482,14 +439,14 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     from anncli.parallel import ordered_map, world
+    from anncli.parallel.files import FileGroup, group_files
 
-    comm = world()  # MPI: see the module docstring of anncli.parallel.pipeline and _FileGroup
+    comm = world()  # MPI: see anncli.parallel.pipeline and anncli.parallel.files
     batch_atoms = BATCH_ATOMS if not comm.parallel else (
         MPI_BATCH_ATOMS_DERIVATIVES if config.derivatives else MPI_BATCH_ATOMS)
     # Under MPI every rank reads its own groups of files when there are enough of them; with
     # few (large) files, or Taylor copies (their draws are seeded by the row in the training
     # set, which only rank 0 knows), rank 0 reads and hands out batches of structures.
-    grouped = comm.parallel and config.taylor is None and len(files) >= 4 * comm.size
     intake = _Intake(config, e_ref, fit, baseline)
     reader = _BatchReader(files, intake, batch_atoms)
     old_switch = sys.getswitchinterval()
@@ -497,7 +454,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
     def featurize(batch: _Batch):
         return _featurize(batch, species, setups, config, stats, warned) if batch.structures else None
 
-    def read_group(group: _FileGroup):
+    def read_group(group: FileGroup):
         """One rank's share: read ``files[start:stop]`` and featurise them batch by batch."""
         own = _Intake(config, e_ref, None if fit is None else _FitRows(fit.species), baseline)
         results, batch = [], _Batch()
@@ -511,7 +468,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         return results, own.record()
 
     def compute(item):
-        return read_group(item) if isinstance(item, _FileGroup) else featurize(item)
+        return read_group(item) if isinstance(item, FileGroup) else featurize(item)
 
     try:
         if not comm.root:
@@ -525,9 +482,10 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
             compression=None if config.compression == "none" else config.compression,
             baseline=None if baseline is None else baseline.spec,
         ) as writer, Progress(total=len(files), desc="generate", unit="files", rate_unit="atoms") as progress:
-            if grouped:
-                items = file_groups([f.stat().st_size for f in files], comm.size,
-                                    batch_atoms * _bytes_per_atom(files[0], config))
+            groups = None if config.taylor is not None else group_files(
+                files, comm.size, batch_atoms, lambda f: sum(s.n_atoms for _, s in _iter_structures([f], config)))
+            if groups is not None:
+                items = groups
                 logger.info("  MPI: every rank reads its own files (%d groups of consecutive files)", len(items))
             else:
                 # The reader thread holds the GIL nearly all the time; with Python's default 5 ms
@@ -540,7 +498,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
 
             def write(item, result) -> None:
                 nonlocal files_done
-                if isinstance(item, _FileGroup):
+                if isinstance(item, FileGroup):
                     batches, record = result
                     first_row = writer.n_structures  # the group's rows counted from 0
                     for arrays in batches:

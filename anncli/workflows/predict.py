@@ -311,6 +311,7 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
 
     from anncli.log import compile_seconds
     from anncli.parallel import ordered_map, world
+    from anncli.parallel.files import FileGroup, group_files
 
     t0, c0 = time.perf_counter(), compile_seconds()
     stream = stdout if stdout is not None else sys.stdout
@@ -323,10 +324,13 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
     if config.n_threads:
         numba.set_num_threads(min(config.n_threads, numba.config.NUMBA_NUM_THREADS))
     outputs = state.outputs
-    comm = world()  # MPI: rank 0 reads and writes, every rank evaluates batches (anncli.parallel)
+    comm = world()  # MPI: rank 0 writes, every rank evaluates (anncli.parallel.pipeline, .files)
     batch_atoms = min(config.batch_atoms, MPI_BATCH_ATOMS) if comm.parallel else config.batch_atoms
 
-    def compute(item: tuple) -> tuple | None:
+    def compute(item) -> list | tuple | None:
+        if isinstance(item, FileGroup):  # this rank reads the group's files
+            return [state.compute(batch) for batch, _, _ in
+                    _batches(files[item.start:item.stop], config, state, batch_atoms) if batch]
         return state.compute(item[0]) if item[0] else None
 
     if not comm.root:
@@ -355,15 +359,25 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
         files_done = 0
         with Progress(total=len(files), desc="predict", unit="files", rate_unit="atoms") as progress:
 
-            def emit(item: tuple, computed: tuple | None) -> None:
+            def emit(item, computed) -> None:
                 nonlocal files_done
+                if isinstance(item, FileGroup):
+                    for batch in computed:
+                        state.emit(None, batch)
+                    progress.update(item.stop - files_done, work=sum(s.n_atoms for b in computed for s in b[0]))
+                    files_done = item.stop
+                    return
                 if computed is not None:
                     state.emit(item[0], computed)
                 progress.update(item[1] - files_done, work=item[2])
                 files_done = item[1]
 
+            groups = group_files(files, comm.size, batch_atoms,
+                                 lambda f: sum(s.n_atoms for _, s in iter_config_structures([f], config)))
+            if groups is not None:
+                logger.info("  MPI: every rank reads its own files (%d groups of consecutive files)", len(groups))
             comm.sync()
-            ordered_map(comm, _batches(files, config, state, batch_atoms), compute, emit)
+            ordered_map(comm, groups or _batches(files, config, state, batch_atoms), compute, emit)
         if state.result.n_structures == 0:
             raise DataError("no structures to evaluate")
         if config.output.json_ is not None:

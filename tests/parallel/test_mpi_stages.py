@@ -284,6 +284,26 @@ def test_predict_on_two_ranks_gives_the_serial_output_in_input_order(data_dir, m
     assert frames == list(range(120)) + list(range(30)) + list(range(150))
 
 
+def test_predict_with_every_rank_reading_its_files_gives_the_serial_output(many_files, model, mpirun, tmp_path):
+    data, _ = many_files
+    text = textwrap.dedent(f"""\
+        model: {model}
+        structures: [{data}/*.extxyz]
+        print: atoms
+        forces: true
+        batch_atoms: 40
+        output: {{extxyz: out.extxyz, csv: out.csv, json: out.json}}
+        """)
+    (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "predict", text,
+                                                    ["out.extxyz", "out.csv", "out.json"])
+    assert "every rank reads its own files" in parallel.stderr
+    assert serial.stdout == parallel.stdout
+    assert s_out == p_out
+    records = json.loads(p_out["out.json"])["structures"]
+    assert [(r["file"].rsplit("/", 1)[-1], r["frame"]) for r in records] == [
+        (f"cell{k:02d}.extxyz", f) for k, n in enumerate(np.resize([1, 2, 3, 4], 48)) for f in range(n)]
+
+
 def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, tmp_path):
     text = textwrap.dedent(f"""\
         model: {model}

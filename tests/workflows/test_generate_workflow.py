@@ -396,22 +396,3 @@ def test_no_reader_thread_is_left_after_a_kernel_or_writer_error(tmp_path, monke
     assert _reader_threads(before) == []
     assert not list(tmp_path.glob("out.h5*"))
 
-
-@pytest.mark.parametrize("sizes, n_ranks, per_group", [
-    ([100] * 1000, 2, 2_000),  # TiO2-1000-like: 20 files a group by bytes
-    ([100] * 1000, 2, 1e9),  # huge batches: still 16 groups
-    ([5, 500, 5, 5, 5000, 1, 1, 1, 1], 3, 600),  # uneven files
-    ([7], 1, 1e9),
-])
-def test_file_groups_cover_every_file_once_in_order(sizes, n_ranks, per_group):
-    from anncli.workflows.generate import file_groups
-
-    groups = file_groups(sizes, n_ranks, per_group)
-    assert [g.start for g in groups] == [0] + [g.stop for g in groups[:-1]]
-    assert groups[-1].stop == len(sizes) and all(g.stop > g.start for g in groups)
-    target = min(per_group, sum(sizes) / (8 * n_ranks))
-    # every group but the last reaches the target, and would not without its last file
-    for g in groups[:-1]:
-        assert sum(sizes[g.start:g.stop]) >= target > sum(sizes[g.start:g.stop - 1])
-    if sizes == [100] * 1000:
-        assert len(groups) == (50 if per_group == 2_000 else 16)  # else: at least 8 groups a rank
