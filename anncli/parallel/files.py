@@ -76,10 +76,15 @@ def group_files(files: list[Path], n_ranks: int, batch_atoms: int,
     Returns
     -------
     list of FileGroup or None
-        None with fewer than ``MIN_FILES_PER_RANK`` files per rank (a few large multi-frame
-        files are read by rank 0, which hands out batches of structures).
+        None with fewer than ``MIN_FILES_PER_RANK`` files per rank, or when the first file
+        holds more than ``batch_atoms`` atoms: large multi-frame files are read by rank 0,
+        which hands out batches of structures (a group's results are held until rank 0
+        writes them, so a group must not be much larger than a batch).
     """
     if n_ranks < 2 or len(files) < MIN_FILES_PER_RANK * n_ranks:
         return None
-    bytes_per_atom = files[0].stat().st_size / max(count_atoms(files[0]), 1)
+    n_atoms = count_atoms(files[0])
+    if n_atoms > batch_atoms:
+        return None
+    bytes_per_atom = files[0].stat().st_size / max(n_atoms, 1)
     return file_groups([f.stat().st_size for f in files], n_ranks, batch_atoms * bytes_per_atom)

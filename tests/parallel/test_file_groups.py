@@ -46,3 +46,4 @@ def test_group_files_leaves_few_files_to_rank_0_and_sizes_groups_by_the_first_fi
     assert counted == [files[0]]
     assert groups == file_groups([f.stat().st_size for f in files], 2, 200.0)
     assert 16 <= len(groups) < 40
+    assert group_files(files, 2, 9, count_atoms) is None  # the first file holds more than a batch
