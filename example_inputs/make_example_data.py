@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 # repetitions of the 4-atom conventional fcc cell -> 8 ... 64 atoms
 _REPEATS = [(1, 1, 2), (1, 1, 3), (1, 2, 2), (1, 2, 3), (2, 2, 2), (1, 3, 3), (2, 2, 3), (2, 2, 4)]
 _A_CU, _A_AU = 3.615, 4.078  # fcc lattice constants (Å)
+#: No two atoms of a generated cell are closer than this (Å).
+MIN_DISTANCE = 2.0
 
 
 def _one_structure(rng: np.random.Generator):
@@ -42,10 +44,26 @@ def _one_structure(rng: np.random.Generator):
     eps = rng.uniform(-0.05, 0.05, size=(3, 3))
     eps = 0.5 * (eps + eps.T)  # symmetric strain, components within ±5 %
     atoms.set_cell(atoms.cell[:] @ (np.eye(3) + eps), scale_atoms=True)
+    # Gaussian rattle of 0.05-0.15 Å per component: the thermal displacements of 300-900 K
+    # (EMT Langevin MD of these alloys: 0.07-0.15 Å).  Its tail would now and then push two
+    # atoms closer than any MD here comes (1.7 Å; 900 K: >= 2.2 Å), forces of tens of eV/Å
+    # that then dominate a test RMSE: such a rattle is drawn again.
     sigma = rng.uniform(0.05, 0.15)
-    atoms.positions += rng.normal(scale=sigma, size=(n, 3))
+    ideal = atoms.positions.copy()
+    while True:
+        atoms.positions = ideal + rng.normal(scale=sigma, size=(n, 3))
+        if _shortest_distance(atoms) >= MIN_DISTANCE:
+            break
     atoms.calc = EMT()
     return atoms
+
+
+def _shortest_distance(atoms) -> float:
+    """The shortest interatomic distance (Å) of a periodic ase.Atoms, images included."""
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, MIN_DISTANCE + 0.5)
+    return float(d.min()) if len(d) else np.inf
 
 
 def ordered_cuau(size: int = 4, a: float = 3.85):
