@@ -2,11 +2,12 @@
 
 Usage::
 
-    python make_example_data.py OUTDIR [--n 200] [--seed 0] [--md-start FILE]
+    python make_example_data.py OUTDIR [--n 200] [--seed 0] [--ideal] [--md-start FILE]
 
-Writes ``OUTDIR/structure0001.xsf`` ... : rattled and strained fcc supercells of
-8 to 64 atoms with random Cu/Au composition, as ænet XSF files with the EMT total
-energy (eV) and forces (eV/Å).  EMT's free atoms are at zero energy, so the
+Writes ``OUTDIR/structure0001.xsf`` ... : rattled (0-0.15 Å, 300-900 K) and strained
+(0-5 %) fcc supercells of 8 to 64 atoms, random Cu/Au alloys of any composition and (35 %)
+ordered L1_0 CuAu, as ænet XSF files with the EMT total energy (eV) and forces (eV/Å);
+``--ideal`` adds the perfect Cu, Au and CuAu crystals (for training data).  EMT's free atoms are at zero energy, so the
 reference (atomic) energies for this set are Cu 0 and Au 0.  Deterministic for a
 given seed.  Also importable: ``make_example_data(outdir, n=200, seed=0)``.
 """
@@ -25,8 +26,13 @@ logger = logging.getLogger(__name__)
 # repetitions of the 4-atom conventional fcc cell -> 8 ... 64 atoms
 _REPEATS = [(1, 1, 2), (1, 1, 3), (1, 2, 2), (1, 2, 3), (2, 2, 2), (1, 3, 3), (2, 2, 3), (2, 2, 4)]
 _A_CU, _A_AU = 3.615, 4.078  # fcc lattice constants (Å)
-#: No two atoms of a generated cell are closer than this (Å).
-MIN_DISTANCE = 2.0
+#: No two atoms of a generated cell are closer than this fraction of their fcc nearest-neighbour
+#: distance (the sum of the two elements' radii a/(2 sqrt 2): Cu-Cu 1.99, Cu-Au 2.12, Au-Au
+#: 2.25 Å).  The 900 K MD of the example comes no closer than 0.82-0.87 of it.
+MIN_DISTANCE_FRACTION = 0.78
+_RADIUS = {"Cu": _A_CU / 8**0.5, "Au": _A_AU / 8**0.5}
+#: Share of the cells that are ordered L1_0 CuAu (the others are random alloys).
+ORDERED_FRACTION = 0.35
 
 
 def _one_structure(rng: np.random.Generator):
@@ -35,35 +41,45 @@ def _one_structure(rng: np.random.Generator):
     from ase.calculators.emt import EMT
 
     reps = _REPEATS[rng.integers(len(_REPEATS))]
-    x_au = rng.uniform(0.0, 1.0)
+    ordered = rng.uniform() < ORDERED_FRACTION
+    x_au = 0.5 if ordered else rng.uniform(0.0, 1.0)
     a = (1.0 - x_au) * _A_CU + x_au * _A_AU  # Vegard's law
     atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(reps)
     n = len(atoms)
-    symbols = np.where(rng.uniform(size=n) < x_au, "Au", "Cu")
+    if ordered:  # L1_0 CuAu, the structure of the example's MD runs: Cu and Au layers along z
+        layer = np.floor(atoms.positions[:, 2] / (a / 2) + 1e-6).astype(int)
+        symbols = np.where(layer % 2 == 1, "Au", "Cu")
+    else:
+        symbols = np.where(rng.uniform(size=n) < x_au, "Au", "Cu")
     atoms.set_chemical_symbols(symbols.tolist())
-    eps = rng.uniform(-0.05, 0.05, size=(3, 3))
-    eps = 0.5 * (eps + eps.T)  # symmetric strain, components within ±5 %
+    # symmetric strain, components within ±s with s drawn from 0-5 % per cell: MD at a fixed
+    # cell (and the ideal crystals) is unstrained, and a fixed ±5 % would leave no cell near it
+    eps = rng.uniform(-1.0, 1.0, size=(3, 3)) * rng.uniform(0.0, 0.05)
+    eps = 0.5 * (eps + eps.T)
     atoms.set_cell(atoms.cell[:] @ (np.eye(3) + eps), scale_atoms=True)
-    # Gaussian rattle of 0.05-0.15 Å per component: the thermal displacements of 300-900 K
-    # (EMT Langevin MD of these alloys: 0.07-0.15 Å).  Its tail would now and then push two
-    # atoms closer than any MD here comes (1.7 Å; 900 K: >= 2.2 Å), forces of tens of eV/Å
-    # that then dominate a test RMSE: such a rattle is drawn again.
-    sigma = rng.uniform(0.05, 0.15)
+    # Gaussian rattle of 0-0.15 Å per component: from the perfect crystal (where an MD run
+    # starts) to the thermal displacements of 900 K (EMT Langevin MD of these alloys: 0.07 Å
+    # at 300 K, 0.13-0.15 Å at 900 K).  Its tail would now and then push two atoms closer
+    # than any MD here comes (1.7 Å; 900 K: >= 2.2 Å), forces of tens of eV/Å that then
+    # dominate a test RMSE: such a rattle is drawn again.
+    sigma = rng.uniform(0.0, 0.15)
     ideal = atoms.positions.copy()
     while True:
         atoms.positions = ideal + rng.normal(scale=sigma, size=(n, 3))
-        if _shortest_distance(atoms) >= MIN_DISTANCE:
+        if not _too_close(atoms):
             break
     atoms.calc = EMT()
     return atoms
 
 
-def _shortest_distance(atoms) -> float:
-    """The shortest interatomic distance (Å) of a periodic ase.Atoms, images included."""
+def _too_close(atoms) -> bool:
+    """Whether two atoms (images included) are closer than MIN_DISTANCE_FRACTION of the sum
+    of their radii."""
     from ase.neighborlist import neighbor_list
 
-    d = neighbor_list("d", atoms, MIN_DISTANCE + 0.5)
-    return float(d.min()) if len(d) else np.inf
+    radii = np.array([_RADIUS[s] for s in atoms.get_chemical_symbols()])
+    i, j, d = neighbor_list("ijd", atoms, 2 * MIN_DISTANCE_FRACTION * max(_RADIUS.values()))
+    return bool(np.any(d < MIN_DISTANCE_FRACTION * (radii[i] + radii[j])))
 
 
 def ordered_cuau(size: int = 4, a: float = 3.85):
@@ -78,7 +94,7 @@ def ordered_cuau(size: int = 4, a: float = 3.85):
     return atoms
 
 
-def make_example_data(outdir: str | Path, n: int = 200, seed: int = 0) -> list[Path]:
+def make_example_data(outdir: str | Path, n: int = 200, seed: int = 0, ideal: bool = False) -> list[Path]:
     """Write ``n`` EMT-labelled Cu–Au structures as ænet XSF files.
 
     Parameters
@@ -89,6 +105,13 @@ def make_example_data(outdir: str | Path, n: int = 200, seed: int = 0) -> list[P
         Number of structures.
     seed : int
         Seed of the numpy random generator (same seed -> same files).
+    ideal : bool
+        Also write the three ideal crystals, unrattled and unstrained: fcc Cu and Au at their
+        lattice constants and L1_0 CuAu as in :func:`ordered_cuau` (``ideal_Cu.xsf``,
+        ``ideal_Au.xsf``, ``ideal_CuAu.xsf``; after the ``n`` structures in the list).  Every
+        MD run starts from such a perfect lattice, whose sharp neighbour shells put some
+        features just beyond those of the rattled cells: training data want them, a test set
+        (drawn with another seed) does not.
 
     Returns
     -------
@@ -116,7 +139,19 @@ def make_example_data(outdir: str | Path, n: int = 200, seed: int = 0) -> list[P
         path = outdir / f"structure{k + 1:0{width}d}.xsf"
         write_xsf(path, s)
         paths.append(path)
-    logger.info("wrote %d structures to %s", n, outdir)
+    if ideal:
+        from ase.build import bulk
+        from ase.calculators.emt import EMT
+
+        crystals = {"Cu": bulk("Cu", "fcc", a=_A_CU, cubic=True),
+                    "Au": bulk("Au", "fcc", a=_A_AU, cubic=True), "CuAu": ordered_cuau(1)}
+        for name, atoms in crystals.items():
+            atoms.calc = EMT()
+            atoms.get_forces()  # fills atoms.calc.results: energy and forces
+            path = outdir / f"ideal_{name}.xsf"
+            write_xsf(path, Structure.from_ase(atoms))
+            paths.append(path)
+    logger.info("wrote %d structures to %s", len(paths), outdir)
     return paths
 
 
@@ -125,12 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", help="output directory for the XSF files")
     parser.add_argument("--n", type=int, default=200, help="number of structures (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--ideal", action="store_true",
+                        help="also write the ideal Cu, Au and L1_0 CuAu crystals (training data)")
     parser.add_argument("--md-start", metavar="FILE", default=None,
                         help="also write the 256-atom ordered CuAu cell (start of the MD runs) as XSF")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    paths = make_example_data(args.outdir, n=args.n, seed=args.seed)
+    paths = make_example_data(args.outdir, n=args.n, seed=args.seed, ideal=args.ideal)
     sys.stdout.write(f"wrote {len(paths)} structures to {args.outdir}\n")
     if args.md_start:
         from anncli.io.xsf import write_xsf
