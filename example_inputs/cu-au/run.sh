@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ANNCLI=${ANNCLI:-anncli}
 PYTHON=${PYTHON:-python}
-$PYTHON ../make_example_data.py data --n 300 --seed 0 --ideal --md-start md_start.xsf  # training data, MD start cell
+$PYTHON ../make_example_data.py data --n 300 --seed 0 --ideal --md-start md_start.xsf  # training data (+ the ideal crystals), MD start cell
 $PYTHON ../make_example_data.py test --n 40 --seed 1      # held-out test structures
 $ANNCLI info data/
 $ANNCLI generate generate.yaml
