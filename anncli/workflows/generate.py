@@ -471,6 +471,8 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         return read_group(item) if isinstance(item, FileGroup) else featurize(item)
 
     try:
+        if comm.parallel:  # every rank loads its kernels now, side by side (see _warm_up)
+            _warm_up(files, config, species, setups)
         if not comm.root:
             comm.sync()
             ordered_map(comm, None, compute, None, final=lambda: stats)
@@ -557,6 +559,27 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
         f"; {compiling:.0f} s compiling kernels not counted" if compiling >= 0.5 else "",
     )
     return GenerateResult(output, n_structures, n_atoms, dropped, seconds, summary, fitted)
+
+
+def _warm_up(files: list[Path], cfg, species: list[str], setups: dict) -> None:
+    """Read and featurise the first structure, and forget the result.
+
+    Under MPI: a process's first kernel call starts Numba's JIT and loads the cached kernels
+    (~0.4 s).  Left to the first item, a worker's start would follow rank 0's set-up (its
+    writer, the first file it reads to size the file groups) instead of running beside it,
+    and rank 0, which writes in input order, would wait for it.  Errors are left to the run.
+    """
+    from anncli.descriptors.batch import featurize_batch
+
+    try:
+        s = next(s for _, s in _iter_structures(files[:1], cfg))
+        index = {sym: k for k, sym in enumerate(species)}
+        featurize_batch(s.positions, np.asarray(s.cell if s.cell is not None else np.zeros((3, 3)))[None],
+                        np.asarray(s.pbc, dtype=bool)[None], np.array([0, s.n_atoms], dtype=np.int64),
+                        np.array([index[x] for x in s.symbols], dtype=np.int32), species, setups,
+                        derivatives=cfg.derivatives)
+    except Exception:  # noqa: BLE001 - the run itself reports what is wrong with the input
+        pass
 
 
 def _named_cutoffs(setup) -> dict[str, float]:

@@ -287,6 +287,18 @@ def _batches(files: list[Path], config, state: _Run, batch_atoms: int):
     yield batch, len(files), n_batch
 
 
+def _warm_up(files: list[Path], cfg, potential) -> None:
+    """Evaluate the first structure and forget the result (under MPI, as generate's
+    ``_warm_up``: a worker's JIT start and kernel loading run beside rank 0's set-up instead
+    of after it, in its first item).  Errors are left to the run."""
+    try:
+        s = next(s for _, s in iter_config_structures(files[:1], cfg))
+        potential.evaluate([s], forces=cfg.forces, stress=cfg.stress, committee_forces=potential.n_members > 1,
+                           extrapolation=cfg.extrapolation.check, batch_atoms=1 << 62)
+    except Exception:  # noqa: BLE001 - the run itself reports what is wrong with the input
+        pass
+
+
 def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None = None) -> PredictResult:
     """Run the predict stage.
 
@@ -333,6 +345,8 @@ def run(config, *, config_path: str | Path | None = None, stdout: TextIO | None 
                     _batches(files[item.start:item.stop], config, state, batch_atoms) if batch]
         return state.compute(item[0]) if item[0] else None
 
+    if comm.parallel:  # every rank loads its kernels now, side by side (see _warm_up)
+        _warm_up(files, config, potential)
     if not comm.root:
         try:
             comm.sync()
