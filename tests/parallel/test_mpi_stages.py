@@ -265,43 +265,32 @@ def _run_both(mpirun, tmp_path: Path, stage: str, text: str, outputs: list[str])
     return results
 
 
-def test_predict_on_two_ranks_gives_the_serial_output_in_input_order(data_dir, model, mpirun, tmp_path):
+@pytest.mark.parametrize("files, frames_per_file", [
+    ("data_dir", [120, 30, 150]),  # 3 large files: rank 0 reads and hands out batches
+    ("many_files", np.resize([1, 2, 3, 4], 48).tolist()),  # 48 small ones: every rank reads its own
+])
+def test_predict_on_two_ranks_gives_the_serial_output_in_input_order(files, frames_per_file, request, model,
+                                                                      mpirun, tmp_path):
+    data = request.getfixturevalue(files)
+    data = data[0] if isinstance(data, tuple) else data
     text = textwrap.dedent(f"""\
         model: {model}
-        structures: [{data_dir}/*.extxyz]
+        structures: [{data}/*.extxyz]
         print: atoms
+        forces: true
         stress: true
         batch_atoms: 150
         output: {{extxyz: out.extxyz, csv: out.csv, json: out.json}}
         """)
     (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "predict", text,
                                                     ["out.extxyz", "out.csv", "out.json"])
+    assert ("every rank reads its own files" in parallel.stderr) == (files == "many_files")
     assert serial.stdout == parallel.stdout  # the predict.x-like table, structure by structure
     assert s_out == p_out
     records = json.loads(p_out["out.json"])["structures"]
-    assert len(records) == 300
-    frames = [r["frame"] for r in records]  # input order: file by file, frame by frame
-    assert frames == list(range(120)) + list(range(30)) + list(range(150))
-
-
-def test_predict_with_every_rank_reading_its_files_gives_the_serial_output(many_files, model, mpirun, tmp_path):
-    data, _ = many_files
-    text = textwrap.dedent(f"""\
-        model: {model}
-        structures: [{data}/*.extxyz]
-        print: atoms
-        forces: true
-        batch_atoms: 40
-        output: {{extxyz: out.extxyz, csv: out.csv, json: out.json}}
-        """)
-    (serial, s_out), (parallel, p_out) = _run_both(mpirun, tmp_path, "predict", text,
-                                                    ["out.extxyz", "out.csv", "out.json"])
-    assert "every rank reads its own files" in parallel.stderr
-    assert serial.stdout == parallel.stdout
-    assert s_out == p_out
-    records = json.loads(p_out["out.json"])["structures"]
+    names = sorted(p.name for p in data.glob("*.extxyz"))  # input order: file by file, frame by frame
     assert [(r["file"].rsplit("/", 1)[-1], r["frame"]) for r in records] == [
-        (f"cell{k:02d}.extxyz", f) for k, n in enumerate(np.resize([1, 2, 3, 4], 48)) for f in range(n)]
+        (name, k) for name, n in zip(names, frames_per_file) for k in range(n)]
 
 
 def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, tmp_path):
