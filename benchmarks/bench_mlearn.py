@@ -14,7 +14,7 @@ NNP).
 The defaults are the recipe of README "Force training: recipe and accuracy"
 (``example_inputs/recipe-forces/``), one seed: ~10 min per element on a busy 2-core machine;
 ``--seeds 1 2 3`` gives the spread, ``--epochs 1000`` a little more accuracy;
-``--radial/--angular/--hidden/--force-weight/--epochs/--optimizer`` change it, e.g. the
+``--radial/--angular/--hidden/--force-weight/--l2/--epochs/--optimizer`` change it, e.g. the
 new-user baseline of issue 11 is
 ``--radial 5.5 16 --angular 4.5 8 --hidden 20 20 --force-weight 0.01``.
 
@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, nargs="+", default=HIDDEN)
     ap.add_argument("--activation", default="tanh")
     ap.add_argument("--force-weight", type=float, default=FORCE_WEIGHT)
+    ap.add_argument("--l2", type=float, default=0.0, help="L2 regularisation of the weights (train's l2)")
     ap.add_argument("--selection", default="auto", choices=["auto", "energy", "forces", "loss"])
     ap.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
     ap.add_argument("--learning-rate", type=float, default=0.003, help="adam only")
@@ -173,6 +174,8 @@ def main() -> None:
         optimizer = (f"{{method: adam, learning_rate: {args.learning_rate}, schedule: "
                      f"{{kind: plateau, factor: 0.5, patience: 25, min_lr: 1.0e-5}}}}")
         extra = f"batch_size: {args.batch_size}\n"
+    if args.l2:
+        extra += f"l2: {args.l2}\n"
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_mlearn_"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"recipe: Chebyshev radial {args.radial[0]:g}/{int(args.radial[1])} + angular "
