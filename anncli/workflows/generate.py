@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 BATCH_ATOMS = 8192  # atoms featurised per kernel call (neighbour lists: ~40 B per pair)
 MPI_BATCH_ATOMS = 2048  # under MPI: smaller batches (more of them) balance the ranks
 MPI_BATCH_ATOMS_DERIVATIVES = 256  # ... with derivatives, ~50x the cost and size per atom
+WARM_UP_ATOMS = 8  # under MPI every rank first featurises this many atoms of the first structure
 SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while the reader thread runs
 
 
@@ -562,7 +563,7 @@ def run(config, *, config_path: str | Path | None = None, input_text: str | None
 
 
 def _warm_up(files: list[Path], cfg, species: list[str], setups: dict) -> None:
-    """Read and featurise the first structure, and forget the result.
+    """Read the first structure, featurise its first ``WARM_UP_ATOMS`` atoms, forget the result.
 
     Under MPI: a process's first kernel call starts Numba's JIT and loads the cached kernels
     (~0.4 s).  Left to the first item, a worker's start would follow rank 0's set-up (its
@@ -573,10 +574,11 @@ def _warm_up(files: list[Path], cfg, species: list[str], setups: dict) -> None:
 
     try:
         s = next(s for _, s in _iter_structures(files[:1], cfg))
+        n = min(s.n_atoms, WARM_UP_ATOMS)  # the same kernels as the whole structure
         index = {sym: k for k, sym in enumerate(species)}
-        featurize_batch(s.positions, np.asarray(s.cell if s.cell is not None else np.zeros((3, 3)))[None],
-                        np.asarray(s.pbc, dtype=bool)[None], np.array([0, s.n_atoms], dtype=np.int64),
-                        np.array([index[x] for x in s.symbols], dtype=np.int32), species, setups,
+        featurize_batch(s.positions[:n], np.asarray(s.cell if s.cell is not None else np.zeros((3, 3)))[None],
+                        np.asarray(s.pbc, dtype=bool)[None], np.array([0, n], dtype=np.int64),
+                        np.array([index[x] for x in s.symbols[:n]], dtype=np.int32), species, setups,
                         derivatives=cfg.derivatives)
     except Exception:  # noqa: BLE001 - the run itself reports what is wrong with the input
         pass

@@ -26,6 +26,7 @@ from anncli.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
+WARM_UP_ATOMS = 8  # under MPI every rank first evaluates this many atoms of the first structure
 MPI_BATCH_ATOMS = 4096  # under MPI: batches at most this large, shared out over the ranks
 
 __all__ = ["run", "PredictResult", "load_config_potential", "iter_config_structures", "model_text"]
@@ -288,11 +289,15 @@ def _batches(files: list[Path], config, state: _Run, batch_atoms: int):
 
 
 def _warm_up(files: list[Path], cfg, potential) -> None:
-    """Evaluate the first structure and forget the result (under MPI, as generate's
+    """Evaluate the first ``WARM_UP_ATOMS`` atoms of the first structure and forget the result (under MPI, as generate's
     ``_warm_up``: a worker's JIT start and kernel loading run beside rank 0's set-up instead
     of after it, in its first item).  Errors are left to the run."""
+    from anncli.structure import Structure
+
     try:
-        s = next(s for _, s in iter_config_structures(files[:1], cfg))
+        first = next(s for _, s in iter_config_structures(files[:1], cfg))
+        n = min(first.n_atoms, WARM_UP_ATOMS)  # the same kernels as the whole structure
+        s = Structure(list(first.symbols[:n]), first.positions[:n], first.cell, first.pbc)
         potential.evaluate([s], forces=cfg.forces, stress=cfg.stress, committee_forces=potential.n_members > 1,
                            extrapolation=cfg.extrapolation.check, batch_atoms=1 << 62)
     except Exception:  # noqa: BLE001 - the run itself reports what is wrong with the input
