@@ -23,6 +23,9 @@ from numba import njit, prange
 
 from anncli.descriptors._chebyshev_kernels import FASTMATH, _gather
 from anncli.network._atomic_nb import energy_and_gradient
+# Numba's on-disk cache of this module's kernels is keyed by this file alone: a change of
+# energy_and_gradient (compiled into the fused kernel) must come with a change here, or an
+# existing cache keeps the old code (2026-11-26: energy_and_gradient no longer writes past dE/dx).
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)

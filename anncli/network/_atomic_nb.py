@@ -157,7 +157,11 @@ def energy_and_gradient(x, wflat, layers, n_layers, m, hbuf, dbuf, grad):  # pra
     last = nlay - 1
     n_in = layers[m, last, 0]
     wo = layers[m, last, 2]
-    delta = hbuf[0]  # the inputs are no longer needed: reuse row 0 (width >= every layer)
+    # rows 0 and 1 of hbuf (width >= every layer; the activations are no longer needed) hold
+    # delta and the next delta: ``grad`` has the input's length only, narrower than a hidden
+    # layer may be
+    delta = hbuf[0]
+    acc = hbuf[1]
     for i in range(n_in):
         delta[i] = wflat[wo + i]
     for l in range(last - 1, -1, -1):
@@ -167,15 +171,14 @@ def energy_and_gradient(x, wflat, layers, n_layers, m, hbuf, dbuf, grad):  # pra
         for o in range(n_out):
             delta[o] *= dbuf[l, o]
         for i in range(n_in):
-            grad[i] = 0.0
+            acc[i] = 0.0
         for o in range(n_out):
             do = delta[o]
             base = wo + o * n_in
             for i in range(n_in):
-                grad[i] += do * wflat[base + i]
+                acc[i] += do * wflat[base + i]
         for i in range(n_in):
-            delta[i] = grad[i]
-    if last == 0:
-        for i in range(n_in):
-            grad[i] = delta[i]
+            delta[i] = acc[i]
+    for i in range(n0):
+        grad[i] = delta[i]
     return energy
