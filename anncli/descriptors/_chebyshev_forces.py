@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from anncli.descriptors._chebyshev_kernels import FASTMATH, _gather
+from anncli.descriptors._scatter_kernels import scatter_centre
 from anncli.network._atomic_nb import energy_and_gradient
 # Numba's on-disk cache of this module's kernels is keyed by this file alone: a change of
 # energy_and_gradient (compiled into the fused kernel) must come with a change here, or an
@@ -328,63 +329,6 @@ def _pair_gradients(
 pair_gradients_nb = njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_pair_gradients)
 
 
-@njit(cache=True, nogil=True)
-def _scatter_centre(i, s, offsets, index, vectors, count, g, do_virial, f, v):  # pragma: no cover
-    """Add one centre's pair gradients ``g`` (count, 3) to the forces ``f`` (F_j -= g, F_i += g)
-    and its virial to ``v[s]`` (W -= sum_p outer(r_p, g_p))."""
-    fx = 0.0
-    fy = 0.0
-    fz = 0.0
-    w00 = 0.0
-    w01 = 0.0
-    w02 = 0.0
-    w10 = 0.0
-    w11 = 0.0
-    w12 = 0.0
-    w20 = 0.0
-    w21 = 0.0
-    w22 = 0.0
-    p0 = offsets[i]
-    for q in range(count):
-        p = p0 + q
-        gx = g[q, 0]
-        gy = g[q, 1]
-        gz = g[q, 2]
-        j = index[p]
-        f[j, 0] -= gx
-        f[j, 1] -= gy
-        f[j, 2] -= gz
-        fx += gx
-        fy += gy
-        fz += gz
-        if do_virial:
-            rx = vectors[p, 0]
-            ry = vectors[p, 1]
-            rz = vectors[p, 2]
-            w00 += rx * gx
-            w01 += rx * gy
-            w02 += rx * gz
-            w10 += ry * gx
-            w11 += ry * gy
-            w12 += ry * gz
-            w20 += rz * gx
-            w21 += rz * gy
-            w22 += rz * gz
-    f[i, 0] += fx
-    f[i, 1] += fy
-    f[i, 2] += fz
-    if do_virial:
-        v[s, 0, 0] -= w00
-        v[s, 0, 1] -= w01
-        v[s, 0, 2] -= w02
-        v[s, 1, 0] -= w10
-        v[s, 1, 1] -= w11
-        v[s, 1, 2] -= w12
-        v[s, 2, 0] -= w20
-        v[s, 2, 1] -= w21
-        v[s, 2, 2] -= w22
-
-
 def _fused_forces_scatter(
     offsets, vectors, distances, index, centers, env_types, weights, typed, rr, nr, ra, na,
     deg, mult, parent, axis, lower, power, tcoef, chunks, maxm,
@@ -446,7 +390,7 @@ def _fused_forces_scatter(
                             nr, na, deg, mult, lower, power, tcoef, rr, 0, gl[m])
             s_i = atom_structure[i]
             for col in range(n_cols):
-                _scatter_centre(i, s_i, offsets, index, vectors, count, gl[col], do_virial, forces[t, col],
+                scatter_centre(i, s_i, offsets, index, vectors, count, gl[col], do_virial, forces[t, col],
                                 virials[t, col])
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from anncli.descriptors._scatter_kernels import scatter_centre
+
 
 @njit(cache=True, nogil=True, parallel=True)
 def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, center_pairs, g, atom_structure, do_virial,
@@ -47,59 +49,10 @@ def scatter_columns_nb(nl_offsets, nl_index, nl_vectors, centers, center_pairs, 
         f = forces[k, col]
         for c in range(c0, c1):
             i = centers[c]
-            s = atom_structure[i]
             q = center_pairs[c]
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            w00 = 0.0
-            w01 = 0.0
-            w02 = 0.0
-            w10 = 0.0
-            w11 = 0.0
-            w12 = 0.0
-            w20 = 0.0
-            w21 = 0.0
-            w22 = 0.0
-            for p in range(nl_offsets[i], nl_offsets[i + 1]):
-                gx = g[col, q, 0]
-                gy = g[col, q, 1]
-                gz = g[col, q, 2]
-                j = nl_index[p]
-                f[j, 0] -= gx
-                f[j, 1] -= gy
-                f[j, 2] -= gz
-                fx += gx
-                fy += gy
-                fz += gz
-                if do_virial:
-                    rx = nl_vectors[p, 0]
-                    ry = nl_vectors[p, 1]
-                    rz = nl_vectors[p, 2]
-                    w00 += rx * gx
-                    w01 += rx * gy
-                    w02 += rx * gz
-                    w10 += ry * gx
-                    w11 += ry * gy
-                    w12 += ry * gz
-                    w20 += rz * gx
-                    w21 += rz * gy
-                    w22 += rz * gz
-                q += 1
-            f[i, 0] += fx
-            f[i, 1] += fy
-            f[i, 2] += fz
-            if do_virial:
-                v = virials[k, col, s]
-                v[0, 0] -= w00
-                v[0, 1] -= w01
-                v[0, 2] -= w02
-                v[1, 0] -= w10
-                v[1, 1] -= w11
-                v[1, 2] -= w12
-                v[2, 0] -= w20
-                v[2, 1] -= w21
-                v[2, 2] -= w22
+            count = nl_offsets[i + 1] - nl_offsets[i]
+            scatter_centre(i, atom_structure[i], nl_offsets, nl_index, nl_vectors, count, g[col, q:q + count],
+                           do_virial, f, virials[k, col])
 
 
 @njit(cache=True)

@@ -10,7 +10,6 @@ and the man pages are checked against the schemas and against groff.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any, Literal, Union
 
 import pytest
 from pydantic import BaseModel
+from script_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "example_inputs"
@@ -30,10 +30,7 @@ REGEN = ".venv/bin/python scripts/make_input_reference.py"
 
 
 def _load_script() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("make_input_reference", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 _SCRIPT = _load_script()

@@ -9,7 +9,6 @@ descriptors built from its setup) or an InputError.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +20,11 @@ from fuzz_helpers import REPO, expect_clean, fuzz_settings, mutate_bytes, shared
 from anncli.exceptions import InputError
 from anncli.potential.aenet_nn import read_aenet_nn, read_nn_records
 from anncli.potential.evaluate import Potential
+from script_module import load_script
 
 
 def _writer():
-    spec = importlib.util.spec_from_file_location(
-        "aenet_nn_writer", REPO / "tests" / "potential" / "aenet_nn_writer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "tests" / "potential" / "aenet_nn_writer.py")
 
 
 W = _writer()

@@ -4,21 +4,18 @@ lattice, the cell, and the energy and forces of the record."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_mlearn", REPO / "benchmarks" / "bench_mlearn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "bench_mlearn.py")
 
 
 def _record(with_xyz: bool) -> dict:

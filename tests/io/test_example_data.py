@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +10,14 @@ import numpy as np
 import pytest
 
 from anncli.io import check_min_distance, check_structure, expand_sources, read_xsf
+from script_module import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "example_inputs" / "make_example_data.py"
 
 
 @pytest.fixture(scope="module")
 def module():
-    spec = importlib.util.spec_from_file_location("make_example_data", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT)
 
 
 def test_files_are_valid_and_labels_match_emt(tmp_path, module):

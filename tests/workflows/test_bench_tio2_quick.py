@@ -5,19 +5,16 @@ energy and force RMSE that training logged for the saved (best) epoch."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
+from script_module import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_tio2", REPO / "benchmarks" / "bench_tio2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "benchmarks" / "bench_tio2.py")
 
 
 def test_quick_path_reports_the_validation_errors(shared_data, tmp_path, capsys):

@@ -8,7 +8,6 @@ The inputs are those of example_inputs/delta/ (so the example is tested too).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import textwrap
@@ -19,15 +18,13 @@ import numpy as np
 import pytest
 
 from anncli.cli import main
+from script_module import load_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_inputs" / "delta"
 
 
 def _data_module():
-    spec = importlib.util.spec_from_file_location("make_delta_data", EXAMPLE / "make_delta_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(EXAMPLE / "make_delta_data.py")
 
 
 DATA = _data_module()
