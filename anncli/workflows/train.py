@@ -55,7 +55,7 @@ from anncli.training.data import (MemorySource, Normalization, StreamSource, Tra
 from anncli.training.normalization import compute_normalization
 from anncli.training.optimizers import (AdamMethod, EKFMethod, LBFGSMethod, Schedule,
                                         SGDMethod)
-from anncli.training.shards import block_size, make_shards
+from anncli.training.shards import make_shards
 from anncli.training.split import explicit_split, random_split, read_validation_file, write_split
 from anncli.training.trainer import CURVE_COLUMNS, FORCE_COLUMNS, SignalGuard, Trainer, TrainState
 
@@ -582,11 +582,11 @@ def _train_on_ranks(comm: Comm, config: TrainConfig, *, config_path, resume: boo
                         member, config.initial_model)
         state = TrainState(epoch=0, params=nets.params, best_params=nets.params.copy())
     logger.info("split: %d training, %d validation structures", len(train_ids), len(val_ids))
-    shards = make_shards(train_ids, val_ids, data.n_structures, comm.rank, comm.size)
+    shards = make_shards(train_ids, val_ids, data.n_structures, comm.rank, comm.size, n_atoms=data.n_atoms)
     if comm.parallel:
         n_blocks = len(shards.blocks["train"])
-        logger.info("MPI: %d training blocks of %d structures, %d-%d per rank; each rank holds the "
-                    "data of its blocks only", n_blocks, block_size(len(train_ids)),
+        logger.info("MPI: %d training blocks of about %d atoms, %d-%d per rank; each rank holds the "
+                    "data of its blocks only", n_blocks, int(data.n_atoms[train_ids].sum()) // n_blocks,
                     n_blocks // comm.size, -(-n_blocks // comm.size))
         if config.memory == "load":
             load_rows(data, shards.owned)

@@ -320,6 +320,7 @@ def test_validate_on_two_ranks_gives_the_serial_report(data_dir, model, mpirun, 
 # ----------------------------------------------------------------------------- the protocol itself
 AGREEMENT_SCRIPT = """\
 import sys
+import time
 from anncli.exceptions import DataError
 from anncli.log import setup_logging
 from anncli.parallel import ordered_map, world
@@ -333,23 +334,33 @@ emitted = []
 def compute(x):
     if mode == "compute" and x >= 4 and comm.rank == 1:  # the first such item rank 1 gets
         raise DataError(f"item {x} is bad")
+    if mode == "share":  # a result large enough to be delivered only when rank 0 receives it
+        time.sleep(0.02)
+        return (x * x, comm.rank, bytes(2**20))
     return (x * x, comm.rank)
 
 def emit(x, result):
+    if mode == "share":
+        time.sleep(0.01)  # rank 0 writes every result
     if mode == "emit" and x == 8:
         raise DataError("disk full")
     emitted.append((x, result[0]))
+    emitted_by.append((x, result))
+
+emitted_by = []
 
 try:
     with comm.checkpoint():
         if mode == "setup" and comm.rank == 1:
             raise DataError("rank-only failure: cannot read /nowhere/model.h5")
     comm.sync()
-    n_items = 1 if mode == "few" else 13
+    n_items = {"few": 1, "share": 30}.get(mode, 13)
     finals = ordered_map(comm, iter(range(n_items)) if comm.root else None, compute, emit, final=lambda: comm.rank)
     with comm.checkpoint():
         pass
     line = f"rank {comm.rank} ok {emitted} {finals}"
+    if mode == "share":
+        line = f"rank {comm.rank} ok {[x for x, _ in emitted]} {[r[1] for _, r in emitted_by]}"
 except Exception as exc:
     try:
         comm.agree(exc)  # as the command line does; an agreed error passes without communicating
@@ -387,6 +398,18 @@ def test_ordered_map_emits_in_input_order_on_rank_0(mpirun, agreement, tmp_path)
     expected = [(x, x * x) for x in range(13)]
     assert lines[0] == f"rank 0 ok {expected} [0, 1]"  # final states of both ranks, rank order
     assert lines[1] == "rank 1 ok [] []"
+
+
+def test_rank_0_computes_only_what_its_writing_leaves_time_for(mpirun, agreement, tmp_path):
+    """Items take 20 ms on any rank, rank 0 writes each in 10 ms: a worker that is never left
+    idle computes about three times as many as rank 0 (rank 0: n0 * 20 + 30 * 10 ms in the
+    time the worker computes n1 = 30 - n0 items).  Before, the scheduler shared them about
+    equally, and a worker waited until rank 0, computing, received its (1 MB) result."""
+    lines = _lines(mpirun, agreement, "share", tmp_path)
+    emitted, owners = re.match(r"rank 0 ok (\[.*?\]) (\[.*?\])", lines[0]).groups()
+    assert emitted == str(list(range(30)))
+    owners = json.loads(owners)
+    assert owners.count(1) >= 2 * owners.count(0), owners
 
 
 def test_failure_on_one_rank_reaches_every_rank_with_its_exit_status(mpirun, agreement, tmp_path):

@@ -14,6 +14,7 @@ Skipped as tests/parallel/test_mpi_stages.py is (a failure in CI) without mpi4py
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 import textwrap
@@ -112,7 +113,7 @@ def test_lbfgs_with_forces_gives_the_serial_weights_also_when_resumed_on_other_r
     _ok(_train(mpirun, serial, 1, _yaml(trainset, 6)))
     run = _train(mpirun, parallel, 2, _yaml(trainset, 6))
     _ok(run)
-    assert "MPI: 2 ranks" in run.stderr and "4 training blocks of 16 structures" in run.stderr
+    assert "MPI: 2 ranks" in run.stderr and re.search(r"4 training blocks of about \d+ atoms", run.stderr)
     assert run.stderr.count("training stopped") == 1  # rank 0 alone logs
     reference = _params(serial)
     for a, b in zip(reference, _params(parallel)):

@@ -37,7 +37,7 @@ def test_blocks_do_not_depend_on_the_ranks_and_each_structure_has_one_owner():
 
 def test_more_ranks_than_blocks_is_a_config_error():
     train = np.arange(40)  # 3 blocks of 16
-    with pytest.raises(ConfigError, match=r"4 MPI ranks, .* 40 structures in 3 block\(s\) of 16.*at most 3 rank"):
+    with pytest.raises(ConfigError, match=r"4 MPI ranks, .* 40 structures in 3 block\(s\) \(one per 16 structures\).*at most 3 rank"):
         make_shards(train, np.arange(40, 50), 50, 0, 4)
 
 
@@ -53,3 +53,23 @@ def test_validation_blocks_are_sized_by_the_validation_split():
     shards = [make_shards(train, val, 1000, r, 2) for r in range(2)]
     assert [len(b) for b in shards[0].blocks["validation"]] == [25] * 4
     assert [list(s.mine["validation"]) for s in shards] == [[0, 1], [2, 3]]
+
+
+def test_blocks_hold_equal_shares_of_the_atoms():
+    """Sorted ids of files ordered by cell size: 450 structures of 10 atoms, then 450 of 30.
+    Four blocks of 225 structures would hold 2,250 / 2,250 / 6,750 / 6,750 atoms (two ranks:
+    25 % / 75 %); cut by atoms, every block holds 4,500."""
+    n_atoms = np.array([10] * 450 + [30] * 450)
+    shards = [make_shards(np.arange(900), np.arange(0), 900, r, 2, n_atoms=n_atoms) for r in range(2)]
+    blocks = shards[0].blocks["train"]
+    assert [int(n_atoms[b].sum()) for b in blocks] == [4500] * 4
+    assert [len(b) for b in blocks] == [450, 150, 150, 150]
+    assert np.array_equal(np.concatenate(blocks), np.arange(900))
+    assert [int(n_atoms[s.owned].sum()) for s in shards] == [9000, 9000]
+
+
+def test_no_block_is_empty_when_one_structure_holds_most_atoms():
+    n_atoms = np.array([1000] + [1] * 20)
+    blocks = make_shards(np.arange(21), np.arange(0), 21, n_atoms=n_atoms).blocks["train"]
+    assert len(blocks) == 2 and all(len(b) for b in blocks)
+    assert np.array_equal(np.concatenate(blocks), np.arange(21))
