@@ -86,14 +86,15 @@ def wait(request: Any, spin: float = SPIN_S) -> None:
     reduction against 20 µs for a blocking one.  A short spin catches the ranks of a balanced
     reduction, which arrive within microseconds to a few milliseconds of each other.
     """
-    if request.Test():
+    test = request.Test if hasattr(request, "Test") else (lambda: request.test()[0])  # mpi4py.util.pkl5
+    if test():
         return
     end = time.perf_counter() + spin
     while time.perf_counter() < end:
-        if request.Test():
+        if test():
             return
     delay = 1e-5
-    while not request.Test():
+    while not test():
         time.sleep(delay)
         delay = min(2 * delay, POLL_MAX_S)
 

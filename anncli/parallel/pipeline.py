@@ -45,6 +45,21 @@ def _recv(mpi, source: int, tag: int) -> Any:
     return mpi.recv(source=source, tag=tag)
 
 
+def _p2p(mpi_comm):
+    """The communicator for items and results: pickle protocol 5 with out-of-band buffers
+    (mpi4py.util.pkl5), so that large arrays (features, derivatives) go as MPI messages of
+    their own instead of being copied into and out of one pickle (generate with derivatives
+    on 2 ranks: rank 0 spent 0.39 s receiving 0.36 GB in-band)."""
+    from mpi4py.util import pkl5
+
+    return pkl5.Intracomm(mpi_comm)
+
+
+def _sent(request) -> bool:
+    """True if a (pkl5) send request has completed."""
+    return bool(request.test()[0])
+
+
 def _send(mpi, obj: Any, dest: int, tag: int) -> None:
     """Send a message, sleeping between polls until it is delivered (see :func:`_recv`)."""
     wait(mpi.isend(obj, dest=dest, tag=tag))
@@ -107,7 +122,7 @@ class _Entry:
 
 
 def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
-    mpi, size = comm.mpi, comm.size
+    mpi, size = _p2p(comm.mpi), comm.size
     pending: deque[_Entry] = deque()  # in input order
     waiting: list[deque[_Entry]] = [deque() for _ in range(size)]  # each worker's items, sent order
     requests: list = []
@@ -161,7 +176,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
                 worker = min(range(1, size), key=lambda w: len(waiting[w]))
                 if len(waiting[worker]) >= _QUEUE:
                     break
-                requests = [r for r in requests if not r.Test()]
+                requests = [r for r in requests if not _sent(r)]
                 requests.append(mpi.isend(item, dest=worker, tag=_WORK))
                 entry = _Entry(item, worker)
                 waiting[worker].append(entry)
@@ -216,7 +231,7 @@ class _Failed:
 
 
 def _worker(comm: Comm, compute, final) -> None:
-    mpi = comm.mpi
+    mpi = _p2p(comm.mpi)
     failed = False
     busy = idle = 0.0
     sends: list = []  # results on their way to rank 0
@@ -241,7 +256,7 @@ def _worker(comm: Comm, compute, final) -> None:
         # Not waiting for the delivery: a large result is delivered only when rank 0 receives
         # it, and rank 0 may be computing an item of its own; the next (queued) item goes on
         # meanwhile (measured: the worker idled 40 % of generate on 2 ranks).
-        sends = [r for r in sends if not r.Test()]
+        sends = [r for r in sends if not _sent(r)]
         sends.append(mpi.isend((*result, seconds), dest=0, tag=_RESULT))
     for r in sends:
         wait(r)
