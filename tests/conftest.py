@@ -51,3 +51,15 @@ def golden(shared_data: Path) -> Path:
     if not path.is_dir():
         missing_reference_data("ænet golden outputs", path)
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_path(shared_data: Path):
+    """``shared_path("TiO2-1000/xsf")``: a path under ../shared/data, with the same rule when absent
+    (a skip outside CI, a failure in CI) instead of a quiet ``pytest.skip`` in the test."""
+    def get(relative: str) -> Path:
+        path = shared_data / relative
+        if not path.exists():
+            missing_reference_data(f"reference data {relative}", path)
+        return path
+    return get

@@ -51,3 +51,15 @@ def test_missing_reference_data_fails_in_ci(tmp_path, ci, test_id, data, what):
 def test_ci_false_still_skips(tmp_path):
     proc = _pytest(USES_SHARED, tmp_path / "nowhere", ci="false")
     assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_missing_file_under_shared_data_skips_or_fails_in_ci(tmp_path, ci):
+    """``shared_path``: the folder exists but the file a test needs does not."""
+    proc = _pytest("tests/io/test_bench_mlearn_reader.py::test_mlearn_files", tmp_path, ci=ci)
+    message = f"reference data mlearn/Mo_test.json not found at {tmp_path / 'mlearn' / 'Mo_test.json'}"
+    if ci is None:
+        assert proc.returncode == 0 and "1 skipped" in proc.stdout and message in proc.stdout, proc.stdout
+    else:
+        assert proc.returncode == 1 and "skipped" not in proc.stdout, proc.stdout
+        assert f"CI=true: {message}" in proc.stdout

@@ -20,6 +20,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -48,10 +49,19 @@ def fuzz_settings(max_examples: int) -> settings:
 
 
 def shared_data_dir() -> Path | None:
-    """../shared/data (or $ANNCLI_SHARED_DATA), None when absent."""
+    """../shared/data (or $ANNCLI_SHARED_DATA), None when absent outside CI.
+
+    In CI (``CI=true``, as in tests/conftest.py) an absent folder fails the collection of the
+    module: the seeds from the reference data must not silently drop out of the fuzzing there.
+    """
     env = os.environ.get("ANNCLI_SHARED_DATA")
     path = Path(env) if env else REPO.parent / "shared" / "data"
-    return path if path.is_dir() else None
+    if path.is_dir():
+        return path
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true: shared reference data not found at {path} (the fuzz seeds need it)",
+                    pytrace=False)
+    return None
 
 
 # ----------------------------------------------------------------------------- mutations

@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_helpers import expect_clean, fuzz_settings, mutate_bytes, mutate_text, shared_data_dir
+from fuzz_helpers import expect_clean, fuzz_settings, mutate_bytes, mutate_text
 from anncli.exceptions import InputError
 from anncli.workflows.convert_trainset import convert_aenet_trainset
 
-ROOT = shared_data_dir()
-pytestmark = pytest.mark.skipif(ROOT is None, reason="the shared reference data is absent")
-GOLDEN = (ROOT / "aenet-golden" / "trainset") if ROOT is not None else Path()
+
+@pytest.fixture(scope="module")
+def seeds(golden) -> Path:
+    """ænet's training-set files (the ``golden`` fixture: a skip without the data, a failure in CI)."""
+    return golden / "trainset"
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,8 @@ def _join(records: list[bytes]) -> bytes:
 
 @fuzz_settings(150)
 @given(data=st.data())
-def test_damaged_binary(workdir, data):
-    raw = (GOLDEN / "ref.train").read_bytes()
+def test_damaged_binary(seeds, workdir, data):
+    raw = (seeds / "ref.train").read_bytes()
     path = workdir / "damaged.train"
     path.write_bytes(mutate_bytes(data, raw, max_mutations=3))
     expect_clean(_convert, path, workdir / "damaged.h5", allowed=(InputError,))
@@ -62,8 +64,8 @@ def test_damaged_binary(workdir, data):
 
 @fuzz_settings(100)
 @given(data=st.data())
-def test_damaged_text(workdir, data):
-    text = (GOLDEN / "ref.train.ascii").read_text()
+def test_damaged_text(seeds, workdir, data):
+    text = (seeds / "ref.train.ascii").read_text()
     path = workdir / "damaged.ascii"
     path.write_text(mutate_text(data, text, max_mutations=3))
     expect_clean(_convert, path, workdir / "damaged-text.h5", allowed=(InputError,))
@@ -75,8 +77,8 @@ _FLOATS = st.sampled_from([0.0, -1.0, 1e300, 1e-300, float("nan"), float("inf"),
 
 @fuzz_settings(150)
 @given(data=st.data())
-def test_valid_records_with_wrong_values(workdir, data):
-    records = _records((GOLDEN / "ref.train").read_bytes())
+def test_valid_records_with_wrong_values(seeds, workdir, data):
+    records = _records((seeds / "ref.train").read_bytes())
     small = [k for k, r in enumerate(records) if len(r) in (4, 8)]
     for _ in range(data.draw(st.integers(1, 3), label="n changes")):
         k = data.draw(st.sampled_from(small) | st.integers(0, len(records) - 1), label="record")

@@ -52,10 +52,8 @@ def test_partial_occupancy_is_refused():
         _bench().atoms_from_mlearn(record)
 
 
-def test_mlearn_files(shared_data):
-    path = shared_data / "mlearn" / "Mo_test.json"
-    if not path.is_file():
-        pytest.skip("mlearn data not present")
+def test_mlearn_files(shared_path):
+    path = shared_path("mlearn/Mo_test.json")
     raw = json.loads(path.read_text())
     atoms = _bench().read_mlearn(path)
     assert len(atoms) == len(raw)

@@ -17,10 +17,8 @@ def _bench():
     return load_script(REPO / "benchmarks" / "bench_tio2.py")
 
 
-def test_quick_path_reports_the_validation_errors(shared_data, tmp_path, capsys):
-    data = shared_data / "TiO2-1000"
-    if not (data / "xsf").is_dir():
-        pytest.skip(f"{data}/xsf not found")
+def test_quick_path_reports_the_validation_errors(shared_path, tmp_path, capsys):
+    data = shared_path("TiO2-1000/xsf").parent
     bench = _bench()
     bench.main(["--quick", "--data", str(data), "--keep", str(tmp_path)])
     out = capsys.readouterr().out
