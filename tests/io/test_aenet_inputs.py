@@ -261,17 +261,23 @@ def test_setup_error_inside_generate_in_names_the_setup_file(tmp_path):
 
 
 def test_read_behler_setup_evaluates(tmp_path):
-    """A parsed setup is directly usable (features of a tiny isolated cluster are finite)."""
+    """A parsed setup is directly usable: the features of a tiny isolated cluster equal the
+    plain-numpy reference evaluated with the G= lines of the file read independently."""
     import sys
 
     sys.path.insert(0, str(DATA.parent))
-    from reference_behler import brute_force_neighbor_list
+    from reference_behler import brute_force_neighbor_list, expected_order, reference_features
 
-    setup = read_stp(DATA / "Ti.fingerprint.stp")
+    path = DATA / "Ti.fingerprint.stp"
+    setup = read_stp(path)
     pos = np.array([[0.0, 0, 0], [1.9, 0, 0], [0, 1.9, 0], [0, 0, 2.0]])
     nl, _ = brute_force_neighbor_list([(pos, None)], setup.cutoff)
-    G = setup.features(nl, np.arange(4), np.array([0, 1, 1, 1]))
-    assert G.shape == (4, 70) and np.all(np.isfinite(G)) and G.max() > 0
+    G = setup.features(nl, np.arange(4), np.array([0, 1, 1, 1]))  # env ["Ti", "O"]: Ti O O O
+    functions = _file_functions(path)
+    ref = reference_features(nl, np.arange(4), ["Ti", "O", "O", "O"], functions)
+    ref = ref[:, expected_order(functions, ["Ti", "O"])]
+    assert G.shape == (4, 70) and np.abs(ref).max() > 0.1
+    np.testing.assert_allclose(G, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
 
 
 @pytest.mark.parametrize("text,line,what", [
