@@ -26,12 +26,28 @@ def test_example_input_runs(lammps_ready, invoke, tmp_path, cuau_model_file):
 
 
 @pytest.mark.parametrize("types", [("Cu", "Au"), ("Cu,Au",), ("Cu Au",)])
-def test_types_forms_and_log(lammps_ready, invoke, tmp_path, cuau_model_file, types):
-    script = cuau_script(tmp_path / "in.test", steps=2)
+def test_types_forms_and_log(lammps_ready, invoke, tmp_path, cuau_model, cuau_model_file, types):
+    """Each form of --types maps type 1 to Cu and type 2 to Au: LAMMPS's energy is that of the
+    ASE calculator on the atoms of the dump with that mapping."""
+    from ase import Atoms
+
+    from anncli.calculator import ANNCalculator
+
+    dump = ("dump d all custom 1 f.dump id type x y z\n"
+            "dump_modify d sort id format float %.17g")
+    script = cuau_script(tmp_path / "in.test", steps=2, extra=dump,
+                         after='print "PE $(pe:%.15g)" file pe.txt')
     r = invoke("lammps", str(script), str(cuau_model_file), "--types", *types, "--log", "run.log",
                "--screen", "none")
     assert r.exit_code == 0, r.stderr
     assert "Loop time" in (tmp_path / "run.log").read_text()
+    d = read_dump(tmp_path / "f.dump")  # no integrator: the atoms stay where create_atoms put them
+    atoms = Atoms([("Cu", "Au")[int(t) - 1] for t in d["type"]], positions=np.stack([d["x"], d["y"], d["z"]], 1),
+                  cell=np.eye(3) * 2 * 3.8, pbc=True)  # lattice fcc 3.8, block 0 2 0 2 0 2
+    assert set(atoms.get_chemical_symbols()) == {"Cu", "Au"}
+    atoms.calc = ANNCalculator(cuau_model, extrapolation=False)
+    pe = float((tmp_path / "pe.txt").read_text().split()[1])
+    assert pe == pytest.approx(atoms.get_potential_energy(), abs=1e-9)
 
 
 def test_aenet_potential_directory(lammps_ready, invoke, tmp_path, cuau_model_file, cuau_model):
