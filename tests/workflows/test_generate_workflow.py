@@ -93,14 +93,27 @@ def test_features_energies_and_indices_survive_several_batches(tmp_path, monkeyp
 def test_filters_drop_and_report(tmp_path):
     structures = _structures()
     per_atom = [(s.energy - sum(E_REF[x] for x in s.symbols)) / s.n_atoms for s in structures]
-    threshold = float(np.sort(per_atom)[-3])  # drops the two highest
+    # a 4-atom structure with the highest energy per atom but a small total: a filter on the
+    # total, or per 8 atoms, would keep it
+    structures[2].energy = sum(E_REF[x] for x in structures[2].symbols) + 4 * (max(per_atom) + 0.1)
+    per_atom = [(s.energy - sum(E_REF[x] for x in s.symbols)) / s.n_atoms for s in structures]
+    assert structures[2].n_atoms == 4 and structures[1].n_atoms == 8
+    threshold = float(np.sort(per_atom)[-3])  # with the 1e-9 below: drops the three highest
     structures[0].forces[0] = [100.0, 0, 0]
     config_path = _write_inputs(tmp_path, structures, max_energy_per_atom=threshold - 1e-9, max_force=50.0)
     result = _run(config_path)
-    reasons = dict(result.dropped)
-    assert any("max_force" in r for r in reasons.values())
-    expected_drop = {k for k, e in enumerate(per_atom) if e > threshold - 1e-9} | {0}
+    reasons = {Path(label).name: reason for label, reason in result.dropped}
+    high = {k for k, e in enumerate(per_atom) if e > threshold - 1e-9}
+    assert high == set(np.argsort(per_atom)[-3:].tolist()) and 0 not in high  # the case the test is about
+    expected_drop = high | {0}
+    assert set(reasons) == {f"s{k:03d}.xsf" for k in expected_drop}
+    assert "max_force" in reasons["s000.xsf"]
+    assert all("max_energy_per_atom" in reasons[f"s{k:03d}.xsf"] for k in high)
     assert result.n_structures == 12 - len(expected_drop)
+    kept = [k for k in range(12) if k not in expected_drop]
+    with h5py.File(tmp_path / "out.h5") as f:
+        np.testing.assert_allclose(f["structures/cohesive_energy"][()],
+                                   [per_atom[k] * structures[k].n_atoms for k in kept], rtol=1e-12)
 
 
 def test_missing_energy_error_or_skip(tmp_path):
