@@ -126,6 +126,20 @@ def test_fps_covers_feature_space_better_than_random():
     assert np.linalg.norm(y[0] - y[1]) > 0.5
 
 
+def test_covering_radius_by_brute_force():
+    """The covering radius the summary reports: the largest distance of a row to its nearest
+    chosen row (plain numpy); random selections that must keep given rows keep them."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(25, 3))
+    chosen = [4, 11, 17]
+    d = np.linalg.norm(x[:, None, :] - x[None, chosen, :], axis=2)
+    assert covering_radius(x, chosen) == pytest.approx(d.min(axis=1).max(), rel=1e-14)
+    assert covering_radius(x, range(25)) == 0.0 and covering_radius(x, []) == float("inf")
+    assert random_covering_radius(x, 25, [], seed=1) == 0.0  # every row chosen
+    # nothing left to draw: the radius of the kept rows themselves
+    assert random_covering_radius(x, 3, chosen, seed=1) == pytest.approx(d.min(axis=1).max(), rel=1e-14)
+
+
 def test_select_starts_from_kept_rows_and_never_repeats():
     x = np.array([[0.0], [0.0], [0.0], [5.0], [1.0]])
     chosen = select(x, 5, keep=[2])
