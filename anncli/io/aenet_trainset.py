@@ -208,6 +208,8 @@ class _AtomRecords:
             n_path = _I4.unpack_from(buf, p)[0]
             p, n = self._rec(None)
             source = bytes(buf[p:p + n]).decode("utf-8", errors="replace")[:max(n_path, 0)].strip()
+            if "\0" in source:  # no file name holds one (and HDF5 strings cannot)
+                raise _Damaged(p, "its path holds a NUL character")
             p, _ = self._rec(8)
             n_atoms = _I4x2.unpack_from(buf, p)[0]
             p, _ = self._rec(8)
@@ -351,6 +353,9 @@ def _read_text(path: Path) -> tuple[AenetTrainsetHeader, Iterator[AenetStructure
             for k in range(ns):
                 what = f"structure {k + 1}"
                 source = t.line(f"the path of {what}")
+                if "\0" in source:  # no file name holds one (and HDF5 strings cannot)
+                    raise FileFormatError(f"{path}, line {t.lineno}: the path of {what} holds a NUL "
+                                          "character; the file is damaged")
                 n_atoms = t.integer(f"the atom count of {what}")
                 t.integer(f"the type count of {what}")
                 energy = t.number(f"the energy of {what}")

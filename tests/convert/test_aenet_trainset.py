@@ -223,6 +223,22 @@ def test_bad_files(golden, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.train", "nsf.train", "ok.h5", "ok.train", "t.train"]
 
 
+def test_nul_character_in_a_structure_path_is_a_format_error(golden, tmp_path):
+    """A damaged path (a NUL byte, found by tests/fuzz) was an h5py ValueError on writing."""
+    d = load_json(golden)
+    name = d["structures"][1]["file"]
+    d["structures"][1]["file"] = name[:3] + "\0" + name[4:]
+    with pytest.raises(FileFormatError, match=r"b\.train: structure 2: its path holds a NUL character"):
+        convert_aenet_trainset(write_binary(d, tmp_path / "b.train"), tmp_path / "b.h5")
+    text = (golden / "trainset" / "ref.train.ascii").read_text()
+    first = d["structures"][0]["file"]
+    assert text.count(first) == 1
+    (tmp_path / "t.ascii").write_text(text.replace(first, first[:3] + "\0" + first[4:]))
+    with pytest.raises(FileFormatError, match=r"t\.ascii, line \d+: the path of structure 1 holds a NUL character"):
+        convert_aenet_trainset(tmp_path / "t.ascii", tmp_path / "t.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.train", "t.ascii"]
+
+
 def test_units_are_converted_features_kept(golden, tmp_path):
     """A set in Hartree and Bohr: energies, positions, forces and cutoffs become eV and Å; the
     dimensionless features stay, and anncli recomputes them from the converted structures."""
