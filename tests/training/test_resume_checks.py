@@ -89,9 +89,25 @@ def test_every_change_is_named_at_once(tmp_path, started):
 
 
 def test_settings_that_do_not_change_the_optimisation_may_change(tmp_path, started):
+    """Such a run resumes from the checkpoint: its weights equal those of a resume with the
+    settings unchanged.  The checkpoint's weights are moved first: a run that started afresh
+    instead would give the uninterrupted run's weights, not these."""
+    import shutil
+
+    import numpy as np
+
+    with h5py.File(tmp_path / "out" / "checkpoint.h5", "a") as f:
+        f["params"][...] = f["params"][()] + 0.05
+    shutil.copytree(tmp_path / "out", tmp_path / "same" / "out")
+    same = run(_cfg(tmp_path / "same", started, epochs=5), resume=True)
+    (tmp_path / "fresh").mkdir()
+    run(_cfg(tmp_path / "fresh", started, epochs=5))
     result = run(_cfg(tmp_path, started, epochs=5, log_every=2, checkpoint_every=1,
                       memory="stream", early_stopping={"patience": 50}), resume=True)
-    assert result.epochs == 5
+    assert result.epochs == same.epochs == 5
+    params = {d: load_checkpoint(tmp_path / d / "out" / "checkpoint.h5")["params"] for d in (".", "same", "fresh")}
+    np.testing.assert_allclose(params["."], params["same"], rtol=0, atol=1e-12)
+    assert np.abs(params["."] - params["fresh"]).max() > 1e-3
 
 
 def test_an_older_checkpoint_without_fingerprint_resumes_with_a_warning(tmp_path, started,
