@@ -81,6 +81,7 @@ def test_golden_aenet_chain(golden, tmp_path, capsys):
     printed = [float(l.split(":")[1].split()[0]) for l in out.splitlines() if "Total energy" in l]
     assert printed == golden_totals  # the table prints the same 8 decimals as predict.x
     rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    assert len(rows) == len(golden_totals) == 3
     for row, ref in zip(rows, golden_totals):
         assert abs(float(row["energy"]) - ref) <= 1e-6
     doc = json.loads((tmp_path / "out.json").read_text())
