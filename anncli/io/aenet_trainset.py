@@ -216,11 +216,10 @@ class _AtomRecords:
             energy = _F8.unpack_from(buf, p)[0]
             if n_atoms < 1:
                 raise _Damaged(p, f"{n_atoms} atoms")
-            itype = np.empty(n_atoms, dtype=np.int64)
-            pos, frc, feats = [], [], []
+            itype, pos, frc, feats = [], [], [], []  # lists: a damaged atom count allocates nothing
             for i in range(n_atoms):
                 p, _ = self._rec(4)
-                itype[i] = _I4.unpack_from(buf, p)[0]
+                itype.append(_I4.unpack_from(buf, p)[0])
                 p, _ = self._rec(24)
                 pos.append(_F8x3.unpack_from(buf, p))
                 p, _ = self._rec(24)
@@ -233,7 +232,8 @@ class _AtomRecords:
             atom = f", atom {i + 1}" if i >= 0 else ""
             raise FileFormatError(f"{self.path}: structure {k + 1}{atom}: {exc.args[1]} at byte {exc.args[0]}; "
                                   "not an ænet training-set file, or damaged") from None
-        return AenetStructure(source, energy, itype - 1, np.array(pos, dtype=float).reshape(n_atoms, 3),
+        return AenetStructure(source, energy, np.array(itype, dtype=np.int64) - 1,
+                              np.array(pos, dtype=float).reshape(n_atoms, 3),
                               np.array(frc, dtype=float).reshape(n_atoms, 3), feats)
 
 
@@ -311,9 +311,13 @@ class _Text:
     def integer(self, what: str) -> int:
         tok = self.token(what)
         try:
-            return int(tok)
+            value = int(tok)
         except ValueError:
             raise FileFormatError(f"{self.path}, line {self.lineno}: {what} must be an integer, got {tok!r}") from None
+        if not -2**31 <= value < 2**31:  # ænet writes Fortran 4-byte integers
+            raise FileFormatError(f"{self.path}, line {self.lineno}: {what} must be a 4-byte integer "
+                                  f"(at most {2**31 - 1}), got {tok!r}")
+        return value
 
     def logical(self, what: str) -> bool:
         tok = self.token(what).upper().lstrip(".")
@@ -361,17 +365,16 @@ def _read_text(path: Path) -> tuple[AenetTrainsetHeader, Iterator[AenetStructure
                 energy = t.number(f"the energy of {what}")
                 if n_atoms < 1:
                     raise FileFormatError(f"{path}, line {t.lineno}: {what} has {n_atoms} atoms")
-                itype = np.empty(n_atoms, dtype=np.int64)
-                pos = np.empty((n_atoms, 3))
-                frc = np.empty((n_atoms, 3))
-                feats = []
+                itype, pos, frc, feats = [], [], [], []  # lists: a damaged atom count allocates nothing
                 for i in range(n_atoms):
-                    itype[i] = t.integer(f"the type of atom {i + 1} of {what}")
-                    pos[i] = t.numbers(f"a coordinate of atom {i + 1} of {what}", 3)
-                    frc[i] = t.numbers(f"a force of atom {i + 1} of {what}", 3)
+                    itype.append(t.integer(f"the type of atom {i + 1} of {what}"))
+                    pos.append(t.numbers(f"a coordinate of atom {i + 1} of {what}", 3))
+                    frc.append(t.numbers(f"a force of atom {i + 1} of {what}", 3))
                     nsf = t.integer(f"the feature count of atom {i + 1} of {what}")
                     feats.append(t.numbers(f"a feature of atom {i + 1} of {what}", max(nsf, 0)))
-                yield AenetStructure(source, energy, itype - 1, pos, frc, feats)
+                yield AenetStructure(source, energy, np.array(itype, dtype=np.int64) - 1,
+                                     np.array(pos, dtype=float).reshape(n_atoms, 3),
+                                     np.array(frc, dtype=float).reshape(n_atoms, 3), feats)
 
     return header, structures()
 

@@ -239,6 +239,24 @@ def test_nul_character_in_a_structure_path_is_a_format_error(golden, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.train", "t.ascii"]
 
 
+@pytest.mark.parametrize("line, value, match", [
+    # was an OverflowError in numpy
+    (15, "9223372036854775808", r"line 15: the type of atom 1 of structure 1 must be a 4-byte integer"),
+    # 2**31 - 1 atoms: was a MemoryError (48 GiB allocated up front); now the 25th atom is the
+    # next structure's path
+    (13, "2147483647          2", r"line \d+: the type of atom 25 of structure 1 must be an integer, "
+                                  r"got '\.\./\.\./xsf/"),
+])
+def test_text_integers_out_of_range_are_format_errors(golden, tmp_path, line, value, match):
+    """Found by tests/fuzz: a damaged trnset2ASCII integer (ænet writes 4-byte integers)."""
+    lines = (golden / "trainset" / "ref.train.ascii").read_text().splitlines(keepends=True)
+    lines[line - 1] = f"  {value}\n"
+    (tmp_path / "t.ascii").write_text("".join(lines))
+    with pytest.raises(FileFormatError, match=rf"t\.ascii, {match}"):
+        convert_aenet_trainset(tmp_path / "t.ascii", tmp_path / "t.h5")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.ascii"]
+
+
 def test_units_are_converted_features_kept(golden, tmp_path):
     """A set in Hartree and Bohr: energies, positions, forces and cutoffs become eV and Å; the
     dimensionless features stay, and anncli recomputes them from the converted structures."""
