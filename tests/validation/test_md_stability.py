@@ -71,6 +71,16 @@ def test_nve_run_records_and_conserves_energy(potential):
     r = run.records[-1]
     assert r["etot"] == pytest.approx(r["epot"] + r["ekin"])
     assert {"min_Au-Au", "min_Au-Cu", "min_Cu-Cu"} <= set(r)
+    # step 0 is the start structure: the engine's energy and force, the brute-force-checked
+    # pair distances
+    start = fcc(seed=5)
+    (p,), _ = potential.evaluate([start])
+    r0 = run.records[0]
+    assert r0["epot"] == pytest.approx(p.energy, abs=1e-9)
+    assert r0["max_force"] == pytest.approx(np.linalg.norm(p.forces, axis=1).max(), abs=1e-9)
+    pairs = pair_min_distances(start.to_ase(), cutoff=4.0)
+    assert {k: r0[f"min_{k}"] for k in pairs} == pytest.approx(pairs, abs=1e-12)
+    assert r0["min_distance"] == pytest.approx(min(pairs.values()), abs=1e-12)
 
 
 def test_failures_are_detected_with_the_frame(potential):
