@@ -68,10 +68,16 @@ overwrite: true
 reference_energies: {{{el}: fit}}
 descriptors:
   default:
-    type: chebyshev
+{descriptor}"""
+CHEBYSHEV = """    type: chebyshev
     radial: {{cutoff: {rc_r}, order: {n_r}}}
     angular: {{cutoff: {rc_a}, order: {n_a}}}
 """
+#: Behler2011 defaults (``--descriptor behler``): radial cutoff / number of G2 functions, angular
+#: cutoff / number of eta values of the angular functions; ZETAS x (lambda = -1, 1) at each eta.
+BEHLER_RADIAL = (6.0, 16)
+BEHLER_ANGULAR = (4.5, 4)
+ZETAS = (1, 2, 4, 16)
 
 TRAIN = """trainset: {name}.h5
 output: {name}-{seed}.h5
@@ -137,6 +143,74 @@ def test_errors(model: Path, test: list) -> tuple[float, float]:
     return 1000.0 * float(np.mean(de)), float(np.mean(df))
 
 
+def shortest_distance(atoms_list: list, rc: float = 4.0) -> float:
+    """Shortest interatomic distance (Å) in ``atoms_list`` (periodic images included)."""
+    from ase.neighborlist import neighbor_list
+
+    return min(float(neighbor_list("d", a, rc).min()) for a in atoms_list)
+
+
+def behler_functions(el: str, radial: tuple[float, int], angular: tuple[float, int],
+                     r_min: float, kind: int = 4) -> list[dict]:
+    """A Behler2011 set derived from the cutoffs and the data only (no hand tuning).
+
+    Radial: ``n`` shifted G2 Gaussians (Imbalzano et al., J. Chem. Phys. 148, 241730 (2018),
+    "shifted" grid): centres ``Rs = r_min + i d`` for i = 0..n-1, ``d = (Rc - r_min) / n``, and
+    ``eta = 1 / (2 d^2)`` (each Gaussian's width is the spacing), where ``r_min`` is the shortest
+    interatomic distance of the training data.  Angular: at ``m`` widths (``r_k`` evenly from
+    ``r_min`` to the angular cutoff, ``eta_k = 1 / (2 r_k^2)``, the "centred" grid, so the
+    angular terms are weighted towards triplets of different sizes), G4 (``kind`` 4, with the
+    r_jk term and cutoff) or G5 (``kind`` 5, without) for every zeta in :data:`ZETAS` and
+    lambda = -1 and 1: ``n + 8 m`` features.
+    """
+    (rc_r, n_r), (rc_a, n_a) = radial, angular
+    n_r, n_a = int(n_r), int(n_a)
+    d = (rc_r - r_min) / n_r
+    funcs = [{"G": 2, "type2": el, "eta": round(1.0 / (2.0 * d * d), 6), "Rs": round(r_min + i * d, 6),
+              "Rc": rc_r} for i in range(n_r)]
+    widths = np.linspace(r_min, rc_a, n_a) if n_a > 1 else np.array([rc_a])
+    for r in widths:
+        for zeta in ZETAS:
+            for lam in (-1, 1):
+                funcs.append({"G": kind, "type2": el, "type3": el, "eta": round(1.0 / (2.0 * r * r), 6),
+                              "lambda": lam, "zeta": zeta, "Rc": rc_a})
+    return funcs
+
+
+def descriptor_yaml(args, el: str, train_atoms: list) -> tuple[str, str]:
+    """The descriptor block of generate's YAML (indented under ``default:``) and a summary."""
+    if args.descriptor == "chebyshev":
+        radial, angular = args.radial or RADIAL, args.angular or ANGULAR
+        text = CHEBYSHEV.format(rc_r=radial[0], n_r=int(radial[1]), rc_a=angular[0], n_a=int(angular[1]))
+        return text, (f"Chebyshev radial {radial[0]:g}/{int(radial[1])} + angular "
+                      f"{angular[0]:g}/{int(angular[1])}")
+    radial, angular = args.radial or BEHLER_RADIAL, args.angular or BEHLER_ANGULAR
+    r_min = shortest_distance(train_atoms)
+    kind = 4 if args.descriptor == "behler" else 5
+    funcs = behler_functions(el, radial, angular, r_min, kind)
+    lines = ["    type: behler2011", "    functions:"]
+    lines += ["      - {" + ", ".join(f"{k}: {v}" for k, v in f.items()) + "}" for f in funcs]
+    return "\n".join(lines) + "\n", (
+        f"Behler2011 {int(radial[1])} G2 to {radial[0]:g} + G{kind} at {int(angular[1])} widths x "
+        f"zeta {'/'.join(map(str, ZETAS))} x lambda ±1 to {angular[0]:g} Å (r_min {r_min:.2f} Å): "
+        f"{len(funcs)} features")
+
+
+def validation_structures(out_dir: Path, train_atoms: list) -> list:
+    """The structures of the training file that the run held out (its ``split.csv``).
+
+    The training set's rows are the records of the training file in order (generate keeps
+    every mlearn structure); the ``source`` column is checked against that.
+    """
+    import csv
+
+    with (out_dir / "split.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != len(train_atoms):
+        raise RuntimeError(f"{out_dir / 'split.csv'}: {len(rows)} rows for {len(train_atoms)} structures")
+    return [train_atoms[int(r["index"])] for r in rows if r["set"] == "validation"]
+
+
 def _spread(values: list[float]) -> str:
     mean = statistics.fmean(values)
     if len(values) == 1:
@@ -150,8 +224,17 @@ def main() -> None:
     ap.add_argument("--elements", nargs="+", default=["Si", "Mo"], choices=sorted(PUBLISHED))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1], help="each seed: its own validation split and weights")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
-    ap.add_argument("--radial", type=float, nargs=2, default=RADIAL, metavar=("RC", "ORDER"))
-    ap.add_argument("--angular", type=float, nargs=2, default=ANGULAR, metavar=("RC", "ORDER"))
+    ap.add_argument("--descriptor", default="chebyshev", choices=["chebyshev", "behler", "behler-g5"],
+                    help="behler: the rule-based Behler2011 set of behler_functions (G2 + G4); behler-g5: G5")
+    ap.add_argument("--radial", type=float, nargs=2, metavar=("RC", "N"),
+                    help=f"Chebyshev: cutoff and order (default {RADIAL}); Behler: cutoff and number of "
+                    f"G2 (default {BEHLER_RADIAL})")
+    ap.add_argument("--angular", type=float, nargs=2, metavar=("RC", "N"),
+                    help=f"Chebyshev: cutoff and order (default {ANGULAR}); Behler: cutoff and number of "
+                    f"angular widths (default {BEHLER_ANGULAR})")
+    ap.add_argument("--committee", type=int, default=1, metavar="N",
+                    help="train a committee of N members per seed (train's committee; the test and "
+                    "validation errors are those of the members' mean)")
     ap.add_argument("--hidden", type=int, nargs="+", default=HIDDEN)
     ap.add_argument("--activation", default="tanh")
     ap.add_argument("--force-weight", type=float, default=FORCE_WEIGHT)
@@ -176,13 +259,16 @@ def main() -> None:
         extra = f"batch_size: {args.batch_size}\n"
     if args.l2:
         extra += f"l2: {args.l2}\n"
+    if args.committee > 1:
+        extra += f"committee: {{members: {args.committee}}}\n"
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_mlearn_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"recipe: Chebyshev radial {args.radial[0]:g}/{int(args.radial[1])} + angular "
-          f"{args.angular[0]:g}/{int(args.angular[1])}, {'x'.join(map(str, args.hidden))} {args.activation}, "
-          f"{args.optimizer} {args.epochs} epochs, force_weight {args.force_weight:g}, selection "
-          f"{args.selection}; seeds {args.seeds}; workdir {work}", flush=True)
-    results: dict[str, list[tuple[float, float]]] = {}
+    print(f"recipe: {'x'.join(map(str, args.hidden))} {args.activation}, {args.optimizer} {args.epochs} "
+          f"epochs, force_weight {args.force_weight:g}, selection {args.selection}"
+          f"{f', committee of {args.committee}' if args.committee > 1 else ''}; seeds {args.seeds}; "
+          f"workdir {work}", flush=True)
+    # per element and seed: test energy MAE, test force MAE, validation energy MAE, validation force MAE
+    results: dict[str, list[tuple[float, float, float, float]]] = {}
     try:
         for el in args.elements:
             from ase.io import write
@@ -192,9 +278,10 @@ def main() -> None:
             write(work / f"{el}_training.extxyz", train_atoms, format="extxyz")
             name = el.lower()
             gen = work / f"generate-{name}.yaml"
+            descriptor, summary = descriptor_yaml(args, el, train_atoms)
+            print(f"{el} descriptor: {summary}", flush=True)
             gen.write_text(GENERATE.format(xyz=work / f"{el}_training.extxyz", name=name, el=el,
-                                           rc_r=args.radial[0], n_r=int(args.radial[1]),
-                                           rc_a=args.angular[0], n_a=int(args.angular[1])))
+                                           descriptor=descriptor))
             generate.run(load_generate_config(gen), config_path=gen)
             results[el] = []
             for seed in args.seeds:
@@ -206,10 +293,12 @@ def main() -> None:
                 t0 = time.perf_counter()
                 res = train.run(load_config(path, TrainConfig), config_path=path)
                 e_mae, f_mae = test_errors(res.model_path, test_atoms)
-                results[el].append((e_mae, f_mae))
-                print(f"{el} seed {seed}: test MAE {e_mae:.2f} meV/atom, {f_mae:.3f} eV/Å "
-                      f"(best epoch {res.best_epoch} of {res.epochs}, validation energy RMSE "
-                      f"{res.val_rmse:.2f} meV/atom; {time.perf_counter() - t0:.0f} s)", flush=True)
+                ve_mae, vf_mae = test_errors(res.model_path, validation_structures(res.output_dir, train_atoms))
+                results[el].append((e_mae, f_mae, ve_mae, vf_mae))
+                print(f"{el} seed {seed}: validation MAE {ve_mae:.2f} meV/atom, {vf_mae:.3f} eV/Å; test MAE "
+                      f"{e_mae:.2f} meV/atom, {f_mae:.3f} eV/Å (best epoch {res.best_epoch} of {res.epochs}, "
+                      f"validation energy RMSE {res.val_rmse:.2f} meV/atom; {time.perf_counter() - t0:.0f} s)",
+                      flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -223,8 +312,12 @@ def main() -> None:
         print(f"| {el} | anncli, issue-11 new-user baseline | {BASELINE[el][0]} | {BASELINE[el][1]} |")
         print(f"| {el} | anncli, this run ({len(rows)} seed(s), mean ± half range) | "
               f"{_spread([r[0] for r in rows])} | {_spread([r[1] for r in rows])} |")
+        print(f"| {el} | (validation split of the same runs) | "
+              f"{_spread([r[2] for r in rows])} | {_spread([r[3] for r in rows])} |")
         keys.append(f"{el.lower()}_energy_mae_mev={statistics.fmean(r[0] for r in rows):.3f} "
-                    f"{el.lower()}_force_mae_ev_a={statistics.fmean(r[1] for r in rows):.4f}")
+                    f"{el.lower()}_force_mae_ev_a={statistics.fmean(r[1] for r in rows):.4f} "
+                    f"{el.lower()}_val_energy_mae_mev={statistics.fmean(r[2] for r in rows):.3f} "
+                    f"{el.lower()}_val_force_mae_ev_a={statistics.fmean(r[3] for r in rows):.4f}")
     print("RESULT " + " ".join(keys))
 
 
