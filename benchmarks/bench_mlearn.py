@@ -180,13 +180,16 @@ def behler_functions(el: str, radial: tuple[float, int], angular: tuple[float, i
     (rc_r, n_r), (rc_a, n_a) = radial, angular
     n_r, n_a = int(n_r), int(n_a)
     d = (rc_r - r_min) / n_r
-    funcs = [{"G": 2, "type2": el, "eta": round(1.0 / (2.0 * d * d), 6), "Rs": round(r_min + i * d, 6),
+    def sig(x: float) -> float:  # six significant digits: readable YAML
+        return float(f"{x:.6g}")
+
+    funcs = [{"G": 2, "type2": el, "eta": sig(1.0 / (2.0 * d * d)), "Rs": sig(r_min + i * d),
               "Rc": rc_r} for i in range(n_r)]
     widths = np.linspace(r_min, rc_a, n_a) if n_a > 1 else np.array([rc_a])
     for r in widths:
         for zeta in ZETAS:
             for lam in (-1, 1):
-                funcs.append({"G": kind, "type2": el, "type3": el, "eta": round(1.0 / (2.0 * r * r), 6),
+                funcs.append({"G": kind, "type2": el, "type3": el, "eta": sig(1.0 / (2.0 * r * r)),
                               "lambda": lam, "zeta": zeta, "Rc": rc_a})
     return funcs
 

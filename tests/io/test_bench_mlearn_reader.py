@@ -62,3 +62,51 @@ def test_mlearn_files(shared_path):
         frac = np.array([s["abc"] for s in r["structure"]["sites"]])
         assert np.allclose(a.get_scaled_positions(wrap=False), frac, atol=1e-5)
         assert a.get_potential_energy() == r["outputs"]["energy"]
+
+
+def test_behler_set_follows_the_rule():
+    """n shifted G2 from r_min with width = spacing; 8 angular functions (zeta 1/2/4/16 x
+    lambda -1/1) per width, widths evenly from r_min to the angular cutoff; every function
+    is one that generate accepts."""
+    from anncli.config.generate import BehlerFunction
+
+    bench = _bench()
+    funcs = bench.behler_functions("Si", (6.0, 4), (4.5, 3), r_min=2.0, kind=5)
+    assert len(funcs) == 4 + 8 * 3
+    g2 = [f for f in funcs if f["G"] == 2]
+    assert [f["Rs"] for f in g2] == pytest.approx([2.0, 3.0, 4.0, 5.0])  # d = (6 - 2) / 4 = 1
+    assert all(f["eta"] == pytest.approx(0.5) and f["Rc"] == 6.0 for f in g2)
+    ang = [f for f in funcs if f["G"] == 5]
+    assert sorted({f["eta"] for f in ang}) == pytest.approx(sorted(1 / (2 * r * r) for r in (2.0, 3.25, 4.5)), rel=1e-5)
+    assert {(f["zeta"], f["lambda"]) for f in ang} == {(z, s) for z in (1, 2, 4, 16) for s in (-1, 1)}
+    for f in funcs:
+        BehlerFunction.model_validate(f)
+
+
+def test_group_weights_give_every_group_the_same_total():
+    from ase import Atoms
+
+    bench = _bench()
+    groups = ["AIMD"] * 6 + ["Surface"] * 1 + ["Elastic"] * 3
+    atoms = []
+    for g in groups:
+        a = Atoms("Si")
+        a.info["group"] = g
+        atoms.append(a)
+    w = bench.group_weights(atoms)
+    totals = {g: w[[i for i, h in enumerate(groups) if h == g]].sum() for g in set(groups)}
+    assert totals == pytest.approx({g: 10 / 3 for g in totals})
+    assert w.mean() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("committee", [False, True])
+def test_validation_structures_are_those_of_the_split(tmp_path, committee):
+    bench = _bench()
+    d = tmp_path / "member_0" if committee else tmp_path
+    d.mkdir(exist_ok=True)
+    (d / "split.csv").write_text("index,source,set\n0,a.xyz:0,train\n1,a.xyz:1,validation\n"
+                                 "2,a.xyz:2,train\n3,a.xyz:3,validation\n")
+    items = ["s0", "s1", "s2", "s3"]
+    assert bench.validation_structures(tmp_path, items) == ["s1", "s3"]
+    with pytest.raises(RuntimeError, match="4 rows for 5 structures"):
+        bench.validation_structures(tmp_path, items + ["s4"])
