@@ -30,6 +30,10 @@ Variants tried against the recipe (README, table "mlearn"):
 * ``--balance-groups``: per-structure weights that give every mlearn group (AIMD, elastic,
   vacancy, surface) the same total weight (:func:`group_weights`).
 
+Then a table of the test errors per structure group (vacancy, surface, AIMD, elastic):
+energy MAE, mean signed energy error (a sign shared by every seed is systematic) and force
+MAE, averaged over the seeds.
+
 Ends with ``RESULT si_energy_mae_mev=<x> si_force_mae_ev_a=<x> si_val_energy_mae_mev=<x>
 si_val_force_mae_ev_a=<x> mo_...`` (test, then validation; means over the seeds; elements not
 run are left out).
@@ -146,15 +150,40 @@ def read_mlearn(path: Path) -> list:
         return [atoms_from_mlearn(e) for e in json.load(fh)]
 
 
-def test_errors(model: Path, test: list) -> tuple[float, float]:
-    """Energy MAE (meV/atom) and force-component MAE (eV/Å) of ``model`` on ``test``."""
+def structure_errors(model: Path, structures: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per structure of ``structures``: signed energy error (meV/atom, predicted − reference),
+    sum of the absolute force-component errors (eV/Å) and the number of components."""
     from anncli.potential import load_potential
 
     pot = load_potential(model)
-    preds, _ = pot.evaluate(test, forces=True, stress=False, extrapolation=False)
-    de = [abs(p.energy - a.get_potential_energy()) / len(a) for p, a in zip(preds, test)]
-    df = np.concatenate([np.abs(p.forces - a.get_forces()).ravel() for p, a in zip(preds, test)])
-    return 1000.0 * float(np.mean(de)), float(np.mean(df))
+    preds, _ = pot.evaluate(structures, forces=True, stress=False, extrapolation=False)
+    de = np.array([(p.energy - a.get_potential_energy()) / len(a) for p, a in zip(preds, structures)])
+    df = np.array([np.abs(p.forces - a.get_forces()).sum() for p, a in zip(preds, structures)])
+    return 1000.0 * de, df, np.array([3 * len(a) for a in structures])
+
+
+def test_errors(model: Path, test: list) -> tuple[float, float]:
+    """Energy MAE (meV/atom) and force-component MAE (eV/Å) of ``model`` on ``test``."""
+    de, df, n = structure_errors(model, test)
+    return float(np.mean(np.abs(de))), float(df.sum() / n.sum())
+
+
+def group_table(element: str, structures: list, per_seed: list) -> list[str]:
+    """Markdown rows: test errors per mlearn group (``atoms.info["group"]``), over the seeds.
+
+    ``per_seed``: :func:`structure_errors` of every seed's model.  Energy MAE and the mean
+    signed error (meV/atom; a sign shared by every seed is a systematic error, not noise)
+    and the force MAE (eV/Å), each averaged over the seeds.
+    """
+    groups = np.array([a.info.get("group", "") for a in structures])
+    rows = []
+    for g in dict.fromkeys(groups):
+        sel = groups == g
+        mae = statistics.fmean(float(np.mean(np.abs(de[sel]))) for de, _, _ in per_seed)
+        signed = statistics.fmean(float(np.mean(de[sel])) for de, _, _ in per_seed)
+        force = statistics.fmean(float(df[sel].sum() / n[sel].sum()) for _, df, n in per_seed)
+        rows.append(f"| {element} | {g or '?'} | {int(sel.sum())} | {mae:.2f} | {signed:+.2f} | {force:.3f} |")
+    return rows
 
 
 def shortest_distance(atoms_list: list, rc: float = 4.0) -> float:
@@ -307,12 +336,14 @@ def main() -> None:
           f"workdir {work}", flush=True)
     # per element and seed: test energy MAE, test force MAE, validation energy MAE, validation force MAE
     results: dict[str, list[tuple[float, float, float, float]]] = {}
+    per_structure: dict[str, list] = {}  # element: structure_errors of every seed's model
+    test_sets: dict[str, list] = {}
     try:
         for el in args.elements:
             from ase.io import write
 
             train_atoms = read_mlearn(args.data / f"{el}_training.json")
-            test_atoms = read_mlearn(args.data / f"{el}_test.json")
+            test_atoms = test_sets[el] = read_mlearn(args.data / f"{el}_test.json")
             write(work / f"{el}_training.extxyz", train_atoms, format="extxyz")
             name = el.lower()
             gen = work / f"generate-{name}.yaml"
@@ -321,7 +352,7 @@ def main() -> None:
             gen.write_text(GENERATE.format(xyz=work / f"{el}_training.extxyz", name=name, el=el,
                                            descriptor=descriptor))
             generate.run(load_generate_config(gen), config_path=gen)
-            results[el] = []
+            results[el], per_structure[el] = [], []
             weights_extra = ""
             if args.balance_groups:
                 wpath = work / f"weights-{name}.csv"
@@ -336,7 +367,9 @@ def main() -> None:
                     force_weight=args.force_weight, selection=args.selection, extra=extra + weights_extra))
                 t0 = time.perf_counter()
                 res = train.run(load_config(path, TrainConfig), config_path=path)
-                e_mae, f_mae = test_errors(res.model_path, test_atoms)
+                per_structure[el].append(structure_errors(res.model_path, test_atoms))
+                de, df, n = per_structure[el][-1]
+                e_mae, f_mae = float(np.mean(np.abs(de))), float(df.sum() / n.sum())
                 ve_mae, vf_mae = test_errors(res.model_path, validation_structures(res.output_dir, train_atoms))
                 results[el].append((e_mae, f_mae, ve_mae, vf_mae))
                 print(f"{el} seed {seed}: validation MAE {ve_mae:.2f} meV/atom, {vf_mae:.3f} eV/Å; test MAE "
@@ -362,6 +395,12 @@ def main() -> None:
                     f"{el.lower()}_force_mae_ev_a={statistics.fmean(r[1] for r in rows):.4f} "
                     f"{el.lower()}_val_energy_mae_mev={statistics.fmean(r[2] for r in rows):.3f} "
                     f"{el.lower()}_val_force_mae_ev_a={statistics.fmean(r[3] for r in rows):.4f}")
+    print("\nTest errors per structure group (means over the seeds):\n"
+          "| element | group | structures | energy MAE (meV/atom) | mean signed | force MAE (eV/Å) |\n"
+          "|---|---|---|---|---|---|")
+    for el, rows in per_structure.items():
+        if rows:
+            print("\n".join(group_table(el, test_sets[el], rows)))
     print("RESULT " + " ".join(keys))
 
 

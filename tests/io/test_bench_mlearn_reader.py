@@ -110,3 +110,21 @@ def test_validation_structures_are_those_of_the_split(tmp_path, committee):
     assert bench.validation_structures(tmp_path, items) == ["s1", "s3"]
     with pytest.raises(RuntimeError, match="4 rows for 5 structures"):
         bench.validation_structures(tmp_path, items + ["s4"])
+
+
+def test_group_table_averages_each_group_over_the_seeds():
+    """Two groups, two seeds, by hand: surface energy errors (+4, -2) and (+6, 0) meV/atom give
+    MAE (3 + 3) / 2 = 3.00 and signed mean (1 + 3) / 2 = +2.00; force MAE is the group's
+    summed |error| over its components (9 per 3-atom structure)."""
+    from ase import Atoms
+
+    structures = [Atoms("Si3"), Atoms("Si3"), Atoms("Si3")]
+    for a, g in zip(structures, ["Surface", "Surface", "Elastic"]):
+        a.info["group"] = g
+    n = np.array([9, 9, 9])
+    seed1 = (np.array([4.0, -2.0, -1.0]), np.array([0.9, 1.8, 0.09]), n)
+    seed2 = (np.array([6.0, 0.0, -3.0]), np.array([0.9, 0.0, 0.27]), n)
+    rows = _bench().group_table("Si", structures, [seed1, seed2])
+    # surface forces: seed 1 (0.9 + 1.8) / 18 = 0.15, seed 2 0.9 / 18 = 0.05: mean 0.100
+    assert rows == ["| Si | Surface | 2 | 3.00 | +2.00 | 0.100 |",
+                    "| Si | Elastic | 1 | 2.00 | -2.00 | 0.020 |"]
