@@ -38,7 +38,7 @@ from anncli.exceptions import AnncliError, ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Comm", "world", "launcher_size", "launcher_rank", "RankError", "ReportedByRoot", "exit_code_of",
+__all__ = ["Comm", "world", "completed", "wait", "launcher_size", "launcher_rank", "RankError", "ReportedByRoot", "exit_code_of",
            "serial_world"]
 
 #: Environment variables by which MPI launchers announce the number of ranks.
@@ -76,6 +76,11 @@ POLL_MAX_S = 0.001  # longest sleep between two tests of a pending request
 SPIN_S = 0.002  # test without sleeping this long first: ranks of a balanced reduction arrive together
 
 
+def completed(request: Any) -> bool:
+    """True if ``request`` (an mpi4py request, or an ``mpi4py.util.pkl5`` one) has completed."""
+    return bool(request.Test() if hasattr(request, "Test") else request.test()[0])
+
+
 def wait(request: Any, spin: float = SPIN_S) -> None:
     """Wait for an MPI request: test it in a loop for ``spin`` seconds, then sleep between tests.
 
@@ -86,15 +91,14 @@ def wait(request: Any, spin: float = SPIN_S) -> None:
     reduction against 20 µs for a blocking one.  A short spin catches the ranks of a balanced
     reduction, which arrive within microseconds to a few milliseconds of each other.
     """
-    test = request.Test if hasattr(request, "Test") else (lambda: request.test()[0])  # mpi4py.util.pkl5
-    if test():
+    if completed(request):
         return
     end = time.perf_counter() + spin
     while time.perf_counter() < end:
-        if test():
+        if completed(request):
             return
     delay = 1e-5
-    while not test():
+    while not completed(request):
         time.sleep(delay)
         delay = min(2 * delay, POLL_MAX_S)
 

@@ -3,9 +3,9 @@
 :func:`ordered_map` is how ``generate``, ``predict`` and ``validate`` split structures across
 MPI ranks.  Rank 0 iterates over the items (batches of structures read from the input files,
 or in generate with many files, groups of files that the rank computing the item reads),
-hands them out to the workers (each holds up to two: one it computes, one queued, so that it
-never idles while rank 0 is busy; rank 0 computes an item itself only when every worker's
-queue is full, so its reading and writing come first), and calls ``emit(item, result)`` for every item in input order, so the
+hands them out to the workers (each holds one it computes and, once the items have proved
+short, one queued, so that it never idles while rank 0 is busy; rank 0 computes an item
+itself only when every worker's queue is full, so its reading and writing come first), and calls ``emit(item, result)`` for every item in input order, so the
 outputs are written by rank 0 alone and are the same bytes as a serial run's.  Writing stays on rank 0 (the
 training set is *written in turn*, there is no merge step and no rank file).
 
@@ -23,7 +23,7 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Iterable
 
-from anncli.parallel.mpi import POLL_MAX_S, Comm, picklable, wait
+from anncli.parallel.mpi import POLL_MAX_S, Comm, completed, picklable, wait
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,12 @@ __all__ = ["ordered_map"]
 
 _WORK, _RESULT, _FINAL = 7301, 7302, 7303  # message tags
 _END = object()
-_QUEUE = 2  # items a worker holds at most: one it computes, one queued
+_QUEUE = 2  # items a worker holds at most: one it computes, one queued ...
+_QUEUE_BELOW_S = 0.5  # ... once the items have taken less than this on average: a queued
+#                       item keeps a worker busy while rank 0 writes, but is a commitment;
+#                       with long items (scan's trainings, validate's MD runs) it can leave
+#                       the last item queued behind another while rank 0 is free (4 items on
+#                       2 ranks: 3 item-times instead of 2)
 _HELD = 3  # items on their way or waiting to be emitted, per rank, at most
 
 
@@ -53,11 +58,6 @@ def _p2p(mpi_comm):
     from mpi4py.util import pkl5
 
     return pkl5.Intracomm(mpi_comm)
-
-
-def _sent(request) -> bool:
-    """True if a (pkl5) send request has completed."""
-    return bool(request.test()[0])
 
 
 def _send(mpi, obj: Any, dest: int, tag: int) -> None:
@@ -130,6 +130,12 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
     worker_seconds = [0.0] * size  # compute seconds reported by each worker
     counts = [0] * size  # items computed by each rank
 
+    def queue_depth() -> int:
+        """Items a worker may hold: ``_QUEUE`` once the computed items were short, else 1."""
+        done = counts[0] + sum(counts[w] - len(waiting[w]) for w in range(1, size))
+        seconds = sum(worker_seconds) + clock["compute"]
+        return _QUEUE if done and seconds / done < _QUEUE_BELOW_S else 1
+
     def take(worker: int, block: bool) -> bool:
         """Receive ``worker``'s oldest outstanding result (messages from one rank arrive in
         the order sent); without ``block`` only if it is there.  True if one was received."""
@@ -164,9 +170,11 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
         return item
 
     # Rank 0's priorities, each turn: hand items to the workers with room (a worker holds one
-    # it computes and one queued, so it never idles while rank 0 writes or computes), then
-    # write the oldest result if it is in, and only then compute an item itself.  So rank 0
-    # computes what its reading and writing leave time for.
+    # it computes and, with short items, one queued, so it never idles while rank 0 writes or
+    # computes), then
+    # write the oldest result if it is in, and only then compute an item itself, never more
+    # items than any worker has had (else it waits for a result).  So rank 0 computes what its
+    # reading and writing leave time for, and does not take the last long items from an idle worker.
     iterator = iter(items)
     try:
         item = fetch()
@@ -174,9 +182,9 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
             collect()
             while item is not _END and len(pending) < _HELD * size:
                 worker = min(range(1, size), key=lambda w: len(waiting[w]))
-                if len(waiting[worker]) >= _QUEUE:
+                if len(waiting[worker]) >= queue_depth():
                     break
-                requests = [r for r in requests if not _sent(r)]
+                requests = [r for r in requests if not completed(r)]
                 requests.append(mpi.isend(item, dest=worker, tag=_WORK))
                 entry = _Entry(item, worker)
                 waiting[worker].append(entry)
@@ -185,7 +193,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
                 item = fetch()
             if pending and pending[0].done:
                 emit_oldest()
-            elif item is not _END and len(pending) < _HELD * size:
+            elif item is not _END and len(pending) < _HELD * size and counts[0] < min(counts[1:]):
                 t = time.perf_counter()
                 pending.append(_Entry(item, 0, compute(item), True))
                 clock["compute"] += time.perf_counter() - t
@@ -199,7 +207,7 @@ def _root(comm: Comm, items, compute, emit, final) -> list[Any]:
             while waiting[w]:
                 take(w, block=True)
         for r in requests:
-            r.wait()
+            wait(r)
         for w in range(1, size):
             _send(mpi, None, w, _WORK)
         states = [_recv(mpi, w, _FINAL) for w in range(1, size)]
@@ -256,7 +264,7 @@ def _worker(comm: Comm, compute, final) -> None:
         # Not waiting for the delivery: a large result is delivered only when rank 0 receives
         # it, and rank 0 may be computing an item of its own; the next (queued) item goes on
         # meanwhile (measured: the worker idled 40 % of generate on 2 ranks).
-        sends = [r for r in sends if not _sent(r)]
+        sends = [r for r in sends if not completed(r)]
         sends.append(mpi.isend((*result, seconds), dest=0, tag=_RESULT))
     for r in sends:
         wait(r)

@@ -323,7 +323,7 @@ import sys
 import time
 from anncli.exceptions import DataError
 from anncli.log import setup_logging
-from anncli.parallel import ordered_map, world
+from anncli.parallel import ordered_map, pipeline, world
 from anncli.parallel.mpi import exit_code_of
 
 setup_logging(0)
@@ -337,6 +337,8 @@ def compute(x):
     if mode == "share":  # a result large enough to be delivered only when rank 0 receives it
         time.sleep(0.02)
         return (x * x, comm.rank, bytes(2**20))
+    if mode == "long":
+        time.sleep(0.1)
     return (x * x, comm.rank)
 
 def emit(x, result):
@@ -354,12 +356,14 @@ try:
         if mode == "setup" and comm.rank == 1:
             raise DataError("rank-only failure: cannot read /nowhere/model.h5")
     comm.sync()
-    n_items = {"few": 1, "share": 30}.get(mode, 13)
+    n_items = {"few": 1, "share": 30, "long": 6}.get(mode, 13)
+    if mode == "long":  # items "long" above 50 ms (0.5 s in the code: a shorter test)
+        pipeline._QUEUE_BELOW_S = 0.05
     finals = ordered_map(comm, iter(range(n_items)) if comm.root else None, compute, emit, final=lambda: comm.rank)
     with comm.checkpoint():
         pass
     line = f"rank {comm.rank} ok {emitted} {finals}"
-    if mode == "share":
+    if mode in ("share", "long"):
         line = f"rank {comm.rank} ok {[x for x, _ in emitted]} {[r[1] for _, r in emitted_by]}"
 except Exception as exc:
     try:
@@ -410,6 +414,16 @@ def test_rank_0_computes_only_what_its_writing_leaves_time_for(mpirun, agreement
     assert emitted == str(list(range(30)))
     owners = json.loads(owners)
     assert owners.count(1) >= 2 * owners.count(0), owners
+
+
+def test_long_items_are_not_queued_behind_each_other(mpirun, agreement, tmp_path):
+    """6 items of 100 ms on 2 ranks: the worker and rank 0 take turns (300 ms).  A worker
+    holding a queued second item could be left computing the last one alone while rank 0 is
+    free; rank 0 never computes more items than the worker has had."""
+    lines = _lines(mpirun, agreement, "long", tmp_path)
+    emitted, owners = re.match(r"rank 0 ok (\[.*?\]) (\[.*?\])", lines[0]).groups()
+    assert emitted == "[0, 1, 2, 3, 4, 5]"
+    assert json.loads(owners) == [1, 0, 1, 0, 1, 0]
 
 
 def test_failure_on_one_rank_reaches_every_rank_with_its_exit_status(mpirun, agreement, tmp_path):
